@@ -1,0 +1,46 @@
+# hotspare: `make demo` to see it, `make test` to check it. Both install what is missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SOURCES := console screens tests bench
+
+.PHONY: demo test deps system-deps lint types pytest lab-up lab-down lab-status clean
+
+demo: deps
+	$(BIN)/hotspare lab up
+	$(BIN)/hotspare lab status
+
+test: deps lint types pytest
+
+lint: deps
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
+
+types: deps
+	$(BIN)/mypy
+
+pytest: deps
+	$(BIN)/pytest
+
+deps: system-deps $(STAMP)
+
+system-deps:
+	@scripts/system-deps
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+lab-up: deps
+	$(BIN)/hotspare lab up
+
+lab-down: deps
+	$(BIN)/hotspare lab down
+
+lab-status: deps
+	$(BIN)/hotspare lab status
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

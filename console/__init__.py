@@ -1,0 +1,1 @@
+"""hotspare core: inventory, connections, probes, state, actions. Never imports textual."""

@@ -1,0 +1,78 @@
+"""The `hotspare` command: one entry point for the console, the lab and scripts."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from console import inventory
+from console.lab import cli as lab_cli
+
+CLUSTER_ENV = "HOTSPARE_CLUSTER"
+
+
+def cluster_path(given: str | None) -> Path:
+    """The inventory to use: --cluster, then $HOTSPARE_CLUSTER, then ./cluster.yaml."""
+    return Path(given or os.environ.get(CLUSTER_ENV) or "cluster.yaml")
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    path = Path(args.file) if args.file else cluster_path(args.cluster)
+    try:
+        inv = inventory.load(path)
+    except inventory.InventoryError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(inventory.summary(inv))
+    print(f"\n{path}: OK")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hotspare",
+        description="Operator console for a highly available web site.",
+    )
+    parser.add_argument(
+        "--cluster",
+        metavar="FILE",
+        help=f"inventory file (default: ${CLUSTER_ENV}, else ./cluster.yaml)",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    check = commands.add_parser("check-config", help="validate an inventory and summarise it")
+    check.add_argument("file", nargs="?", metavar="FILE", help="inventory file to check")
+    check.set_defaults(run=_check_config)
+    lab_cli.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the hotspare command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"hotspare: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in hotspare; run again with --debug and report the output.",
+            file=sys.stderr,
+        )
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""`hotspare lab up | down | status`: the local lab from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from typing import Any
+
+from console.lab import control
+from console.lab.layout import DEFAULT_BLOCK, LabLayout, LayoutError
+from console.lab.procs import LabProcessError
+
+BLOCK_ENV = "HOTSPARE_LAB_BLOCK"
+
+
+def add_parser(commands: Any) -> None:
+    """Add the `lab` command and its subcommands to COMMANDS."""
+    lab = commands.add_parser("lab", help="the local lab: real sshd, HAProxy, PostgreSQL")
+    lab.add_argument(
+        "--block",
+        default=os.environ.get(BLOCK_ENV, DEFAULT_BLOCK),
+        help=f"loopback /24 for the boxes (default: ${BLOCK_ENV}, else {DEFAULT_BLOCK})",
+    )
+    lab.add_argument("--web-nodes", type=int, default=3, help="web nodes (default 3)")
+    sub = lab.add_subparsers(dest="lab_command", metavar="up|down|status", required=True)
+    up = sub.add_parser("up", help="start the lab (idempotent) and report each box ready")
+    up.add_argument("--json", action="store_true", help="print the final status as JSON")
+    up.set_defaults(run=_up)
+    down = sub.add_parser("down", help="stop every lab process by pid")
+    down.add_argument("--purge", action="store_true", help="also delete the lab's directory")
+    down.add_argument("--json", action="store_true", help="print the final status as JSON")
+    down.set_defaults(run=_down)
+    st = sub.add_parser("status", help="say what runs where")
+    st.add_argument("--json", action="store_true", help="print as JSON")
+    st.set_defaults(run=_status)
+
+
+def _layout(args: argparse.Namespace) -> LabLayout:
+    return LabLayout.for_block(args.block, args.web_nodes)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _guard(args: argparse.Namespace, action: Any) -> int:
+    try:
+        lab = _layout(args)
+        result = action(lab)
+    except (LayoutError, LabProcessError) as exc:
+        print(f"hotspare lab: {exc}", file=sys.stderr)
+        return 1
+    _print(result, args.json)
+    if args.lab_command == "down":
+        return 0 if not result.listeners else 1
+    return 0 if result.up else 1
+
+
+def _up(args: argparse.Namespace) -> int:
+    return _guard(args, lambda lab: control.up(lab, _say))
+
+
+def _down(args: argparse.Namespace) -> int:
+    return _guard(args, lambda lab: control.down(lab, _say, purge=args.purge))
+
+
+def _status(args: argparse.Namespace) -> int:
+    return _guard(args, control.status)
+
+
+def _print(status: control.LabStatus, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"schema": "hotspare.lab-status/1", **dataclasses.asdict(status)}, indent=2))
+        return
+    print(f"lab {status.block}.0/24 in {status.root}")
+    print(f"{'BOX':6} {'PROCESS':14} {'LISTENS ON':22} STATE")
+    for s in status.services:
+        state = f"running (pid {s.pid})" if s.running else "stopped"
+        print(f"{s.box:6} {s.name:14} {s.listen:22} {state}")
+    print(f"\nsite        {status.site_url}")
+    for node, url in status.node_urls.items():
+        print(f"{node:11} {url}")
+    for db, uri in status.db_uris.items():
+        print(f"{db:11} {uri}")
+    print(f"inventory   {status.cluster_file}")
+    if status.listeners and not status.up:
+        print("still listening: " + ", ".join(status.listeners))

@@ -1,0 +1,280 @@
+"""Bring the lab up, take it down, say what runs where."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from console import node_role
+from console.lab import configs, keys, pg, procs
+from console.lab.layout import (
+    NODE_PORT,
+    PG_PORT,
+    SITE_PORT,
+    SMTP_PORT,
+    SSH_PORT,
+    LabLayout,
+    find_pg_bin,
+)
+from console.lab.inventory_file import render as render_inventory
+
+SSHD = "/usr/sbin/sshd"
+HAPROXY = "/usr/sbin/haproxy"
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Service:
+    """One process of the lab, where it listens and whether it runs."""
+
+    name: str
+    box: str
+    listen: str
+    running: bool
+    pid: int | None
+
+
+@dataclass(frozen=True)
+class LabStatus:
+    """What runs where in one lab."""
+
+    block: str
+    root: str
+    cluster_file: str
+    services: tuple[Service, ...]
+    site_url: str
+    node_urls: dict[str, str]
+    db_uris: dict[str, str]
+    listeners: tuple[str, ...]
+
+    @property
+    def up(self) -> bool:
+        return all(s.running for s in self.services)
+
+
+def services(lab: LabLayout) -> list[tuple[str, str, str]]:
+    """(process name, box, host:port) of every process the lab runs."""
+    found = [("smtp", "host", f"{lab.host_address}:{SMTP_PORT}")]
+    found += [(f"sshd-{box}", box, f"{lab.address(box)}:{SSH_PORT}") for box in lab.boxes]
+    found.append(("haproxy", "lb1", f"{lab.address('lb1')}:{SITE_PORT}"))
+    found += [(f"site-{n}", n, f"{lab.address(n)}:{NODE_PORT}") for n in lab.web_names]
+    found += [(f"postgres-{db}", db, f"{lab.address(db)}:{PG_PORT}") for db in lab.db_names]
+    return found
+
+
+def status(lab: LabLayout) -> LabStatus:
+    """The lab's processes (alive or not) and where to reach the site."""
+    recorded = procs.recorded(lab.pid_dir)
+    rows = []
+    for name, box, listen in services(lab):
+        proc = recorded.get(name)
+        alive = proc is not None and procs.is_alive(proc)
+        rows.append(Service(name, box, listen, alive, proc.pid if proc and alive else None))
+    return LabStatus(
+        block=lab.block,
+        root=str(lab.root),
+        cluster_file=str(lab.cluster_file),
+        services=tuple(rows),
+        site_url=lab.site_url,
+        node_urls={n: lab.node_url(n) for n in lab.web_names},
+        db_uris={db: lab.db_uri(db) for db in lab.db_names},
+        listeners=tuple(f"{a}:{p}" for a, p in procs.listeners(lab.block)),
+    )
+
+
+def _tail(path: Path, lines: int = 6) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _start(lab: LabLayout, name: str, argv: list[str], log: Path, env: dict[str, str]) -> None:
+    """Spawn NAME unless it already runs, and record its pid."""
+    proc = procs.recorded(lab.pid_dir).get(name)
+    if proc is not None and procs.is_alive(proc):
+        return
+    child = procs.spawn(argv, log, env)
+    time.sleep(0.02)
+    if child.poll() is not None:
+        raise procs.LabProcessError(f"{name} exited at once:\n{_tail(log)}")
+    procs.record(lab.pid_dir, name, child.pid)
+
+
+def _ready(lab: LabLayout, name: str, listen: str, log: Path, timeout: float = 20) -> None:
+    host, port = listen.rsplit(":", 1)
+    try:
+        procs.wait_tcp(host, int(port), timeout, name)
+    except procs.LabProcessError as exc:
+        raise procs.LabProcessError(f"{exc}\nlast lines of {log}:\n{_tail(log)}") from exc
+
+
+def _prepare(lab: LabLayout) -> None:
+    lab.root.mkdir(parents=True, exist_ok=True)
+    lab.root.chmod(0o755)
+    for box in lab.boxes:
+        for sub in ("etc", "run", "log", "ssh"):
+            (lab.box_dir(box) / sub).mkdir(parents=True, exist_ok=True)
+    lab.mail_dir.mkdir(parents=True, exist_ok=True)
+    if lab.as_root:
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    keys.ensure_keys(lab)
+    pg.passwords(lab)
+    lb = lab.box_dir("lb1")
+    (lb / "etc" / "haproxy.cfg").write_text(configs.haproxy_cfg(lab))
+    if not lab.flags_map().exists():
+        lab.flags_map().write_text(configs.flags_map())
+    if not lab.state_file().exists():
+        lab.state_file().write_text(configs.server_state())
+    for box in lab.boxes:
+        (lab.box_dir(box) / "etc" / "sshd_config").write_text(configs.sshd_config(lab, box))
+    for node in lab.web_names:
+        role_file = lab.role_file(node)
+        if not role_file.exists():
+            node_role.write(role_file, _initial_role(lab, node))
+    lab.cluster_file.write_text(render_inventory(lab, find_pg_bin()))
+
+
+def _initial_role(lab: LabLayout, node: str) -> node_role.NodeRole:
+    hot = node not in lab.warm_names
+    scheduler = node == lab.web_names[0]
+    return node_role.NodeRole(
+        role="hot" if hot else "warm",
+        scheduler=scheduler,
+        mail="real" if scheduler else "log",
+    )
+
+
+def _start_sshd(lab: LabLayout) -> None:
+    for box in lab.boxes:
+        cfg = lab.box_dir(box) / "etc" / "sshd_config"
+        log = lab.box_dir(box) / "log" / "sshd.log"
+        _start(lab, f"sshd-{box}", [SSHD, "-D", "-e", "-f", str(cfg)], log, dict(os.environ))
+
+
+def _start_smtp(lab: LabLayout) -> None:
+    argv = [
+        sys.executable,
+        *("-m", "console.lab.smtp_sink"),
+        *("--listen", f"{lab.host_address}:{SMTP_PORT}"),
+        *("--spool", str(lab.mail_dir)),
+        *("--pid-file", str(lab.root / "run-smtp.pid")),
+    ]
+    _start(lab, "smtp", argv, lab.mail_dir / "sink.log", dict(os.environ))
+
+
+def _start_sites(lab: LabLayout) -> None:
+    env = {**os.environ, "PGPASSFILE": str(lab.pgpass)}
+    for node in lab.web_names:
+        argv = [
+            sys.executable,
+            *("-m", "console.lab.site"),
+            *("--node", node),
+            *("--listen", f"{lab.address(node)}:{NODE_PORT}"),
+            *("--role-file", str(lab.role_file(node))),
+            *("--access-log", lab.access_log_pattern(node)),
+            *("--error-log", lab.error_log_pattern(node)),
+            *("--mail-log", lab.mail_log_pattern(node)),
+            *("--pid-file", str(lab.site_pid_file(node))),
+            *("--dsn", lab.site_dsn()),
+            *("--smtp", f"{lab.host_address}:{SMTP_PORT}"),
+            *("--sweep-interval", "3"),
+        ]
+        log = lab.box_dir(node) / "log" / "site.out"
+        _start(lab, f"site-{node}", argv, log, env)
+
+
+def _start_haproxy(lab: LabLayout) -> None:
+    lb = lab.box_dir("lb1")
+    argv = [HAPROXY, "-db", "-f", str(lb / "etc" / "haproxy.cfg")]
+    _start(lab, "haproxy", argv, lb / "log" / "haproxy.log", dict(os.environ))
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _wait_for(check: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise procs.LabProcessError(
+                f"{what} after {timeout:.0f} s\nlast lines of {log}:\n{_tail(log)}"
+            )
+        time.sleep(0.1)
+
+
+def up(lab: LabLayout, say: Say) -> LabStatus:
+    """Start whatever of LAB is not running and wait until every box is ready."""
+    t0 = time.monotonic()
+    _prepare(lab)
+    _start_sshd(lab)
+    _start_smtp(lab)
+    if pg.init_primary(lab):
+        say("db1: initdb done")
+    pg.start(lab, pg.PRIMARY)
+    pg.bootstrap(lab)
+    _start_sites(lab)
+    if pg.init_standby(lab):
+        say("db2: pg_basebackup from db1 done")
+    pg.start(lab, pg.STANDBY)
+    for name, box, listen in services(lab):
+        if name.startswith(("sshd", "smtp", "postgres")):
+            _ready(lab, name, listen, _log_of(lab, name))
+            say(f"{box}: {name.split('-')[0]} ready on {listen}")
+    db2_log = _log_of(lab, "postgres-db2")
+    _wait_for(lambda: pg.standby_streaming(lab), 20, "db2 is not streaming from db1", db2_log)
+    say("db2: streaming from db1")
+    for node in lab.web_names:
+        log = lab.box_dir(node) / "log" / "site.out"
+        health = f"{lab.node_url(node)}healthz"
+        _wait_for(lambda url=health: _http_ok(url), 20, f"{node}: {health} not healthy", log)
+        say(f"{node}: site healthy at {health}")
+    _start_haproxy(lab)
+    _wait_for(lambda: _http_ok(lab.site_url), 20, "the site is not served", _log_of(lab, "haproxy"))
+    say(f"lb1: haproxy serving {lab.site_url}")
+    say(f"lab up in {time.monotonic() - t0:.1f} s; inventory: {lab.cluster_file}")
+    return status(lab)
+
+
+def _log_of(lab: LabLayout, name: str) -> Path:
+    kind, _, box = name.partition("-")
+    if kind == "smtp":
+        return lab.mail_dir / "sink.log"
+    if kind == "haproxy":
+        return lab.box_dir("lb1") / "log" / "haproxy.log"
+    file = {"sshd": "sshd.log", "site": "site.out", "postgres": "postgresql.log"}[kind]
+    return lab.box_dir(box) / "log" / file
+
+
+def down(lab: LabLayout, say: Say, purge: bool = False) -> LabStatus:
+    """Stop every process LAB started, by pid; with PURGE, delete its directory."""
+    recorded = procs.recorded(lab.pid_dir)
+    order = ["haproxy", *(f"site-{n}" for n in lab.web_names), "smtp"]
+    order += [f"postgres-{db}" for db in reversed(lab.db_names)]
+    order += [f"sshd-{box}" for box in lab.boxes]
+    for name in order + sorted(set(recorded) - set(order)):
+        proc = recorded.get(name)
+        if proc is None:
+            continue
+        sig = signal.SIGINT if name.startswith("postgres") else signal.SIGTERM
+        if procs.stop(proc, sig, timeout=30):
+            say(f"stopped {name} (pid {proc.pid})")
+        procs.forget(lab.pid_dir, name)
+    result = status(lab)
+    if purge and lab.root.exists():
+        shutil.rmtree(lab.root)
+        say(f"removed {lab.root}")
+    return result

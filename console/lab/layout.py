@@ -1,0 +1,218 @@
+"""Where every lab box lives: its loopback address, ports and directories.
+
+Pure data, no I/O: the lab's configs and its cluster.yaml are derived from one
+LabLayout, so a test lab and a demo lab on different blocks never collide.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import pwd
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_BLOCK = "127.0.10"
+SSH_PORT = 2222
+SITE_PORT = 8080
+NODE_PORT = 8000
+PG_PORT = 5432
+SMTP_PORT = 2525
+PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
+
+
+class LayoutError(ValueError):
+    """The lab cannot be laid out as asked (bad block, no PostgreSQL)."""
+
+
+def check_block(block: str) -> str:
+    """Return BLOCK if it is three octets inside 127.0.0.0/8, else raise LayoutError."""
+    parts = block.split(".")
+    try:
+        address = ipaddress.ip_address(f"{block}.1")
+    except ValueError:
+        address = None
+    if len(parts) != 3 or address is None or not address.is_loopback:
+        raise LayoutError(
+            f"lab block {block!r} is not a loopback /24 like 127.0.10; "
+            "every lab box needs its own 127.X.Y.Z address"
+        )
+    return block
+
+
+def find_pg_bin() -> str:
+    """Return the directory holding PostgreSQL's server programs."""
+    for candidate in PG_BIN_CANDIDATES:
+        if (Path(candidate) / "pg_ctl").exists():
+            return candidate
+    raise LayoutError(
+        "PostgreSQL server programs not found in "
+        + ", ".join(PG_BIN_CANDIDATES)
+        + "; run `make deps` (or apt-get install postgresql)"
+    )
+
+
+def _invoking_user() -> str:
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+@dataclass(frozen=True)
+class LabLayout:
+    """Addresses, ports and paths of one lab.
+
+    Attributes:
+        block: the first three octets of the lab's loopback /24.
+        root: the lab's directory; short, since it holds UNIX sockets.
+        web_nodes: how many web nodes; the last one starts warm.
+        user: the SSH login user on every box (whoever runs the lab).
+        pg_user: the OS user PostgreSQL runs as (it refuses root).
+    """
+
+    block: str = DEFAULT_BLOCK
+    root: Path = field(default=Path(f"/tmp/hotspare-lab-{DEFAULT_BLOCK}"))
+    web_nodes: int = 3
+    user: str = field(default_factory=_invoking_user)
+    pg_user: str = ""
+
+    @classmethod
+    def for_block(cls, block: str = DEFAULT_BLOCK, web_nodes: int = 3) -> LabLayout:
+        """The layout for BLOCK with its default root under /tmp."""
+        check_block(block)
+        if not 2 <= web_nodes <= 8:
+            raise LayoutError(f"web_nodes must be 2 to 8, not {web_nodes}")
+        user = _invoking_user()
+        pg_user = "postgres" if os.getuid() == 0 else user
+        return cls(block, Path(f"/tmp/hotspare-lab-{block}"), web_nodes, user, pg_user)
+
+    @property
+    def as_root(self) -> bool:
+        """Whether the lab runs as root (PostgreSQL then runs as pg_user)."""
+        return self.user == "root"
+
+    # Boxes and addresses -------------------------------------------------
+
+    @property
+    def host_address(self) -> str:
+        """The lab host's own address: the SMTP sink listens here."""
+        return f"{self.block}.1"
+
+    @property
+    def web_names(self) -> tuple[str, ...]:
+        return tuple(f"web{i}" for i in range(1, self.web_nodes + 1))
+
+    @property
+    def warm_names(self) -> tuple[str, ...]:
+        return self.web_names[-1:]
+
+    @property
+    def db_names(self) -> tuple[str, ...]:
+        return ("db1", "db2")
+
+    @property
+    def boxes(self) -> tuple[str, ...]:
+        return ("lb1", *self.web_names, *self.db_names)
+
+    def address(self, box: str) -> str:
+        """The loopback address of BOX."""
+        if box == "lb1":
+            return f"{self.block}.2"
+        if box.startswith("web"):
+            return f"{self.block}.{10 + int(box[3:])}"
+        if box.startswith("db"):
+            return f"{self.block}.{20 + int(box[2:])}"
+        raise KeyError(box)
+
+    # Paths ----------------------------------------------------------------
+
+    def box_dir(self, box: str) -> Path:
+        return self.root / "boxes" / box
+
+    @property
+    def ssh_dir(self) -> Path:
+        return self.root / "ssh"
+
+    @property
+    def client_key(self) -> Path:
+        return self.ssh_dir / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.ssh_dir / "known_hosts"
+
+    @property
+    def authorized_keys(self) -> Path:
+        return self.ssh_dir / "authorized_keys"
+
+    @property
+    def pgpass(self) -> Path:
+        return self.root / "pg" / "pgpass"
+
+    @property
+    def replication_pgpass(self) -> Path:
+        """The standby's password file, owned by the PostgreSQL OS user."""
+        return self.root / "pg" / "replication.pgpass"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.root / "pg" / "archive"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.root / "mail"
+
+    @property
+    def pid_dir(self) -> Path:
+        return self.root / "pids"
+
+    @property
+    def cluster_file(self) -> Path:
+        return self.root / "cluster.yaml"
+
+    def data_dir(self, db: str) -> Path:
+        return self.box_dir(db) / "data"
+
+    def haproxy_socket(self) -> Path:
+        return self.box_dir("lb1") / "run" / "haproxy.sock"
+
+    def flags_map(self) -> Path:
+        return self.box_dir("lb1") / "etc" / "site-flags.map"
+
+    def state_file(self) -> Path:
+        return self.box_dir("lb1") / "etc" / "server-state"
+
+    def role_file(self, node: str) -> Path:
+        return self.box_dir(node) / "etc" / "node-role"
+
+    def access_log_pattern(self, node: str) -> str:
+        return str(self.box_dir(node) / "log" / "access.{role}.{node}.log")
+
+    def error_log_pattern(self, node: str) -> str:
+        return str(self.box_dir(node) / "log" / "error.{node}.log")
+
+    def mail_log_pattern(self, node: str) -> str:
+        return str(self.box_dir(node) / "log" / "mail.{node}.log")
+
+    def site_pid_file(self, node: str) -> Path:
+        return self.box_dir(node) / "run" / "site.pid"
+
+    # URLs -----------------------------------------------------------------
+
+    @property
+    def site_url(self) -> str:
+        return f"http://{self.address('lb1')}:{SITE_PORT}/"
+
+    def node_url(self, node: str) -> str:
+        return f"http://{self.address(node)}:{NODE_PORT}/"
+
+    def site_dsn(self) -> str:
+        """The demo site's libpq string: both members, follows a promotion."""
+        hosts = ",".join(self.address(db) for db in self.db_names)
+        ports = ",".join(str(PG_PORT) for _ in self.db_names)
+        return (
+            f"host={hosts} port={ports} dbname=site user=site "
+            "target_session_attrs=primary connect_timeout=2"
+        )
+
+    def db_uri(self, db: str, user: str = "hotspare") -> str:
+        """A libpq URI for one member (password from the lab's pgpass)."""
+        return f"postgresql://{user}@{self.address(db)}:{PG_PORT}/site"

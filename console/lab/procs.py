@@ -1,0 +1,145 @@
+"""Processes the lab starts: spawn detached, record by pid, stop by pid.
+
+A pid file records the pid and the kernel's start time of the process, so a
+pid reused by an unrelated process after a crash is never signalled.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class LabProcessError(RuntimeError):
+    """A lab process failed to start or to become ready."""
+
+
+@dataclass(frozen=True)
+class Proc:
+    """A process the lab started: its name, pid and kernel start time."""
+
+    name: str
+    pid: int
+    started: int
+
+
+def start_time(pid: int) -> int | None:
+    """The start time of PID in clock ticks since boot, or None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name may contain spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] == "Z":
+        return None
+    return int(fields[19])
+
+
+def is_alive(proc: Proc) -> bool:
+    """Whether PROC is still the very process the lab started."""
+    return start_time(proc.pid) == proc.started
+
+
+def record(pid_dir: Path, name: str, pid: int) -> Proc:
+    """Write NAME's pid file and return its record."""
+    started = start_time(pid)
+    if started is None:
+        raise LabProcessError(f"{name} (pid {pid}) exited right after it started")
+    pid_dir.mkdir(parents=True, exist_ok=True)
+    (pid_dir / f"{name}.pid").write_text(f"{pid} {started}\n")
+    return Proc(name, pid, started)
+
+
+def recorded(pid_dir: Path) -> dict[str, Proc]:
+    """Every process the lab has recorded, alive or not, by name."""
+    procs: dict[str, Proc] = {}
+    for path in sorted(pid_dir.glob("*.pid")):
+        try:
+            pid, started = (int(x) for x in path.read_text().split())
+        except ValueError:
+            continue
+        procs[path.stem] = Proc(path.stem, pid, started)
+    return procs
+
+
+def forget(pid_dir: Path, name: str) -> None:
+    """Remove NAME's pid file."""
+    (pid_dir / f"{name}.pid").unlink(missing_ok=True)
+
+
+def spawn(
+    argv: Sequence[str],
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    user: str | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ARGV in its own session, detached from the terminal, output to LOG."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            start_new_session=True,
+            user=user,
+        )
+
+
+def stop(proc: Proc, sig: int = signal.SIGTERM, timeout: float = 10.0) -> bool:
+    """Signal PROC and wait for it to exit, killing it after TIMEOUT.
+
+    Returns:
+        True if the process was running and is now gone.
+    """
+    if not is_alive(proc):
+        return False
+    os.kill(proc.pid, sig)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not is_alive(proc):
+            return True
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    while is_alive(proc):
+        time.sleep(0.05)
+    return True
+
+
+def wait_tcp(host: str, port: int, timeout: float, what: str) -> None:
+    """Wait until HOST:PORT accepts a connection, or raise LabProcessError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise LabProcessError(
+                    f"{what} is not listening on {host}:{port} after {timeout:.0f} s ({exc})"
+                ) from exc
+            time.sleep(0.05)
+
+
+def listeners(block: str) -> list[tuple[str, int]]:
+    """TCP sockets listening on any address of BLOCK (from /proc/net/tcp)."""
+    found = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state = fields[1], fields[3]
+        if state != "0A":  # LISTEN
+            continue
+        hex_addr, hex_port = local.split(":")
+        octets = [str(int(hex_addr[i : i + 2], 16)) for i in (6, 4, 2, 0)]
+        address = ".".join(octets)
+        if address.rsplit(".", 1)[0] == block:
+            found.append((address, int(hex_port, 16)))
+    return sorted(found)

@@ -1,0 +1,45 @@
+"""Fixtures shared by the suite: a clean environment and the real lab."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from console.lab import control
+from console.lab.layout import LabLayout
+
+# The test lab's own address block, apart from the demo lab's (127.0.10).
+TEST_BLOCK = "127.0.99"
+
+# No ~/.ssh, agent or user config may leak into a test run: pin HOME for the
+# whole session before any fixture runs.
+_home = tempfile.mkdtemp(prefix="hotspare-test-home-")
+os.environ["HOME"] = _home
+os.environ.pop("SSH_AUTH_SOCK", None)
+for name in ("HOTSPARE_CLUSTER", "HOTSPARE_LAB_BLOCK", "PGPASSFILE", "PGPASSWORD"):
+    os.environ.pop(name, None)
+
+
+def _say(line: str) -> None:
+    print(line)
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[LabLayout]:
+    """The real lab on TEST_BLOCK, up for the session and always torn down."""
+    layout = LabLayout.for_block(TEST_BLOCK)
+    control.down(layout, _say, purge=True)  # leftovers of a crashed run, by pid
+    try:
+        control.up(layout, _say)
+        yield layout
+    finally:
+        control.down(layout, _say, purge=True)
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

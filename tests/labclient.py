@@ -1,0 +1,82 @@
+"""Small clients the lab tests use to talk to the real boxes."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+import psycopg
+
+from console.lab.layout import PG_PORT, SSH_PORT, LabLayout
+
+
+async def ssh(
+    lab: LabLayout,
+    box: str,
+    client_key: Path | None = None,
+    known_hosts: Path | None = None,
+) -> asyncssh.SSHClientConnection:
+    """Connect to BOX with pinned keys and nothing from the user's ~/.ssh."""
+    return await asyncssh.connect(
+        lab.address(box),
+        port=SSH_PORT,
+        username=lab.user,
+        client_keys=[str(client_key or lab.client_key)],
+        known_hosts=str(known_hosts or lab.known_hosts),
+        agent_path=None,
+        config=[],
+        connect_timeout=5,
+    )
+
+
+async def haproxy(lab: LabLayout, command: str) -> str:
+    """One runtime API command to lb1's HAProxy, over SSH (direct-streamlocal)."""
+    async with await ssh(lab, "lb1") as conn:
+        reader, writer = await conn.open_unix_connection(
+            str(lab.haproxy_socket()), encoding="utf-8", errors="replace"
+        )
+        writer.write(command + "\n")
+        answer = await reader.read()
+        writer.close()
+        return str(answer)
+
+
+def db(lab: LabLayout, member: str, dbname: str = "site") -> psycopg.Connection[Any]:
+    """A TCP connection to MEMBER as the monitoring role, password from pgpass."""
+    return psycopg.connect(
+        host=lab.address(member),
+        port=PG_PORT,
+        user="hotspare",
+        dbname=dbname,
+        passfile=str(lab.pgpass),
+        connect_timeout=5,
+        autocommit=True,
+    )
+
+
+def http(url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
+    """GET (or POST FORM to) URL; returns the status and body, errors included."""
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(url, data=data)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+
+
+def eventually(check: Callable[[], Any], timeout: float = 10.0, every: float = 0.1) -> Any:
+    """Poll CHECK until it returns something true; return it or fail with its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            assert value, f"condition still false after {timeout} s: {value!r}"
+            return value
+        time.sleep(every)
