@@ -44,7 +44,7 @@ async def haproxy(lab: LabLayout, command: str) -> str:
         writer.write(command + "\n")
         answer = await reader.read()
         writer.close()
-        return str(answer)
+    return str(answer)
 
 
 def db(lab: LabLayout, member: str, dbname: str = "site") -> psycopg.Connection[Any]:

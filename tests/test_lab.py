@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.message
+import email.utils
 import uuid
+from functools import partial
 from pathlib import Path
 
 import asyncssh
@@ -19,7 +23,7 @@ def test_every_box_accepts_the_lab_key_and_pinned_host_key(lab: LabLayout) -> No
     async def whoami(box: str) -> str:
         async with await ssh(lab, box) as conn:
             result = await conn.run("echo $HOTSPARE_BOX", check=True, timeout=10)
-            return str(result.stdout).strip()
+        return str(result.stdout).strip()
 
     async def all_boxes() -> list[str]:
         return await asyncio.gather(*(whoami(box) for box in lab.boxes))
@@ -49,16 +53,15 @@ def test_haproxy_runtime_socket_answers_over_ssh(lab: LabLayout) -> None:
     answer = asyncio.run(haproxy(lab, "show servers state site"))
     rows = {f[3]: f for f in (line.split() for line in answer.splitlines()[2:]) if len(f) > 6}
     assert sorted(rows) == list(lab.web_names)
-    # srv_admin_state: a warm node starts in maintenance (bit 0x01), hot ones ready (0).
-    assert [rows[n][6] for n in lab.web_names] == ["0", "0", "1"]
+    # srv_admin_state: a warm node starts in maintenance (forced 0x01, from the
+    # configuration 0x04); hot ones are ready (0).
+    assert [int(rows[n][6]) & 0x01 for n in lab.web_names] == [0, 0, 1]
     eventually(lambda: asyncio.run(haproxy(lab, "show servers state site")).count(" 2 0 ") >= 2)
 
 
 def test_the_standby_streams_from_the_primary(lab: LabLayout) -> None:
     with db(lab, "db1") as primary:
-        row = primary.execute(
-            "SELECT application_name, state FROM pg_stat_replication"
-        ).fetchall()
+        row = primary.execute("SELECT application_name, state FROM pg_stat_replication").fetchall()
         assert row == [("db2", "streaming")]
         assert primary.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
         archiving = primary.execute("SHOW archive_mode").fetchone()
@@ -120,19 +123,30 @@ def test_the_sweep_runs_only_on_the_scheduler(lab: LabLayout) -> None:
         assert set(dict(primary.execute(query).fetchall())) == {"web1"}
 
 
-def test_real_mail_only_from_the_scheduler_and_a_warm_node_mails_to_its_log(
+def _real_mail(lab: LabLayout) -> dict[Path, email.message.Message]:
+    return {
+        path: email.message_from_bytes(path.read_bytes()) for path in lab.mail_dir.glob("*.eml")
+    }
+
+
+def _logged(log: Path, text: str) -> bool:
+    return log.exists() and text in log.read_text()
+
+
+def test_real_mail_only_from_the_scheduler_other_nodes_mail_to_their_log(
     lab: LabLayout,
 ) -> None:
-    eventually(lambda: list(lab.mail_dir.glob("*.eml")))  # the sweep report from web1
-    senders = {path.read_text(errors="replace").count("web1") > 0 for path in lab.mail_dir.glob("*.eml")}
-    assert senders == {True}
-    body = f"warm note {uuid.uuid4()}"
-    before = set(lab.mail_dir.glob("*.eml"))
-    assert http(f"{lab.node_url('web3')}notes", {"body": body})[0] == 200
-    mail_log = Path(lab.mail_log_pattern("web3").format(node="web3"))
-    eventually(lambda: mail_log.exists() and body in mail_log.read_text())
-    new = set(lab.mail_dir.glob("*.eml")) - before
-    assert not any(body in path.read_text(errors="replace") for path in new)
+    eventually(lambda: _real_mail(lab))  # the sweep report from web1
+    before = _real_mail(lab)
+    senders = {email.utils.parseaddr(str(msg["From"]))[1] for msg in before.values()}
+    assert senders == {"site@web1.hotspare.test"}
+    for node in ("web2", "web3"):  # a hot node that is not the scheduler, a warm one
+        body = f"note on {node} {uuid.uuid4()}"
+        assert http(f"{lab.node_url(node)}notes", {"body": body})[0] == 200
+        mail_log = Path(lab.mail_log_pattern(node).format(node=node))
+        eventually(partial(_logged, mail_log, body))
+        new = set(_real_mail(lab)) - set(before)
+        assert not any(body.encode() in path.read_bytes() for path in new)
 
 
 def test_access_logs_follow_the_hot_and_warm_naming_scheme(lab: LabLayout) -> None:

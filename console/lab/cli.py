@@ -73,7 +73,9 @@ def _status(args: argparse.Namespace) -> int:
 
 def _print(status: control.LabStatus, as_json: bool) -> None:
     if as_json:
-        print(json.dumps({"schema": "hotspare.lab-status/1", **dataclasses.asdict(status)}, indent=2))
+        print(
+            json.dumps({"schema": "hotspare.lab-status/1", **dataclasses.asdict(status)}, indent=2)
+        )
         return
     print(f"lab {status.block}.0/24 in {status.root}")
     print(f"{'BOX':6} {'PROCESS':14} {'LISTENS ON':22} STATE")

@@ -11,10 +11,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from console import node_role
 from console.lab import configs, keys, pg, procs
+from console.lab.inventory_file import render as render_inventory
 from console.lab.layout import (
     NODE_PORT,
     PG_PORT,
@@ -24,7 +26,6 @@ from console.lab.layout import (
     LabLayout,
     find_pg_bin,
 )
-from console.lab.inventory_file import render as render_inventory
 
 SSHD = "/usr/sbin/sshd"
 HAPROXY = "/usr/sbin/haproxy"
@@ -240,7 +241,7 @@ def up(lab: LabLayout, say: Say) -> LabStatus:
     for node in lab.web_names:
         log = lab.box_dir(node) / "log" / "site.out"
         health = f"{lab.node_url(node)}healthz"
-        _wait_for(lambda url=health: _http_ok(url), 20, f"{node}: {health} not healthy", log)
+        _wait_for(partial(_http_ok, health), 20, f"{node}: {health} not healthy", log)
         say(f"{node}: site healthy at {health}")
     _start_haproxy(lab)
     _wait_for(lambda: _http_ok(lab.site_url), 20, "the site is not served", _log_of(lab, "haproxy"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import pwd
 import secrets
-import signal
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
