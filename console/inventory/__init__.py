@@ -1,0 +1,25 @@
+"""The inventory: cluster.yaml, checked and loaded into frozen objects.
+
+Use ``load(path)`` to read a file; it raises ``InventoryError`` listing every
+problem with its line and column. ``summary(inventory)`` renders one screen
+of plain text. The file format is described in docs/inventory.md.
+"""
+
+from .errors import InventoryError, Problem
+from .loader import load
+from .model import Balancer, Box, Database, Environment, Hooks, Inventory, WebNode
+from .summary import summary
+
+__all__ = [
+    "Balancer",
+    "Box",
+    "Database",
+    "Environment",
+    "Hooks",
+    "Inventory",
+    "InventoryError",
+    "Problem",
+    "WebNode",
+    "load",
+    "summary",
+]

@@ -1,0 +1,125 @@
+"""The ``database_defaults``, ``databases`` and ``hooks`` sections."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from pathlib import Path
+
+from .fields import (
+    Bad,
+    Check,
+    choice,
+    is_host,
+    local_path,
+    name,
+    optional,
+    placeholders,
+    port,
+    remote_path,
+    text,
+    user_name,
+)
+from .model import Database, Hooks
+from .sections import Key, Read, box_ref, box_where, entries, merge, read_keys, section
+from .yamltree import Node, Reporter, scalar
+
+_NOT_DEFAULTABLE = {
+    "box": "each database names its own box (default: the database's name)",
+    "host": "each database has its own listen address (default: 127.0.0.1)",
+}
+
+
+def db_host(node: Node) -> str:
+    """An address, a host name, or a socket directory on the box."""
+    value = text(node)
+    if value.startswith("/") or is_host(value):
+        return value
+    raise Bad("expected the address PostgreSQL listens on, a host name or a socket directory")
+
+
+def database_keys(base: Path, where: str) -> dict[str, Key]:
+    """The keys of a database; local paths relative to ``base``, remote ones on ``where``."""
+
+    def path(allowed: tuple[str, ...] = ()) -> Check:
+        return placeholders(allowed, remote_path(where))
+
+    return {
+        "box": Key(name("a box name")),
+        "host": Key(placeholders((), db_host), default="127.0.0.1"),
+        "port": Key(port, required=True),
+        "dbname": Key(placeholders((), text), required=True),
+        "user": Key(placeholders((), text), required=True),
+        "passfile": Key(optional(placeholders((), local_path(base)))),
+        "data_dir": Key(path(("node",)), required=True),
+        "bin_dir": Key(path(), required=True),
+        "os_user": Key(user_name, required=True),
+        "become": Key(choice(("sudo", "runuser", "none")), required=True),
+    }
+
+
+def read_databases(
+    rep: Reporter,
+    top: Mapping[str, tuple[Node, Node]],
+    names: Collection[str],
+    base: Path,
+) -> tuple[Database, ...]:
+    """Read ``database_defaults`` and ``databases``; check (box, port) is unique."""
+    defaults = _read_defaults(rep, top, base)
+    node = section(rep, top, "databases", "a mapping of database names to settings")
+    if node is None:
+        return ()
+    found: dict[tuple[str, int], str] = {}
+    databases = []
+    shared = [k for k in database_keys(base, "") if k not in _NOT_DEFAULTABLE]
+    for db_name, mapping in entries(rep, node, "databases", "database"):
+        keys = database_keys(base, box_where(mapping, f"box {db_name}"))
+        read = read_keys(rep, mapping, f"databases.{db_name}", keys)
+        merged = merge(rep, read, defaults, keys, "database_defaults", shared)
+        if merged is None:
+            continue
+        values, nodes = merged
+        box = values["box"] or db_name
+        if not box_ref(rep, box, nodes["box"], f"databases.{db_name}.box", names):
+            continue
+        other = found.setdefault((box, values["port"]), db_name)
+        if other != db_name:
+            rep.at(
+                nodes["port"],
+                f"databases.{db_name}.port",
+                f"{other} and {db_name} are both on box {box} port {values['port']}; "
+                "two PostgreSQL servers cannot share a port on one box",
+            )
+            continue
+        values.update(name=db_name, box=box, data_dir=values["data_dir"].replace("{node}", db_name))
+        databases.append(Database(**values))
+    return tuple(databases)
+
+
+def _read_defaults(rep: Reporter, top: Mapping[str, tuple[Node, Node]], base: Path) -> Read | None:
+    node = section(rep, top, "database_defaults", "a mapping of settings shared by databases")
+    if node is None:
+        return None
+    keys = database_keys(base, "each database's box")
+    shared = {k: v for k, v in keys.items() if k not in _NOT_DEFAULTABLE}
+    return read_keys(rep, node, "database_defaults", shared, _NOT_DEFAULTABLE)
+
+
+def command(node: Node) -> str:
+    """A non-empty shell command (several lines allowed)."""
+    value = scalar(node)
+    if not isinstance(value, str) or not value.strip():
+        raise Bad("expected a shell command, or null for no hook")
+    return value
+
+
+def read_hooks(rep: Reporter, top: Mapping[str, tuple[Node, Node]]) -> Hooks | None:
+    """Read the optional hooks section; placeholders are filled in when a hook runs."""
+    keys = {
+        "after_role_change": Key(optional(command)),
+        "after_scheduler_move": Key(optional(command)),
+    }
+    node = section(rep, top, "hooks", "a mapping of hook names to shell commands")
+    if node is None:
+        return None if "hooks" in top else Hooks(None, None)
+    merged = merge(rep, read_keys(rep, node, "hooks", keys), None, keys, "", ())
+    return None if merged is None else Hooks(**merged[0])

@@ -1,0 +1,153 @@
+"""The loaded inventory: frozen dataclasses, collections as tuples.
+
+Everything here has already been validated and had its defaults and
+placeholders applied, so code that reads it never re-checks the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeVar
+
+Role = Literal["hot", "warm"]
+Become = Literal["sudo", "runuser", "none"]
+_Named = TypeVar("_Named", "Box", "WebNode", "Database")
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the operator is looking at: a label and the colour that marks it."""
+
+    label: str
+    colour: str
+
+
+@dataclass(frozen=True)
+class Box:
+    """A machine reached over SSH.
+
+    ``jump`` lists the direct hops as written (box names or ``[user@]host[:port]``);
+    use ``Inventory.jump_chain`` for the full route.
+    """
+
+    name: str
+    address: str
+    port: int
+    user: str | None
+    identity_file: Path | None
+    known_hosts: Path | None
+    jump: tuple[str, ...]
+    connect_timeout: float
+
+
+@dataclass(frozen=True)
+class Balancer:
+    """The HAProxy in front of the web nodes; paths are on its box."""
+
+    box: str
+    socket: str
+    frontend: str
+    backend: str
+    state_file: str
+    flags_map: str
+    site_url: str | None
+
+
+@dataclass(frozen=True)
+class WebNode:
+    """One web server behind the balancer.
+
+    ``access_log`` still contains ``{role}`` so that the hot and the warm log
+    of the same node have different names; ``access_log_for`` fills it in.
+    """
+
+    name: str
+    box: str
+    server: str
+    role: Role
+    scheduler: bool
+    health_url: str
+    access_log: str
+    error_log: str
+    role_file: str
+    pid_file: str | None
+
+    def access_log_for(self, role: str) -> str:
+        """Return the access log path this node writes while in ``role``."""
+        if role not in ("hot", "warm"):
+            raise ValueError(f"role must be 'hot' or 'warm', not {role!r}")
+        return self.access_log.replace("{role}", role)
+
+
+@dataclass(frozen=True)
+class Database:
+    """One PostgreSQL server (primary or standby: that is found out live)."""
+
+    name: str
+    box: str
+    host: str
+    port: int
+    dbname: str
+    user: str
+    passfile: Path | None
+    data_dir: str
+    bin_dir: str
+    os_user: str
+    become: Become
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Shell commands run on a box after an action; None means no hook."""
+
+    after_role_change: str | None
+    after_scheduler_move: str | None
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The whole cluster as described by one cluster.yaml."""
+
+    path: Path
+    version: int
+    name: str
+    environment: Environment
+    boxes: tuple[Box, ...]
+    balancer: Balancer | None
+    web_nodes: tuple[WebNode, ...]
+    databases: tuple[Database, ...]
+    hooks: Hooks
+
+    def box(self, name: str) -> Box:
+        """Return the box called ``name``; raise KeyError if there is none."""
+        return _find(self.boxes, name, "box")
+
+    def web_node(self, name: str) -> WebNode:
+        """Return the web node called ``name``; raise KeyError if there is none."""
+        return _find(self.web_nodes, name, "web node")
+
+    def database(self, name: str) -> Database:
+        """Return the database called ``name``; raise KeyError if there is none."""
+        return _find(self.databases, name, "database")
+
+    def jump_chain(self, name: str) -> tuple[str, ...]:
+        """Return every hop to reach box ``name``, first hop first.
+
+        Hops through other boxes are expanded with those boxes' own hops, so
+        the result reads like an ssh ``ProxyJump`` list. The loader has
+        already refused cycles.
+        """
+        chain: list[str] = []
+        for hop in self.box(name).jump:
+            if any(b.name == hop for b in self.boxes):
+                chain.extend(self.jump_chain(hop))
+            chain.append(hop)
+        return tuple(chain)
+
+
+def _find(items: tuple[_Named, ...], name: str, what: str) -> _Named:
+    for item in items:
+        if item.name == name:
+            return item
+    raise KeyError(f"no {what} named {name!r}")
