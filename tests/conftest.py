@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,7 @@ TEST_BLOCK = "127.0.99"
 # No ~/.ssh, agent or user config may leak into a test run: pin HOME for the
 # whole session before any fixture runs.
 _home = tempfile.mkdtemp(prefix="hotspare-test-home-")
+atexit.register(shutil.rmtree, _home, ignore_errors=True)
 os.environ["HOME"] = _home
 os.environ.pop("SSH_AUTH_SOCK", None)
 for name in ("HOTSPARE_CLUSTER", "HOTSPARE_LAB_BLOCK", "PGPASSFILE", "PGPASSWORD"):

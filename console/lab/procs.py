@@ -6,6 +6,7 @@ pid reused by an unrelated process after a crash is never signalled.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -103,15 +104,26 @@ def stop(proc: Proc, sig: int = signal.SIGTERM, timeout: float = 10.0) -> bool:
     if not is_alive(proc):
         return False
     os.kill(proc.pid, sig)
+    if not _gone_within(proc, timeout):
+        os.kill(proc.pid, signal.SIGKILL)
+        _gone_within(proc, timeout)
+    _reap(proc.pid)
+    return True
+
+
+def _gone_within(proc: Proc, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not is_alive(proc):
-            return True
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
     while is_alive(proc):
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.05)
     return True
+
+
+def _reap(pid: int) -> None:
+    """Collect PID's exit status if it is our own child (else init does it)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
 
 
 def wait_tcp(host: str, port: int, timeout: float, what: str) -> None:
