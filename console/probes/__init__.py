@@ -1,0 +1,1 @@
+"""Probes: read one part of the site and return frozen state objects."""

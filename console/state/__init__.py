@@ -1,0 +1,1 @@
+"""Immutable snapshots of the cluster and the verdicts drawn from them."""

@@ -1,0 +1,264 @@
+"""ClusterState: one immutable snapshot of the whole site.
+
+Probes produce the parts (Balancer, Node, Database), each stamped with the
+time it was observed; the monitor adds per-box freshness and the derived
+verdicts and alarms. Widgets, the CLI printer and JSON all read this, and
+tests build it directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+SCHEMA_VERSION = 1
+
+AdminState = Literal["ready", "drain", "maint"]
+SiteMode = Literal["normal", "read-only", "maintenance"]
+DbRole = Literal["primary", "standby"]
+Severity = Literal["critical", "warning"]
+
+
+@dataclass(frozen=True)
+class BoxFreshness:
+    """How current the data from one box is, and why not when it is not.
+
+    Attributes:
+        box: the box's name in the inventory.
+        connected: whether its SSH connection is up right now.
+        last_ok: wall-clock time (epoch seconds) of its last good probe, if any.
+        age: seconds from last_ok to the snapshot; None if never probed.
+        rtt_ms: SSH round trip on the open probe channel, last measured.
+        stale: True when the data is too old to be shown as current.
+        reason: why the box is failing, in words an operator can act on.
+    """
+
+    box: str
+    connected: bool
+    last_ok: float | None
+    age: float | None
+    rtt_ms: float | None
+    stale: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Server:
+    """One HAProxy server (a web node) as the balancer sees it.
+
+    Attributes:
+        name: the server name in the backend.
+        admin: ready, drain or maint (what the operator set).
+        operational: HAProxy's status word: UP, DOWN, NOLB, MAINT, "UP 1/2"...
+        check_status: last health check result (L7OK, L4CON, L7STS...), or "".
+        check_code: HTTP status of the last check, if any.
+        check_duration_ms: how long the last check took.
+        last_change_s: seconds since the operational state last changed.
+        sessions: current sessions; max_sessions: the most seen.
+        queue: requests waiting for this server.
+        session_rate: new sessions per second.
+        http_5xx: 5xx responses counted since start.
+        weight: current effective weight.
+    """
+
+    name: str
+    admin: AdminState
+    operational: str
+    check_status: str
+    check_code: int | None
+    check_duration_ms: int | None
+    last_change_s: int | None
+    sessions: int
+    max_sessions: int
+    queue: int
+    session_rate: int
+    http_5xx: int
+    weight: int
+
+
+@dataclass(frozen=True)
+class SiteFlags:
+    """The site-wide mode from the balancer's flags map."""
+
+    mode: SiteMode
+    message: str | None
+    until: str | None
+
+
+@dataclass(frozen=True)
+class Balancer:
+    """The HAProxy balancer: its servers, traffic and the site flags."""
+
+    box: str
+    observed_at: float
+    frontend: str
+    backend: str
+    servers: tuple[Server, ...]
+    frontend_request_rate: int
+    frontend_sessions: int
+    flags: SiteFlags
+
+
+@dataclass(frozen=True)
+class LogFile:
+    """A log file on a node: its full path and how long since it was written."""
+
+    path: str
+    age_s: float
+    size: int
+
+
+@dataclass(frozen=True)
+class Node:
+    """One web node as seen from its own box.
+
+    Fields are None when the probe could not tell (file missing, no curl).
+    access_logs and error_logs list the node's files under its naming scheme,
+    newest first: the first is the one being written now.
+    """
+
+    name: str
+    box: str
+    observed_at: float
+    expected_role: Literal["hot", "warm"]
+    role: Literal["hot", "warm"] | None
+    scheduler: bool | None
+    mail: Literal["real", "log"] | None
+    read_only: bool | None
+    role_problem: str | None
+    site_alive: bool | None
+    health_status: int | None
+    health_latency_ms: float | None
+    health_problem: str | None
+    load: tuple[float, float, float] | None
+    mem_total_kb: int | None
+    mem_available_kb: int | None
+    disk_used_pct: float | None
+    access_logs: tuple[LogFile, ...]
+    error_logs: tuple[LogFile, ...]
+
+
+@dataclass(frozen=True)
+class StandbyLink:
+    """A row of pg_stat_replication on a primary: one connected standby."""
+
+    application_name: str
+    client_addr: str | None
+    state: str
+    sync_state: str
+    sent_lsn: str | None
+    write_lsn: str | None
+    flush_lsn: str | None
+    replay_lsn: str | None
+    lag_bytes: int | None
+    replay_lag_s: float | None
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A replication slot and the WAL it holds back."""
+
+    name: str
+    active: bool
+    restart_lsn: str | None
+    retained_bytes: int | None
+
+
+@dataclass(frozen=True)
+class Archiver:
+    """pg_stat_archiver: is WAL being archived, and is it failing?"""
+
+    archived_count: int
+    last_archived_wal: str | None
+    last_archived_time: float | None
+    failed_count: int
+    last_failed_wal: str | None
+    last_failed_time: float | None
+
+
+@dataclass(frozen=True)
+class Database:
+    """One PostgreSQL member: its role and replication position.
+
+    Attributes:
+        role: primary or standby (pg_is_in_recovery), None if unreachable.
+        writable: a primary that accepts writes by default
+            (not in recovery and default_transaction_read_only off).
+        current_lsn: the primary's pg_current_wal_lsn.
+        receive_lsn, replay_lsn: a standby's received and replayed WAL.
+        replay_lag_s: a standby's time since the last replayed commit.
+        upstream: the host a standby's WAL receiver streams from.
+        receiver_status: pg_stat_wal_receiver.status ("streaming"...).
+    """
+
+    name: str
+    box: str
+    observed_at: float
+    role: DbRole | None
+    writable: bool | None
+    timeline: int | None
+    system_identifier: str | None
+    current_lsn: str | None
+    receive_lsn: str | None
+    replay_lsn: str | None
+    replay_paused: bool | None
+    replay_lag_s: float | None
+    upstream: str | None
+    receiver_status: str | None
+    read_only_default: bool | None
+    connections: int | None
+    standbys: tuple[StandbyLink, ...]
+    slots: tuple[Slot, ...]
+    archiver: Archiver | None
+    problem: str | None
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """A failed verdict: something an operator must look at.
+
+    Attributes:
+        code: stable identifier for scripts, e.g. "split-brain".
+        severity: critical (act now) or warning.
+        subject: the boxes, nodes or databases concerned.
+        message: one sentence in an operator's words.
+    """
+
+    code: str
+    severity: Severity
+    subject: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """What the parts add up to."""
+
+    primaries: tuple[str, ...]
+    standbys_streaming: tuple[str, ...]
+    backends_up: int
+    backends_total: int
+    site_mode: SiteMode | None
+    site_message: str | None
+    site_until: str | None
+    schedulers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """The whole site at one moment; `taken_at` is epoch seconds."""
+
+    cluster: str
+    environment: str
+    colour: str
+    taken_at: float
+    boxes: tuple[BoxFreshness, ...]
+    balancer: Balancer | None
+    nodes: tuple[Node, ...]
+    databases: tuple[Database, ...]
+    verdicts: Verdicts
+    alarms: tuple[Alarm, ...]
+
+    def freshness(self, box: str) -> BoxFreshness | None:
+        """The freshness record of BOX, if the snapshot has one."""
+        return next((b for b in self.boxes if b.box == box), None)
