@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from console import inventory
+from console import cli_status, cli_trust, inventory
 from console.lab import cli as lab_cli
 
 CLUSTER_ENV = "HOTSPARE_CLUSTER"
@@ -20,15 +20,22 @@ def cluster_path(given: str | None) -> Path:
     return Path(given or os.environ.get(CLUSTER_ENV) or "cluster.yaml")
 
 
-def _check_config(args: argparse.Namespace) -> int:
-    path = Path(args.file) if args.file else cluster_path(args.cluster)
+def load_inventory(args: argparse.Namespace) -> inventory.Inventory | None:
+    """The inventory named by ARGS, or None after printing why it cannot be used."""
+    path = Path(getattr(args, "file", None) or cluster_path(args.cluster))
     try:
-        inv = inventory.load(path)
+        return inventory.load(path)
     except inventory.InventoryError as exc:
         print(exc, file=sys.stderr)
+        return None
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    inv = load_inventory(args)
+    if inv is None:
         return 2
     print(inventory.summary(inv))
-    print(f"\n{path}: OK")
+    print(f"\n{inv.path}: OK")
     return 0
 
 
@@ -47,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate an inventory and summarise it")
     check.add_argument("file", nargs="?", metavar="FILE", help="inventory file to check")
     check.set_defaults(run=_check_config)
+    cli_status.add_parser(commands, load_inventory)
+    cli_trust.add_parser(commands, load_inventory)
     lab_cli.add_parser(commands)
     return parser
 

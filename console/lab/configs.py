@@ -141,5 +141,5 @@ def standby_conninfo(lab: LabLayout, db: str, primary: str) -> str:
     """primary_conninfo for standby DB streaming from PRIMARY."""
     return (
         f"host={lab.address(primary)} port={PG_PORT} user=replicator "
-        f"passfile={lab.replication_pgpass} application_name={db}"
+        f"passfile={lab.pgpass} application_name={db}"
     )

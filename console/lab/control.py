@@ -98,12 +98,19 @@ def _tail(path: Path, lines: int = 6) -> str:
         return ""
 
 
-def _start(lab: LabLayout, name: str, argv: list[str], log: Path, env: dict[str, str]) -> None:
-    """Spawn NAME unless it already runs, and record its pid."""
+def _start(
+    lab: LabLayout, name: str, argv: list[str], log: Path, env: dict[str, str], drop: bool = True
+) -> None:
+    """Spawn NAME unless it already runs, and record its pid.
+
+    With DROP, a lab managed by root starts it as the lab user. The demo
+    sites and the mail sink run this project's Python, which may live where
+    only the invoking user can read it, so they are started without DROP.
+    """
     proc = procs.recorded(lab.pid_dir).get(name)
     if proc is not None and procs.is_alive(proc):
         return
-    child = procs.spawn(argv, log, env)
+    child = procs.spawn(argv, log, env, user=procs.run_as(lab) if drop else None)
     time.sleep(0.02)
     if child.poll() is not None:
         raise procs.LabProcessError(f"{name} exited at once:\n{_tail(log)}")
@@ -119,14 +126,13 @@ def _ready(lab: LabLayout, name: str, listen: str, log: Path, timeout: float = 2
 
 
 def _prepare(lab: LabLayout) -> None:
+    procs.ensure_user(lab)
     lab.root.mkdir(parents=True, exist_ok=True)
     lab.root.chmod(0o755)
     for box in lab.boxes:
         for sub in ("etc", "run", "log", "ssh"):
             (lab.box_dir(box) / sub).mkdir(parents=True, exist_ok=True)
     lab.mail_dir.mkdir(parents=True, exist_ok=True)
-    if lab.as_root:
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     keys.ensure_keys(lab)
     pg.passwords(lab)
     lb = lab.box_dir("lb1")
@@ -142,6 +148,7 @@ def _prepare(lab: LabLayout) -> None:
         if not role_file.exists():
             node_role.write(role_file, _initial_role(lab, node))
     lab.cluster_file.write_text(render_inventory(lab, find_pg_bin()))
+    procs.give_tree(lab)
 
 
 def _initial_role(lab: LabLayout, node: str) -> node_role.NodeRole:
@@ -169,7 +176,7 @@ def _start_smtp(lab: LabLayout) -> None:
         *("--spool", str(lab.mail_dir)),
         *("--pid-file", str(lab.root / "run-smtp.pid")),
     ]
-    _start(lab, "smtp", argv, lab.mail_dir / "sink.log", dict(os.environ))
+    _start(lab, "smtp", argv, lab.mail_dir / "sink.log", dict(os.environ), drop=False)
 
 
 def _start_sites(lab: LabLayout) -> None:
@@ -190,7 +197,7 @@ def _start_sites(lab: LabLayout) -> None:
             *("--sweep-interval", "3"),
         ]
         log = lab.box_dir(node) / "log" / "site.out"
-        _start(lab, f"site-{node}", argv, log, env)
+        _start(lab, f"site-{node}", argv, log, env, drop=False)
 
 
 def _start_haproxy(lab: LabLayout) -> None:

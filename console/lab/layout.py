@@ -52,8 +52,16 @@ def find_pg_bin() -> str:
     )
 
 
-def _invoking_user() -> str:
-    return pwd.getpwuid(os.getuid()).pw_name
+LAB_USER = "hotspare-lab"
+
+
+def _lab_user() -> str:
+    """Who every lab process runs as: the invoking user, or LAB_USER for root.
+
+    A lab started by root drops privileges: PostgreSQL refuses root, and an
+    unprivileged login with a plain /bin/sh keeps each SSH session cheap.
+    """
+    return LAB_USER if os.getuid() == 0 else pwd.getpwuid(os.getuid()).pw_name
 
 
 @dataclass(frozen=True)
@@ -64,15 +72,13 @@ class LabLayout:
         block: the first three octets of the lab's loopback /24.
         root: the lab's directory; short, since it holds UNIX sockets.
         web_nodes: how many web nodes; the last one starts warm.
-        user: the SSH login user on every box (whoever runs the lab).
-        pg_user: the OS user PostgreSQL runs as (it refuses root).
+        user: the OS user every lab process runs as, and the SSH login user.
     """
 
     block: str = DEFAULT_BLOCK
     root: Path = field(default=Path(f"/tmp/hotspare-lab-{DEFAULT_BLOCK}"))
     web_nodes: int = 3
-    user: str = field(default_factory=_invoking_user)
-    pg_user: str = ""
+    user: str = field(default_factory=_lab_user)
 
     @classmethod
     def for_block(cls, block: str = DEFAULT_BLOCK, web_nodes: int = 3) -> LabLayout:
@@ -80,14 +86,12 @@ class LabLayout:
         check_block(block)
         if not 2 <= web_nodes <= 8:
             raise LayoutError(f"web_nodes must be 2 to 8, not {web_nodes}")
-        user = _invoking_user()
-        pg_user = "postgres" if os.getuid() == 0 else user
-        return cls(block, Path(f"/tmp/hotspare-lab-{block}"), web_nodes, user, pg_user)
+        return cls(block, Path(f"/tmp/hotspare-lab-{block}"), web_nodes, _lab_user())
 
     @property
     def as_root(self) -> bool:
-        """Whether the lab runs as root (PostgreSQL then runs as pg_user)."""
-        return self.user == "root"
+        """Whether root manages the lab (and so must drop privileges to `user`)."""
+        return os.getuid() == 0
 
     # Boxes and addresses -------------------------------------------------
 
@@ -146,11 +150,6 @@ class LabLayout:
     @property
     def pgpass(self) -> Path:
         return self.root / "pg" / "pgpass"
-
-    @property
-    def replication_pgpass(self) -> Path:
-        """The standby's password file, owned by the PostgreSQL OS user."""
-        return self.root / "pg" / "replication.pgpass"
 
     @property
     def archive_dir(self) -> Path:

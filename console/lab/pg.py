@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pwd
 import secrets
 import shutil
 import signal
@@ -21,20 +20,11 @@ ROLES = ("replicator", "hotspare", "site")
 PRIMARY, STANDBY = "db1", "db2"
 
 
-def _chown(lab: LabLayout, *paths: Path) -> None:
-    """Give PATHS to the PostgreSQL OS user (only when the lab runs as root)."""
-    if not lab.as_root:
-        return
-    entry = pwd.getpwnam(lab.pg_user)
-    for path in paths:
-        os.chown(path, entry.pw_uid, entry.pw_gid)
-
-
 def _run_as_pg(lab: LabLayout, argv: list[str], env: dict[str, str] | None = None) -> None:
     """Run a PostgreSQL program as the PostgreSQL OS user; raise with its output."""
     result = subprocess.run(
         argv,
-        user=lab.pg_user if lab.as_root else None,
+        user=procs.run_as(lab),
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
@@ -62,9 +52,7 @@ def passwords(lab: LabLayout) -> dict[str, str]:
     lab.pgpass.parent.mkdir(parents=True, exist_ok=True)
     lab.pgpass.write_text("".join(f"*:*:*:{r}:{p}\n" for r, p in known.items()))
     lab.pgpass.chmod(0o600)
-    lab.replication_pgpass.write_text(f"*:*:*:replicator:{known['replicator']}\n")
-    lab.replication_pgpass.chmod(0o600)
-    _chown(lab, lab.replication_pgpass)
+    procs.give(lab, lab.pgpass.parent, lab.pgpass)
     return known
 
 
@@ -72,16 +60,16 @@ def _prepare_dirs(lab: LabLayout, db: str) -> None:
     box = lab.box_dir(db)
     for sub in ("", "run", "log"):
         (box / sub).mkdir(parents=True, exist_ok=True)
-        _chown(lab, box / sub)
+        procs.give(lab, box / sub)
     lab.archive_dir.mkdir(parents=True, exist_ok=True)
-    _chown(lab, lab.archive_dir)
+    procs.give(lab, lab.archive_dir)
 
 
 def _write_box_conf(lab: LabLayout, db: str) -> None:
     data = lab.data_dir(db)
     (data / "hotspare-lab.conf").write_text(configs.postgresql_conf(lab, db))
     (data / "pg_hba.conf").write_text(configs.pg_hba(lab))
-    _chown(lab, data / "hotspare-lab.conf", data / "pg_hba.conf")
+    procs.give(lab, data / "hotspare-lab.conf", data / "pg_hba.conf")
 
 
 def init_primary(lab: LabLayout) -> bool:
@@ -175,14 +163,14 @@ def init_standby(lab: LabLayout) -> bool:
             *("-U", "replicator", "-X", "stream", "-c", "fast", "-C", "-S", STANDBY),
             "--no-sync",
         ],
-        env={"PGPASSFILE": str(lab.replication_pgpass)},
+        env={"PGPASSFILE": str(lab.pgpass)},
     )
     _write_box_conf(lab, STANDBY)
     conninfo = configs.standby_conninfo(lab, STANDBY, PRIMARY)
     with (data / "postgresql.auto.conf").open("a") as auto:
         auto.write(f"primary_conninfo = '{conninfo}'\nprimary_slot_name = '{STANDBY}'\n")
     (data / "standby.signal").touch()
-    _chown(lab, data / "standby.signal", data / "postgresql.auto.conf")
+    procs.give(lab, data / "standby.signal", data / "postgresql.auto.conf")
     return True
 
 

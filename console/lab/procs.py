@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -15,6 +16,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from console.lab.layout import LabLayout
 
 
 class LabProcessError(RuntimeError):
@@ -73,6 +76,52 @@ def recorded(pid_dir: Path) -> dict[str, Proc]:
 def forget(pid_dir: Path, name: str) -> None:
     """Remove NAME's pid file."""
     (pid_dir / f"{name}.pid").unlink(missing_ok=True)
+
+
+def run_as(lab: LabLayout) -> str | None:
+    """The user to start lab processes as: None when already that user."""
+    return lab.user if lab.as_root else None
+
+
+def ensure_user(lab: LabLayout) -> None:
+    """Create the unprivileged lab user when root manages the lab."""
+    if not lab.as_root:
+        return
+    try:
+        pwd.getpwnam(lab.user)
+    except KeyError:
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--user-group",
+                "--create-home",
+                "--home-dir",
+                f"/var/lib/{lab.user}",
+                "--shell",
+                "/bin/sh",
+                lab.user,
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+
+def give(lab: LabLayout, *paths: Path) -> None:
+    """Make PATHS the lab user's (only needed when root manages the lab)."""
+    if not lab.as_root:
+        return
+    entry = pwd.getpwnam(lab.user)
+    for path in paths:
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def give_tree(lab: LabLayout) -> None:
+    """Make everything under the lab's root the lab user's."""
+    if not lab.as_root:
+        return
+    for top, dirs, files in os.walk(lab.root):
+        give(lab, Path(top), *(Path(top) / name for name in dirs + files))
 
 
 def spawn(

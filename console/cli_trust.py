@@ -1,0 +1,115 @@
+"""`hotspare trust BOX`: record a box's host key after the operator checks it.
+
+asyncssh has no StrictHostKeyChecking=accept-new, and first-use trust must be
+an explicit step: this fetches the key the box offers, shows its fingerprint,
+and writes it to the box's known_hosts only once the operator confirms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from console.inventory import Inventory
+from console.ssh import BoxError, Hop, route
+from console.ssh.connect import fetch_host_key, known_hosts_file, open_hops, recorded_keys
+
+
+def add_parser(commands: Any, load: Any) -> None:
+    """Add `trust` to COMMANDS; LOAD(args) returns the Inventory or None."""
+    trust = commands.add_parser("trust", help="check and record a box's SSH host key")
+    trust.add_argument("box", metavar="BOX", help="the box (or jump host) to trust")
+    trust.add_argument("--yes", action="store_true", help="record without asking")
+    trust.add_argument(
+        "--replace", action="store_true", help="replace a different recorded key (box reinstalled)"
+    )
+    trust.set_defaults(run=lambda args: _trust(args, load))
+
+
+def host_pattern(hop: Hop) -> str:
+    """How known_hosts names HOP: bare host on port 22, [host]:port otherwise."""
+    port = hop.port or 22
+    return hop.host if port == 22 else f"[{hop.host}]:{port}"
+
+
+def record(hop: Hop, key: asyncssh.SSHKey, replace: bool) -> Path:
+    """Append KEY for HOP to its known_hosts (dropping HOP's old lines if REPLACE)."""
+    path = known_hosts_file(hop)
+    pattern = host_pattern(hop)
+    lines = path.read_text().splitlines() if path.exists() else []
+    if replace:
+        lines = [line for line in lines if line.split(" ", 1)[0] != pattern]
+    algorithm, data = key.export_public_key("openssh").decode().split()[:2]
+    lines.append(f"{pattern} {algorithm} {data}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _confirmed(args: argparse.Namespace, question: str) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        print("not recording: confirm with --yes when not at a terminal", file=sys.stderr)
+        return False
+    return input(f"{question} Type yes to record it: ").strip() == "yes"
+
+
+def _trust(args: argparse.Namespace, load: Any) -> int:
+    inv = load(args)
+    if inv is None:
+        return 2
+    try:
+        return asyncio.run(_trust_box(inv, args))
+    except BoxError as exc:
+        print(f"hotspare trust: {exc}", file=sys.stderr)
+        return 1
+
+
+def _hops_to(inv: Inventory, name: str) -> tuple[Hop, ...]:
+    """The hops to NAME, a box or one of the jump hosts on some box's route."""
+    if any(b.name == name for b in inv.boxes):
+        return route(inv, name)
+    for box in inv.boxes:
+        hops = route(inv, box.name)
+        for i, hop in enumerate(hops):
+            if hop.label == name:
+                return hops[: i + 1]
+    raise BoxError(name, "no such box or jump host in the inventory")
+
+
+async def _trust_box(inv: Inventory, args: argparse.Namespace) -> int:
+    hops = _hops_to(inv, args.box)
+    target = hops[-1]
+    jumps = await open_hops(args.box, hops[:-1]) if len(hops) > 1 else []
+    try:
+        key = await fetch_host_key(target, jumps[-1] if jumps else None)
+    finally:
+        for conn in reversed(jumps):
+            conn.close()
+    if key is None:
+        print(f"hotspare trust: {args.box}: no host key from {target.where}", file=sys.stderr)
+        return 1
+    fingerprint = f"{key.get_algorithm()} {key.get_fingerprint('sha256')}"
+    print(f"{args.box} at {target.where} offers {fingerprint}")
+    recorded = recorded_keys(target)
+    if any(k.public_data == key.public_data for k in recorded):
+        print(f"already trusted in {known_hosts_file(target)}")
+        return 0
+    if recorded and not args.replace:
+        print(
+            f"REFUSED: {known_hosts_file(target)} records a DIFFERENT key for {target.where}. "
+            "Someone may be intercepting; if the box was reinstalled, run again with --replace.",
+            file=sys.stderr,
+        )
+        return 1
+    if not _confirmed(args, f"Is {fingerprint} the key of {args.box}?"):
+        return 1
+    path = record(target, key, replace=args.replace)
+    print(f"recorded in {path}")
+    return 0

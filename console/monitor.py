@@ -1,0 +1,217 @@
+"""The monitor: box links -> probe results -> ClusterState snapshots.
+
+Each box is refreshed on its own: one slow or dead box never delays another.
+A box's data is kept when a refresh fails, but the snapshot marks it stale
+with the reason, so nothing old is ever shown as current.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from console import dbconn
+from console.inventory import Database as DatabaseConfig
+from console.inventory import Inventory
+from console.probes.haproxy import BalancerProbeError, probe_balancer
+from console.probes.node import probe_node
+from console.probes.postgres import probe_database, unreachable
+from console.ssh import BoxError, BoxLink, RemoteFailed
+from console.state import model
+from console.state.verdicts import judge
+
+DEFAULT_INTERVAL = 2.0
+PROBE_TIMEOUT = 5.0
+
+
+@dataclass
+class _BoxRecord:
+    """What the monitor knows of one box's last refresh (internal, mutable)."""
+
+    ok: bool = False
+    last_ok: float | None = None
+    rtt_ms: float | None = None
+    reason: str | None = "not probed yet"
+
+
+class Monitor:
+    """Probes every box of an inventory and hands out snapshots."""
+
+    def __init__(
+        self,
+        inv: Inventory,
+        interval: float = DEFAULT_INTERVAL,
+        probe_timeout: float = PROBE_TIMEOUT,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.inv = inv
+        self.interval = interval
+        self.probe_timeout = probe_timeout
+        self.stale_after = max(3 * interval, probe_timeout + interval)
+        self._clock = clock
+        self.links = {box.name: BoxLink(inv, box.name) for box in inv.boxes}
+        self._records = {box.name: _BoxRecord() for box in inv.boxes}
+        self._balancer: model.Balancer | None = None
+        self._nodes: dict[str, model.Node] = {}
+        self._databases: dict[str, model.Database] = {}
+        self._pg: dict[str, psycopg.AsyncConnection[Any]] = {}
+
+    # One refresh --------------------------------------------------------------
+
+    async def refresh_box(self, box: str) -> None:
+        """Probe everything on BOX once; record success or the reason it failed."""
+        record = self._records[box]
+        try:
+            shell = await self.links[box].shell()
+            rtt = await shell.ping(self.probe_timeout)
+            parts = [self._probe_node(node.name) for node in self.inv.web_nodes if node.box == box]
+            parts += [self._probe_db(db) for db in self.inv.databases if db.box == box]
+            if self.inv.balancer is not None and self.inv.balancer.box == box:
+                parts.append(self._probe_balancer())
+            results = await asyncio.gather(*parts, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+        except BoxError as exc:
+            if isinstance(exc, RemoteFailed):
+                self.links[box].fail(exc.reason)
+            record.ok, record.reason = False, exc.reason
+            return
+        except BalancerProbeError as exc:
+            record.ok, record.reason = False, f"HAProxy: {exc}"
+            return
+        record.ok, record.reason = True, None
+        record.last_ok, record.rtt_ms = self._clock(), round(rtt, 2)
+
+    async def refresh_all(self, deadline: float | None = None) -> None:
+        """Refresh every box concurrently; a box not done by DEADLINE s is failed."""
+        limit = deadline or self.probe_timeout * 2
+
+        async def bounded(box: str) -> None:
+            try:
+                await asyncio.wait_for(self.refresh_box(box), limit)
+            except TimeoutError:
+                record = self._records[box]
+                record.ok, record.reason = False, f"no answer within {limit:g} s"
+
+        await asyncio.gather(*(bounded(box) for box in self.links))
+
+    async def _probe_node(self, name: str) -> None:
+        node = self.inv.web_node(name)
+        shell = await self.links[node.box].shell()
+        self._nodes[name] = await probe_node(shell, node, self._clock(), self.probe_timeout)
+
+    async def _probe_balancer(self) -> None:
+        cfg = self.inv.balancer
+        assert cfg is not None
+        link = self.links[cfg.box]
+
+        async def ask(command: str) -> str:
+            reader, writer = await link.open_unix(cfg.socket)
+            try:
+                writer.write(command + "\n")
+                return str(await asyncio.wait_for(reader.read(), self.probe_timeout))
+            finally:
+                writer.close()
+
+        self._balancer = await probe_balancer(ask, cfg, self._clock())
+
+    async def _probe_db(self, db: DatabaseConfig) -> None:
+        now = self._clock()
+        try:
+            conn = await self._db_connection(db)
+            state = await probe_database(conn, db, now, timeout=self.probe_timeout)
+        except (dbconn.DatabaseUnreachable, psycopg.Error, TimeoutError) as exc:
+            await self._drop_db(db.name)
+            reason = dbconn.first_line(exc) or "no answer in time"
+            state = unreachable(db, now, f"PostgreSQL does not answer: {reason}")
+        self._databases[db.name] = state
+
+    async def _db_connection(self, db: DatabaseConfig) -> psycopg.AsyncConnection[Any]:
+        conn = self._pg.get(db.name)
+        if conn is not None and not conn.closed:
+            return conn
+        port = await self.links[db.box].forward(db.host, db.port)
+        conn = await asyncio.wait_for(dbconn.connect(db, port), self.probe_timeout)
+        self._pg[db.name] = conn
+        return conn
+
+    async def _drop_db(self, name: str) -> None:
+        conn = self._pg.pop(name, None)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    # Snapshots ----------------------------------------------------------------
+
+    def snapshot(self) -> model.ClusterState:
+        """The current picture of the site, with every box's freshness."""
+        now = self._clock()
+        boxes = tuple(self._freshness(name, now) for name in self.links)
+        nodes = tuple(self._nodes[n.name] for n in self.inv.web_nodes if n.name in self._nodes)
+        dbs = tuple(
+            self._databases[d.name] for d in self.inv.databases if d.name in self._databases
+        )
+        verdicts, alarms = judge(self.inv, boxes, self._balancer, nodes, dbs)
+        return model.ClusterState(
+            cluster=self.inv.name,
+            environment=self.inv.environment.label,
+            colour=self.inv.environment.colour,
+            taken_at=now,
+            boxes=boxes,
+            balancer=self._balancer,
+            nodes=nodes,
+            databases=dbs,
+            verdicts=verdicts,
+            alarms=alarms,
+        )
+
+    def _freshness(self, name: str, now: float) -> model.BoxFreshness:
+        record = self._records[name]
+        age = round(now - record.last_ok, 3) if record.last_ok is not None else None
+        stale = not record.ok or age is None or age > self.stale_after
+        reason = record.reason
+        if record.ok and stale:
+            reason = f"no good probe for {age:.0f} s"
+        return model.BoxFreshness(
+            box=name,
+            connected=self.links[name].state.connected,
+            last_ok=record.last_ok,
+            age=age,
+            rtt_ms=record.rtt_ms,
+            stale=stale,
+            reason=reason,
+        )
+
+    # Running ------------------------------------------------------------------
+
+    async def once(self, deadline: float | None = None) -> model.ClusterState:
+        """Refresh every box once and return the snapshot."""
+        await self.refresh_all(deadline)
+        return self.snapshot()
+
+    async def run(self) -> None:
+        """Refresh each box every `interval` seconds, never overlapping, until cancelled."""
+        await asyncio.gather(*(self._loop(box) for box in self.links))
+
+    async def _loop(self, box: str) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                await asyncio.wait_for(self.refresh_box(box), self.probe_timeout * 2)
+            except TimeoutError:
+                record = self._records[box]
+                record.ok, record.reason = False, "no answer within the probe timeout"
+            await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
+
+    async def close(self) -> None:
+        """Close every database connection and SSH link."""
+        for name in list(self._pg):
+            await self._drop_db(name)
+        await asyncio.gather(*(link.close() for link in self.links.values()))

@@ -1,0 +1,186 @@
+"""Remote processes: a long-lived probe shell, and bounded one-off commands.
+
+A new exec channel costs ~100 ms (sshd sets up a session) while a round trip
+on an open shell costs ~1 ms, so probes go through one ProbeShell per box.
+Output is read as bytes and decoded with replacement: one invalid byte must
+not close the connection. A remote process that is abandoned is terminated,
+then killed, by its process group; closing the channel alone would leave it
+running on the box.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shlex
+import time
+from dataclasses import dataclass
+
+import asyncssh
+
+from console.ssh.errors import RemoteFailed, RemoteTimeout
+
+# sshd allows 10 sessions per connection by default (MaxSessions); keep
+# room for the probe shell and a file transfer.
+MAX_EXEC_SESSIONS = 7
+START_TIMEOUT = 5.0
+KILL_TIMEOUT = 5.0
+
+
+def decode(data: bytes) -> str:
+    """Remote bytes as text; undecodable bytes become U+FFFD."""
+    return data.decode("utf-8", errors="replace")
+
+
+async def _first_line_pgid(box: str, process: asyncssh.SSHClientProcess[bytes]) -> int:
+    """Read the `echo $$` a wrapped command starts with: its process group."""
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT)
+        return int(line)
+    except (TimeoutError, ValueError, asyncssh.Error) as exc:
+        process.close()
+        raise RemoteFailed(box, "the remote command did not start") from exc
+
+
+def wrapped(command: str) -> str:
+    """COMMAND run so that it first prints its process group id.
+
+    sshd makes each session's process a group leader, so killing that group
+    stops the command and everything it started.
+    """
+    return f"echo $$; exec sh -c {shlex.quote(command)}"
+
+
+async def kill_group(conn: asyncssh.SSHClientConnection, pgid: int) -> None:
+    """TERM the remote process group PGID, then KILL it if it lingers.
+
+    Signals over the channel are not delivered by OpenSSH and closing the
+    channel leaves the process running, so this is a separate short command.
+    """
+    script = (
+        f"kill -TERM -- -{pgid} 2>/dev/null || exit 0; "
+        f"for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- -{pgid} 2>/dev/null || exit 0; "
+        f"sleep 0.1; done; kill -KILL -- -{pgid} 2>/dev/null; exit 0"
+    )
+    with contextlib.suppress(OSError, asyncssh.Error, TimeoutError, asyncio.TimeoutError):
+        await asyncio.wait_for(conn.run(script, check=False), KILL_TIMEOUT)
+
+
+class ProbeShell:
+    """One long-lived `sh` on a box: send a script, read its output to a marker."""
+
+    def __init__(
+        self,
+        box: str,
+        conn: asyncssh.SSHClientConnection,
+        process: asyncssh.SSHClientProcess[bytes],
+        pgid: int,
+    ) -> None:
+        self.box = box
+        self._conn = conn
+        self._process = process
+        self._pgid = pgid
+        self._count = 0
+        self._lock = asyncio.Lock()
+        self._reaper: asyncio.Future[None] | None = None
+        self.broken = False
+
+    @classmethod
+    async def open(cls, box: str, conn: asyncssh.SSHClientConnection) -> ProbeShell:
+        """Start the shell on CONN; stderr is discarded on the box."""
+        try:
+            process = await conn.create_process(wrapped("exec sh 2>/dev/null"), encoding=None)
+        except (OSError, asyncssh.Error) as exc:
+            raise RemoteFailed(box, f"cannot start the probe shell: {exc}") from exc
+        return cls(box, conn, process, await _first_line_pgid(box, process))
+
+    async def ask(self, script: str, timeout: float) -> str:
+        """Run SCRIPT in the shell and return its output.
+
+        Raises:
+            RemoteTimeout: no complete answer within TIMEOUT; the shell is stopped.
+            RemoteFailed: the channel closed.
+        """
+        async with self._lock:
+            if self.broken:
+                raise RemoteFailed(self.box, "the probe shell was stopped")
+            self._count += 1
+            marker = f"__hotspare_{self._count}_done__"
+            self._process.stdin.write(f"{script}\necho {marker}\n".encode())
+            try:
+                data = await asyncio.wait_for(
+                    self._process.stdout.readuntil(f"{marker}\n".encode()), timeout
+                )
+            except TimeoutError as exc:
+                await self.stop()
+                raise RemoteTimeout(
+                    self.box, f"the probe did not answer within {timeout:g} s"
+                ) from exc
+            except (asyncio.IncompleteReadError, OSError, asyncssh.Error) as exc:
+                self.broken = True
+                raise RemoteFailed(self.box, f"the probe shell ended: {exc}") from exc
+            except asyncio.CancelledError:
+                # An answer still in flight would be read as the next one's.
+                self.broken = True
+                self._process.close()
+                self._reaper = asyncio.ensure_future(kill_group(self._conn, self._pgid))
+                raise
+            return decode(data[: -len(marker) - 1])
+
+    async def ping(self, timeout: float) -> float:
+        """The round trip of an empty command, in milliseconds."""
+        start = time.perf_counter()
+        await self.ask(":", timeout)
+        return (time.perf_counter() - start) * 1000
+
+    async def stop(self) -> None:
+        """Stop the shell and whatever it runs, on the box too."""
+        self.broken = True
+        self._process.close()
+        await kill_group(self._conn, self._pgid)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a one-off remote command did."""
+
+    exit_status: int | None
+    stdout: str
+    stderr: str
+
+
+async def run(
+    box: str,
+    conn: asyncssh.SSHClientConnection,
+    command: str,
+    timeout: float,
+    sessions: asyncio.Semaphore,
+) -> Result:
+    """Run COMMAND in its own exec session, at most SESSIONS at once per box.
+
+    Raises:
+        RemoteTimeout: it did not finish in TIMEOUT; it was terminated on the box.
+        RemoteFailed: the session could not be opened.
+    """
+    async with sessions:
+        try:
+            process = await conn.create_process(wrapped(command), encoding=None)
+        except (OSError, asyncssh.Error) as exc:
+            raise RemoteFailed(box, f"cannot run {command!r}: {exc}") from exc
+        pgid = await _first_line_pgid(box, process)
+        try:
+            completed = await asyncio.wait_for(process.wait(), timeout)
+        except TimeoutError as exc:
+            process.close()
+            await kill_group(conn, pgid)
+            raise RemoteTimeout(box, f"{command!r} did not finish within {timeout:g} s") from exc
+        except asyncio.CancelledError:
+            process.close()
+            await asyncio.shield(kill_group(conn, pgid))
+            raise
+    out, err = completed.stdout or b"", completed.stderr or b""
+    return Result(
+        completed.exit_status,
+        decode(out if isinstance(out, bytes) else out.encode()),
+        decode(err if isinstance(err, bytes) else err.encode()),
+    )

@@ -1,0 +1,160 @@
+"""ClusterState as a compact plain-text table for `hotspare status` (80 columns)."""
+
+from __future__ import annotations
+
+import time
+
+from console.state import model
+from console.text import one_line
+
+
+def age(seconds: float | None) -> str:
+    """A short age: 0.4s, 12s, 3m, 2h."""
+    if seconds is None:
+        return "never"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.0f}h"
+
+
+def size(count: int | None) -> str:
+    """Bytes in a short human unit."""
+    if count is None:
+        return "-"
+    value = float(count)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
+        value /= 1024
+    return f"{value:.1f}GB"
+
+
+def _fresh(state: model.ClusterState, box: str) -> str:
+    fresh = state.freshness(box)
+    if fresh is None:
+        return ""
+    if fresh.stale:
+        return f"STALE {age(fresh.age)}"
+    return age(fresh.age)
+
+
+def _site_mode(state: model.ClusterState) -> str:
+    v = state.verdicts
+    if v.site_mode is None:
+        return "SITE MODE UNKNOWN"
+    mode = v.site_mode.upper()
+    return f"{mode} until {one_line(v.site_until, 30)}" if v.site_until else mode
+
+
+def header(state: model.ClusterState) -> list[str]:
+    when = time.strftime("%H:%M:%S", time.localtime(state.taken_at))
+    alarms = len(state.alarms)
+    worst = "CRITICAL" if any(a.severity == "critical" for a in state.alarms) else "warning"
+    alarm_text = f"{alarms} alarm{'s' if alarms != 1 else ''} ({worst})" if alarms else "no alarms"
+    env = one_line(state.environment, 20).upper()
+    return [f"{one_line(state.cluster, 24)} [{env}]  {_site_mode(state)}  {alarm_text}  at {when}"]
+
+
+def balancer(state: model.ClusterState) -> list[str]:
+    lb = state.balancer
+    if lb is None:
+        return ["BALANCER  no data"]
+    v = state.verdicts
+    lines = [
+        f"BALANCER {lb.box}  {v.backends_up}/{v.backends_total} up  "
+        f"{lb.frontend_request_rate} req/s  {lb.frontend_sessions} sessions  "
+        f"data {_fresh(state, lb.box)}",
+        f"  {'SERVER':10} {'ADMIN':6} {'OPER':8} {'CHECK':14} {'SESS':>5} {'MAX':>5} "
+        f"{'QUEUE':>5} {'5XX':>5} {'WT':>4}",
+    ]
+    for s in lb.servers:
+        check = f"{s.check_status} {s.check_code or ''}".strip()
+        if s.last_change_s is not None:
+            check += f" {age(float(s.last_change_s))}"
+        lines.append(
+            f"  {one_line(s.name, 10):10} {s.admin:6} {one_line(s.operational, 8):8} "
+            f"{one_line(check, 14):14} {s.sessions:>5} {s.max_sessions:>5} {s.queue:>5} "
+            f"{s.http_5xx:>5} {s.weight:>4}"
+        )
+    return lines
+
+
+def nodes(state: model.ClusterState) -> list[str]:
+    lines = [f"NODES  {'ROLE':5} {'SCHED':5} {'MAIL':4} {'HEALTH':13} {'LOAD':>5} LOG / DATA AGE"]
+    for n in state.nodes:
+        role: str = n.role or "?"
+        if n.role and n.role != n.expected_role:
+            role += "!"
+        sched = "yes" if n.scheduler else ("no" if n.scheduler is not None else "?")
+        if n.health_status is not None:
+            health = f"{n.health_status} {n.health_latency_ms or 0:.0f}ms"
+        else:
+            health = "FAIL"
+        if n.site_alive is False:
+            health = "SITE DOWN"
+        load = f"{n.load[0]:.2f}" if n.load else "?"
+        log = n.access_logs[0].path.rsplit("/", 1)[-1] if n.access_logs else "-"
+        lines.append(
+            f"  {one_line(n.name, 5):5} {role:5} {sched:5} {n.mail or '?':4} {health:13} "
+            f"{load:>5} {one_line(log, 24)} {_fresh(state, n.box)}"
+        )
+    return lines
+
+
+def databases(state: model.ClusterState) -> list[str]:
+    lines = [f"DATABASES {'ROLE':8} {'TL':>3} {'LSN':12} {'LAG':14} {'STATE':10} DATA AGE"]
+    for db in state.databases:
+        role: str = db.role or "DOWN"
+        if db.role == "primary" and db.writable is False:
+            role = "prim-ro"
+        lsn = db.current_lsn if db.role == "primary" else db.replay_lsn
+        lag, link = "-", db.receiver_status or "-"
+        if db.role == "primary":
+            link = f"{len(db.standbys)} standby" + ("s" if len(db.standbys) != 1 else "")
+        for primary in state.databases:
+            for s in primary.standbys:
+                if s.application_name == db.name:
+                    lag = f"{size(s.lag_bytes)} {age(s.replay_lag_s or 0.0)}"
+        if db.replay_paused:
+            link = "PAUSED"
+        lines.append(
+            f"  {one_line(db.name, 7):7} {role:8} {db.timeline or '-':>3} {lsn or '-':12} "
+            f"{lag:14} {link:10} {_fresh(state, db.box)}"
+        )
+        if db.problem:
+            lines.append(f"          {one_line(db.problem, 68)}")
+    return lines
+
+
+def alarms(state: model.ClusterState) -> list[str]:
+    if not state.alarms:
+        return []
+    lines = ["ALARMS"]
+    for a in state.alarms:
+        mark = "!!" if a.severity == "critical" else " !"
+        lines.append(f"{mark} {a.code}: {one_line(a.message, 70)}")
+    return lines
+
+
+def boxes(state: model.ClusterState) -> list[str]:
+    lines = ["BOXES"]
+    for b in state.boxes:
+        rtt = f"rtt {b.rtt_ms:.1f}ms" if b.rtt_ms is not None else ""
+        if b.stale:
+            lines.append(
+                f"  {one_line(b.box, 8):8} STALE {age(b.age)}: {one_line(b.reason or '', 55)}"
+            )
+        else:
+            lines.append(f"  {one_line(b.box, 8):8} fresh {age(b.age)} {rtt}")
+    return lines
+
+
+def render(state: model.ClusterState) -> str:
+    """The whole table; every untrusted string is cleaned and shortened."""
+    sections = [header(state), balancer(state), nodes(state), databases(state)]
+    sections += [alarms(state), boxes(state)]
+    return "\n".join("\n".join(s) for s in sections if s)
