@@ -14,8 +14,9 @@ import pytest
 from console.lab import control
 from console.lab.layout import LabLayout
 
-# The test lab's own address block, apart from the demo lab's (127.0.10).
-TEST_BLOCK = "127.0.99"
+# The test lab's own address block, apart from the demo lab's (127.0.10);
+# another one lets two suites run side by side.
+TEST_BLOCK = os.environ.get("HOTSPARE_TEST_BLOCK", "127.0.99")
 
 # No ~/.ssh, agent or user config may leak into a test run: pin HOME for the
 # whole session before any fixture runs.

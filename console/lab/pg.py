@@ -109,7 +109,8 @@ def start(lab: LabLayout, db: str) -> None:
     procs.record(lab.pid_dir, f"postgres-{db}", pid)
 
 
-def _socket_conn(lab: LabLayout, db: str, dbname: str = "postgres") -> psycopg.Connection:
+def superuser(lab: LabLayout, db: str, dbname: str = "postgres") -> psycopg.Connection:
+    """A superuser connection to DB over its local socket (lab setup only)."""
     return psycopg.connect(
         host=str(lab.box_dir(db) / "run"),
         port=PG_PORT,
@@ -123,7 +124,7 @@ def _socket_conn(lab: LabLayout, db: str, dbname: str = "postgres") -> psycopg.C
 def bootstrap(lab: LabLayout) -> None:
     """Create the lab's roles, database and schema on the primary (idempotent)."""
     secret = passwords(lab)
-    with _socket_conn(lab, PRIMARY) as conn:
+    with superuser(lab, PRIMARY) as conn:
         for role in ROLES:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
             verb = "ALTER" if exists else "CREATE"
@@ -135,7 +136,7 @@ def bootstrap(lab: LabLayout) -> None:
             )
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'site'").fetchone():
             conn.execute("CREATE DATABASE site OWNER site")
-    with _socket_conn(lab, PRIMARY, "site") as conn:
+    with superuser(lab, PRIMARY, "site") as conn:
         conn.execute("SET ROLE site")
         conn.execute(SCHEMA_SQL.read_text())
 
@@ -149,7 +150,7 @@ def init_standby(lab: LabLayout) -> bool:
         return False
     if data.exists():
         shutil.rmtree(data)
-    with _socket_conn(lab, PRIMARY) as conn:
+    with superuser(lab, PRIMARY) as conn:
         conn.execute(
             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
             " WHERE slot_name = %s AND NOT active",
@@ -186,7 +187,7 @@ def stop(lab: LabLayout, db: str) -> bool:
 
 def standby_streaming(lab: LabLayout) -> bool:
     """Whether db1 reports db2 as a streaming standby."""
-    with _socket_conn(lab, PRIMARY) as conn:
+    with superuser(lab, PRIMARY) as conn:
         row = conn.execute(
             "SELECT state FROM pg_stat_replication WHERE application_name = %s", (STANDBY,)
         ).fetchone()
