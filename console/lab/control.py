@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -9,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -30,6 +32,7 @@ from console.lab.layout import (
 SSHD = "/usr/sbin/sshd"
 HAPROXY = "/usr/sbin/haproxy"
 Say = Callable[[str], None]
+LOCK_WAIT = 120.0
 
 
 @dataclass(frozen=True)
@@ -224,8 +227,36 @@ def _wait_for(check: Callable[[], bool], timeout: float, what: str, log: Path) -
         time.sleep(0.1)
 
 
+@contextlib.contextmanager
+def _exclusive(lab: LabLayout) -> Iterator[None]:
+    """One lab command at a time per block: two `up`s at once would race."""
+    lock_path = Path(f"/tmp/hotspare-lab-{lab.block}.lock")
+    with lock_path.open("a") as lock:
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise procs.LabProcessError(
+                        f"another hotspare lab command holds {lock_path}; "
+                        "wait for it to finish, or check it is not stuck"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def up(lab: LabLayout, say: Say) -> LabStatus:
     """Start whatever of LAB is not running and wait until every box is ready."""
+    with _exclusive(lab):
+        return _up(lab, say)
+
+
+def _up(lab: LabLayout, say: Say) -> LabStatus:
     t0 = time.monotonic()
     _prepare(lab)
     _start_sshd(lab)
@@ -269,6 +300,11 @@ def _log_of(lab: LabLayout, name: str) -> Path:
 
 def down(lab: LabLayout, say: Say, purge: bool = False) -> LabStatus:
     """Stop every process LAB started, by pid; with PURGE, delete its directory."""
+    with _exclusive(lab):
+        return _down(lab, say, purge)
+
+
+def _down(lab: LabLayout, say: Say, purge: bool) -> LabStatus:
     recorded = procs.recorded(lab.pid_dir)
     order = ["haproxy", *(f"site-{n}" for n in lab.web_names), "smtp"]
     order += [f"postgres-{db}" for db in reversed(lab.db_names)]

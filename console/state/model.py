@@ -78,11 +78,16 @@ class Server:
 
 @dataclass(frozen=True)
 class SiteFlags:
-    """The site-wide mode from the balancer's flags map."""
+    """The site-wide mode from the balancer's flags map.
+
+    ``problem`` says why the map could not be read as written (an unknown
+    mode, which HAProxy ignores); None when it reads cleanly.
+    """
 
     mode: SiteMode
     message: str | None
     until: str | None
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
