@@ -18,13 +18,14 @@ def test_a_block_outside_loopback_or_malformed_is_refused(block: str) -> None:
         check_block(block)
 
 
-def test_every_box_has_its_own_address_in_the_block() -> None:
-    lab = LabLayout.for_block("127.0.42", web_nodes=4)
+@pytest.mark.parametrize("web_nodes", [4, 60])
+def test_every_box_has_its_own_address_in_the_block(web_nodes: int) -> None:
+    lab = LabLayout.for_block("127.0.42", web_nodes=web_nodes)
     addresses = [lab.address(box) for box in lab.boxes]
-    assert len(set(addresses)) == len(addresses) == 7
+    assert len(set(addresses)) == len(addresses) == web_nodes + 3
     assert all(a.startswith("127.0.42.") for a in addresses)
     assert lab.host_address not in addresses
-    assert lab.warm_names == ("web4",)
+    assert lab.warm_names == (f"web{web_nodes}",)
 
 
 def test_the_demo_site_connects_to_whichever_member_is_primary() -> None:

@@ -18,6 +18,7 @@ SITE_PORT = 8080
 NODE_PORT = 8000
 PG_PORT = 5432
 SMTP_PORT = 2525
+MAX_WEB_NODES = 60
 PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
 
 
@@ -84,8 +85,8 @@ class LabLayout:
     def for_block(cls, block: str = DEFAULT_BLOCK, web_nodes: int = 3) -> LabLayout:
         """The layout for BLOCK with its default root under /tmp."""
         check_block(block)
-        if not 2 <= web_nodes <= 8:
-            raise LayoutError(f"web_nodes must be 2 to 8, not {web_nodes}")
+        if not 2 <= web_nodes <= MAX_WEB_NODES:
+            raise LayoutError(f"web_nodes must be 2 to {MAX_WEB_NODES}, not {web_nodes}")
         return cls(block, Path(f"/tmp/hotspare-lab-{block}"), web_nodes, _lab_user())
 
     @property
@@ -121,7 +122,9 @@ class LabLayout:
         if box == "lb1":
             return f"{self.block}.2"
         if box.startswith("web"):
-            return f"{self.block}.{10 + int(box[3:])}"
+            # web1-web9 at .11-.19 (beside db1 .21); larger labs go on at .110.
+            number = int(box[3:])
+            return f"{self.block}.{10 + number if number < 10 else 100 + number}"
         if box.startswith("db"):
             return f"{self.block}.{20 + int(box[2:])}"
         raise KeyError(box)
