@@ -124,13 +124,20 @@ class Monitor:
 
     async def _probe_db(self, db: DatabaseConfig) -> None:
         now = self._clock()
-        try:
-            conn = await self._db_connection(db)
-            state = await probe_database(conn, db, now, timeout=self.probe_timeout)
-        except (dbconn.DatabaseUnreachable, psycopg.Error, TimeoutError) as exc:
-            await self._drop_db(db.name)
-            reason = dbconn.first_line(exc) or "no answer in time"
-            state = unreachable(db, now, f"PostgreSQL does not answer: {reason}")
+        # A kept connection may have died with an old SSH connection: one retry
+        # on a fresh one tells that apart from a database that is down.
+        for attempt in (1, 2):
+            reused = db.name in self._pg
+            try:
+                conn = await self._db_connection(db)
+                state = await probe_database(conn, db, now, timeout=self.probe_timeout)
+                break
+            except (dbconn.DatabaseUnreachable, psycopg.Error, TimeoutError) as exc:
+                await self._drop_db(db.name)
+                reason = dbconn.first_line(exc) or "no answer in time"
+                state = unreachable(db, now, f"PostgreSQL does not answer: {reason}")
+                if not reused or attempt == 2:
+                    break
         self._databases[db.name] = state
 
     async def _db_connection(self, db: DatabaseConfig) -> psycopg.AsyncConnection[Any]:

@@ -55,7 +55,7 @@ def box_keys(base: Path) -> dict[str, Key]:
     """The keys of a box, with local paths relative to ``base``."""
     return {
         "address": Key(address, required=True),
-        "port": Key(port, default=22),
+        "port": Key(optional(port)),
         "user": Key(optional(user_name)),
         "identity_file": Key(optional(placeholders((), local_path(base)))),
         "known_hosts": Key(optional(placeholders((), local_path(base)))),

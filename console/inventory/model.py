@@ -33,7 +33,7 @@ class Box:
 
     name: str
     address: str
-    port: int
+    port: int | None
     user: str | None
     identity_file: Path | None
     known_hosts: Path | None

@@ -45,7 +45,7 @@ def _count(title: str, count: int) -> str:
 def _box_row(inv: Inventory, name: str, width: int) -> str:
     box = inv.box(name)
     user = f"{box.user}@" if box.user else ""
-    row = f"  {name:<{width}}  {user}{box.address}:{box.port}"
+    row = f"  {name:<{width}}  {user}{box.address}:{box.port or 22}"
     chain = inv.jump_chain(name)
     return row + ("  via " + " > ".join(chain) if chain else "")
 

@@ -57,10 +57,11 @@ async def kill_group(conn: asyncssh.SSHClientConnection, pgid: int) -> None:
     Signals over the channel are not delivered by OpenSSH and closing the
     channel leaves the process running, so this is a separate short command.
     """
+    # No "--": dash's kill builtin takes it for a pid and fails.
     script = (
-        f"kill -TERM -- -{pgid} 2>/dev/null || exit 0; "
-        f"for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- -{pgid} 2>/dev/null || exit 0; "
-        f"sleep 0.1; done; kill -KILL -- -{pgid} 2>/dev/null; exit 0"
+        f"kill -TERM -{pgid} 2>/dev/null || exit 0; "
+        f"for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -{pgid} 2>/dev/null || exit 0; "
+        f"sleep 0.1; done; kill -KILL -{pgid} 2>/dev/null; exit 0"
     )
     with contextlib.suppress(OSError, asyncssh.Error, TimeoutError, asyncio.TimeoutError):
         await asyncio.wait_for(conn.run(script, check=False), KILL_TIMEOUT)

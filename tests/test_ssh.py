@@ -1,0 +1,208 @@
+"""SSH links against the lab's real sshd: bounds, cleanup, reconnects, ~/.ssh."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from console.inventory import Inventory, load
+from console.lab import procs
+from console.lab.layout import LabLayout
+from console.monitor import Monitor
+from console.ssh import BoxLink, RemoteTimeout
+
+pytestmark = pytest.mark.lab
+
+
+async def _with_link(inv: Inventory, box: str, use):  # type: ignore[no-untyped-def]
+    link = BoxLink(inv, box)
+    try:
+        return await use(link)
+    finally:
+        await link.close()
+
+
+def _remote_count(lab: LabLayout, pattern: str) -> int:
+    """Processes on the lab boxes whose command line contains PATTERN."""
+    count = 0
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            count += pattern in cmdline and "pytest" not in cmdline
+    return count
+
+
+def test_many_commands_at_once_stay_within_sshd_session_limit(lab: LabLayout) -> None:
+    async def many(link: BoxLink) -> list[int | None]:
+        results = await asyncio.gather(*(link.run("sleep 0.2; echo ok", 10) for _ in range(25)))
+        return [r.exit_status for r in results]
+
+    # sshd refuses an 11th session on one connection: unbounded, this fails.
+    assert asyncio.run(_with_link(load(lab.cluster_file), "web1", many)) == [0] * 25
+
+
+def test_a_command_that_times_out_is_killed_on_the_box(lab: LabLayout) -> None:
+    marker = f"sleep 300 # {uuid.uuid4()}"
+
+    async def hang(link: BoxLink) -> None:
+        with pytest.raises(RemoteTimeout):
+            await link.run(marker, 0.5)
+
+    asyncio.run(_with_link(load(lab.cluster_file), "web2", hang))
+    assert _remote_count(lab, marker) == 0
+
+
+def test_a_cancelled_command_is_killed_on_the_box(lab: LabLayout) -> None:
+    marker = f"sleep 301 # {uuid.uuid4()}"
+
+    async def cancel(link: BoxLink) -> int:
+        task = asyncio.create_task(link.run(marker, 60))
+        await asyncio.sleep(0.5)
+        running = _remote_count(lab, marker)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return running
+
+    assert asyncio.run(_with_link(load(lab.cluster_file), "web2", cancel)) >= 1
+    assert _remote_count(lab, marker) == 0
+
+
+def test_a_hung_probe_is_killed_and_the_next_one_gets_a_new_shell(lab: LabLayout) -> None:
+    marker = f"sleep 302 # {uuid.uuid4()}"
+
+    async def hang_then_probe(link: BoxLink) -> str:
+        shell = await link.shell()
+        with pytest.raises(RemoteTimeout):
+            await shell.ask(marker, 0.5)
+        again = await link.shell()
+        assert again is not shell
+        return await again.ask("echo alive", 3)
+
+    assert asyncio.run(_with_link(load(lab.cluster_file), "web3", hang_then_probe)) == "alive\n"
+    assert _remote_count(lab, marker) == 0
+
+
+def _sshd_children(lab: LabLayout, box: str) -> list[int]:
+    listener = procs.recorded(lab.pid_dir)[f"sshd-{box}"].pid
+    children = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                stat = (proc / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == listener:
+                children.append(int(proc.name))
+    return children
+
+
+def test_a_dropped_connection_is_reconnected_with_its_shell_and_forward(lab: LabLayout) -> None:
+    inv = load(lab.cluster_file)
+
+    async def drop_and_recover(monitor: Monitor) -> list[bool]:
+        await monitor.refresh_all()
+        before = monitor.snapshot().freshness("db1")
+        for pid in _sshd_children(lab, "db1"):  # the sessions of our connection
+            os.kill(pid, signal.SIGTERM)
+        seen = []
+        for _ in range(40):
+            await monitor.refresh_box("db1")
+            fresh = monitor.snapshot().freshness("db1")
+            seen.append(fresh is not None and not fresh.stale)
+            if seen[-1] and len(seen) > 1:
+                break
+            await asyncio.sleep(0.25)
+        assert before is not None and not before.stale
+        db1 = next(d for d in monitor.snapshot().databases if d.name == "db1")
+        assert db1.role == "primary"  # the forward works on the new connection
+        return seen
+
+    async def run() -> list[bool]:
+        monitor = Monitor(inv)
+        try:
+            return await drop_and_recover(monitor)
+        finally:
+            await monitor.close()
+
+    seen = asyncio.run(run())
+    assert seen[-1] is True
+
+
+def _bare_inventory(lab: LabLayout, tmp_path: Path) -> Path:
+    """An inventory naming only addresses: everything else comes from ~/.ssh."""
+    path = tmp_path / "bare.yaml"
+    boxes = "".join(f"  {b}: {{address: {lab.address(b)}}}\n" for b in ("web1", "db2"))
+    path.write_text(
+        "version: 1\ncluster:\n  name: bare\n  environment: {label: test, colour: blue}\n"
+        f"boxes:\n{boxes}"
+    )
+    return path
+
+
+def _ssh_config(lab: LabLayout, identity: bool) -> str:
+    lines = [f"Host {lab.block}.*", f"  User {lab.user}", "  Port 2222"]
+    lines.append(f"  UserKnownHostsFile {lab.known_hosts}")
+    if identity:
+        lines.append(f"  IdentityFile {lab.client_key}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def home_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    return home / ".ssh"
+
+
+def _connects(path: Path, box: str) -> str:
+    async def whoami(link: BoxLink) -> str:
+        return (await link.run("echo $HOTSPARE_BOX", 5)).stdout.strip()
+
+    return str(asyncio.run(_with_link(load(path), box, whoami)))
+
+
+def test_user_port_key_and_known_hosts_come_from_ssh_config(
+    lab: LabLayout, tmp_path: Path, home_ssh: Path
+) -> None:
+    (home_ssh / "config").write_text(_ssh_config(lab, identity=True))
+    assert _connects(_bare_inventory(lab, tmp_path), "web1") == "web1"
+
+
+@pytest.fixture
+def agent(lab: LabLayout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    if shutil.which("ssh-agent") is None:
+        pytest.skip("ssh-agent is not installed")
+    sock = tmp_path / "agent.sock"
+    child = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(50):
+            if sock.exists():
+                break
+            subprocess.run(["sleep", "0.05"], check=True)
+        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
+        subprocess.run(["ssh-add", str(lab.client_key)], env=env, check=True, capture_output=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        yield str(sock)
+    finally:
+        child.terminate()
+        child.wait(5)
+
+
+def test_the_key_can_come_from_the_ssh_agent(
+    lab: LabLayout, tmp_path: Path, home_ssh: Path, agent: str
+) -> None:
+    (home_ssh / "config").write_text(_ssh_config(lab, identity=False))
+    assert _connects(_bare_inventory(lab, tmp_path), "db2") == "db2"
