@@ -8,8 +8,9 @@ import shutil
 import signal
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -21,8 +22,10 @@ from console.ssh import BoxLink, RemoteTimeout
 
 pytestmark = pytest.mark.lab
 
+T = TypeVar("T")
 
-async def _with_link(inv: Inventory, box: str, use):  # type: ignore[no-untyped-def]
+
+async def _with_link(inv: Inventory, box: str, use: Callable[[BoxLink], Awaitable[T]]) -> T:
     link = BoxLink(inv, box)
     try:
         return await use(link)
