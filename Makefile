@@ -7,9 +7,12 @@ SOURCES := console screens tests bench
 
 .PHONY: demo test deps system-deps lint types pytest lab-up lab-down lab-status clean
 
+LAB_CLUSTER := /tmp/hotspare-lab-127.0.10/cluster.yaml
+
+# Until the console (TUI) lands, the demo shows the live status of the lab.
 demo: deps
 	$(BIN)/hotspare lab up
-	$(BIN)/hotspare lab status
+	-$(BIN)/hotspare --cluster $(LAB_CLUSTER) status
 
 test: deps lint types pytest
 
