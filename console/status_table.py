@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import time
 
 from console.state import model
@@ -136,8 +137,13 @@ def alarms(state: model.ClusterState) -> list[str]:
     lines = ["ALARMS"]
     for a in state.alarms:
         mark = "!!" if a.severity == "critical" else " !"
-        lines.append(f"{mark} {a.code}: {one_line(a.message, 70)}")
+        lines += _wrapped(f"{mark} {a.code}: {one_line(a.message, 400)}")
     return lines
+
+
+def _wrapped(text: str) -> list[str]:
+    """TEXT folded to 80 columns, continuation lines indented."""
+    return textwrap.wrap(text, width=80, subsequent_indent="      ") or [""]
 
 
 def boxes(state: model.ClusterState) -> list[str]:
@@ -145,9 +151,8 @@ def boxes(state: model.ClusterState) -> list[str]:
     for b in state.boxes:
         rtt = f"rtt {b.rtt_ms:.1f}ms" if b.rtt_ms is not None else ""
         if b.stale:
-            lines.append(
-                f"  {one_line(b.box, 8):8} STALE {age(b.age)}: {one_line(b.reason or '', 55)}"
-            )
+            reason = one_line(b.reason or "", 400)
+            lines += _wrapped(f"  {one_line(b.box, 8):8} STALE {age(b.age)}: {reason}")
         else:
             lines.append(f"  {one_line(b.box, 8):8} fresh {age(b.age)} {rtt}")
     return lines

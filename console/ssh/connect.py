@@ -143,6 +143,7 @@ async def _connect_hop(
     box: str, hop: Hop, tunnel: asyncssh.SSHClientConnection | None
 ) -> asyncssh.SSHClientConnection:
     prefix = f"jump host {hop.label} ({hop.where}): " if hop.label != box else ""
+    _check_files(box, hop, prefix)
     try:
         return await asyncssh.connect(hop.host, tunnel=tunnel or (), **_options(hop))
     except asyncssh.HostKeyNotVerifiable as exc:
@@ -175,6 +176,20 @@ async def _connect_hop(
         ) from exc
     except asyncssh.Error as exc:
         raise Unreachable(box, f"{prefix}SSH to {hop.where} failed: {exc.reason}") from exc
+
+
+def _check_files(box: str, hop: Hop, prefix: str) -> None:
+    """Refuse early, and plainly, when a key file named in cluster.yaml is missing."""
+    if hop.identity_file is not None and not hop.identity_file.exists():
+        raise Unreachable(
+            box, f"{prefix}identity_file {hop.identity_file} does not exist (see cluster.yaml)"
+        )
+    if hop.known_hosts is not None and not hop.known_hosts.exists():
+        raise Unreachable(
+            box,
+            f"{prefix}known_hosts {hop.known_hosts} does not exist (see cluster.yaml); "
+            f"`hotspare trust {hop.label}` records a checked host key there",
+        )
 
 
 def known_hosts_file(hop: Hop) -> Path:

@@ -1,0 +1,61 @@
+"""The human status table: fits 80 columns, says STALE and why, shows no markup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from console.state.model import ClusterState
+from console.status_table import age, render, size
+from tests.verdict_parts import INV, box, healthy_parts, node, run
+
+
+def _state(**changes: Any) -> ClusterState:
+    parts = {**healthy_parts(), **changes}
+    verdicts, alarms = run(**changes)
+    return ClusterState(
+        "lab", "production", "red", 100.0, verdicts=verdicts, alarms=alarms, **parts
+    )
+
+
+def test_a_healthy_site_fits_80_columns_and_names_every_part() -> None:
+    text = render(_state())
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "[PRODUCTION]" in text and "NORMAL" in text and "no alarms" in text
+    for name in ("web1", "web2", "web3", "db1", "db2", "lb1"):
+        assert name in text
+
+
+def test_a_stale_box_says_stale_with_its_whole_reason() -> None:
+    reason = "connection refused at 10.0.1.12:22: sshd is not running there " * 2
+    boxes = tuple(
+        box(b.name, stale=b.name == "web2", age=42.0, reason=reason if b.name == "web2" else None)
+        for b in INV.boxes
+    )
+    text = render(_state(boxes=boxes))
+    assert "web2     STALE 42s: connection refused" in text
+    assert " ".join(text.split()).count(" ".join(reason.split())) >= 1  # wrapped, not cut
+    assert "!  box-stale" not in text and " ! box-stale: web2" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_hostile_text_from_a_box_cannot_reach_the_terminal() -> None:
+    nodes = (node("web1", role_problem="\x1b]0;pwned\x07bad [red]x[/]"), node("web2"), node("web3"))
+    text = render(_state(nodes=nodes))
+    assert "bad [red]x[/]" in text  # shown (in the role-file alarm), as plain text
+    assert "\x1b" not in text and "\x07" not in text and "pwned" not in text
+
+
+def test_ages_and_sizes_are_short() -> None:
+    assert [age(None), age(0.42), age(42), age(600), age(90000)] == [
+        "never",
+        "0.4s",
+        "42s",
+        "10m",
+        "25h",
+    ]
+    assert [size(None), size(0), size(2048), size(16 * 1024 * 1024)] == [
+        "-",
+        "0B",
+        "2.0kB",
+        "16.0MB",
+    ]
