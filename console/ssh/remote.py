@@ -24,6 +24,7 @@ from console.ssh.errors import RemoteFailed, RemoteTimeout
 # room for the probe shell and a file transfer.
 MAX_EXEC_SESSIONS = 7
 START_TIMEOUT = 5.0
+OPEN_RETRY_DELAYS = (0.02, 0.05, 0.1, 0.2, 0.4, None)
 KILL_TIMEOUT = 5.0
 
 
@@ -150,6 +151,26 @@ class Result:
     stderr: str
 
 
+async def _open_session(
+    box: str, conn: asyncssh.SSHClientConnection, command: str
+) -> asyncssh.SSHClientProcess[bytes]:
+    """Open an exec session, retrying briefly while sshd still counts closed ones.
+
+    sshd frees a session slot only once it has reaped the session's process,
+    a moment after the channel closed, so a busy box may refuse for a while.
+    """
+    for delay in OPEN_RETRY_DELAYS:
+        try:
+            return await conn.create_process(wrapped(command), encoding=None)
+        except asyncssh.ChannelOpenError as exc:
+            if delay is None:
+                raise RemoteFailed(box, f"cannot run {command!r}: {exc.reason}") from exc
+            await asyncio.sleep(delay)
+        except (OSError, asyncssh.Error) as exc:
+            raise RemoteFailed(box, f"cannot run {command!r}: {exc}") from exc
+    raise AssertionError("unreachable: the last delay is None")
+
+
 async def run(
     box: str,
     conn: asyncssh.SSHClientConnection,
@@ -164,10 +185,7 @@ async def run(
         RemoteFailed: the session could not be opened.
     """
     async with sessions:
-        try:
-            process = await conn.create_process(wrapped(command), encoding=None)
-        except (OSError, asyncssh.Error) as exc:
-            raise RemoteFailed(box, f"cannot run {command!r}: {exc}") from exc
+        process = await _open_session(box, conn, command)
         pgid = await _first_line_pgid(box, process)
         try:
             completed = await asyncio.wait_for(process.wait(), timeout)
@@ -179,6 +197,10 @@ async def run(
             process.close()
             await asyncio.shield(kill_group(conn, pgid))
             raise
+        # sshd counts a session until its channel is closed: free the slot only then.
+        process.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait_closed(), START_TIMEOUT)
     out, err = completed.stdout or b"", completed.stderr or b""
     return Result(
         completed.exit_status,
