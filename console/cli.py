@@ -6,8 +6,9 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from console import cli_status, cli_trust, inventory
 from console.lab import cli as lab_cli
@@ -39,7 +40,11 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+Extend = Callable[[argparse.ArgumentParser, Any], None]
+
+
+def build_parser(extend: Extend | None = None) -> argparse.ArgumentParser:
+    """The command line; EXTEND(parser, commands) adds a front end's own commands."""
     parser = argparse.ArgumentParser(
         prog="hotspare",
         description="Operator console for a highly available web site.",
@@ -57,12 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     cli_status.add_parser(commands, load_inventory)
     cli_trust.add_parser(commands, load_inventory)
     lab_cli.add_parser(commands)
+    if extend is not None:
+        extend(parser, commands)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, extend: Extend | None = None) -> int:
     """Run the hotspare command; returns the exit status."""
-    parser = build_parser()
+    parser = build_parser(extend)
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
         parser.print_help()

@@ -9,6 +9,7 @@ import json
 import sys
 from typing import Any
 
+from console.feed import Feed
 from console.inventory import Inventory
 from console.monitor import Monitor
 from console.state import model
@@ -62,19 +63,16 @@ async def _once(inv: Inventory, timeout: float) -> model.ClusterState:
 
 async def _watch(inv: Inventory, args: argparse.Namespace) -> int:
     monitor = Monitor(inv, interval=args.interval, probe_timeout=min(args.timeout, 5.0))
-    runner = asyncio.create_task(monitor.run())
+    feed = Feed(monitor, every=args.interval, first_deadline=args.timeout)
     tty = sys.stdout.isatty()
+    updates = feed.updates()
     try:
-        await monitor.refresh_all(args.timeout)
-        while True:
-            state = monitor.snapshot()
+        async for state in updates:
             text = as_json(state) if args.json else render(state)
             sys.stdout.write((CLEAR if tty else "\n") + text + "\n")
             sys.stdout.flush()
-            await asyncio.sleep(args.interval)
     except asyncio.CancelledError:
         return 0
     finally:
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
-        await monitor.close()
+        await updates.aclose()
+    return 0

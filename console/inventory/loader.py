@@ -12,7 +12,7 @@ import yaml
 from .boxes import read_boxes
 from .databases import read_databases, read_hooks
 from .errors import InventoryError
-from .fields import colour, name, text
+from .fields import colour, flag, name, text
 from .model import Environment, Inventory
 from .sections import Key, as_mapping, merge, read_keys
 from .web import read_balancer, read_web_nodes
@@ -148,7 +148,11 @@ def _environment(rep: Reporter, node: Node) -> Environment | None:
     mapping = as_mapping(rep, node, path, "a mapping with label and colour")
     if mapping is None:
         return None
-    keys = {"label": Key(text, required=True), "colour": Key(colour, required=True)}
+    keys = {
+        "label": Key(text, required=True),
+        "colour": Key(colour, required=True),
+        "observer_only": Key(flag, default=False),
+    }
     merged = merge(rep, read_keys(rep, mapping, path, keys), None, keys, "", ())
     values: dict[str, Any] | None = None if merged is None else merged[0]
     return None if values is None else Environment(**values)

@@ -17,10 +17,15 @@ _Named = TypeVar("_Named", "Box", "WebNode", "Database")
 
 @dataclass(frozen=True)
 class Environment:
-    """What the operator is looking at: a label and the colour that marks it."""
+    """What the operator is looking at: a label and the colour that marks it.
+
+    ``observer_only`` makes every console on this environment an observer:
+    nothing can be changed from it, whatever the command line says.
+    """
 
     label: str
     colour: str
+    observer_only: bool = False
 
 
 @dataclass(frozen=True)

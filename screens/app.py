@@ -1,0 +1,274 @@
+"""The hotspare console: live panels of the site, keys for the operator's actions.
+
+The app does no I/O of its own: a worker follows the core's Feed and posts
+each snapshot as a message; handlers own the widgets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Container
+from textual.events import Resize
+from textual.message import Message
+from textual.screen import Screen
+from textual.theme import Theme
+from textual.widgets import Footer, Input, Static
+from textual.worker import Worker, WorkerState
+
+from console.authority import Authority, ObserverRefused
+from console.events import Event, changes
+from console.feed import Feed
+from console.inventory import Inventory
+from console.state.model import ClusterState
+from screens import keys
+from screens.detail import BoxScreen, box_of
+from screens.help import HelpScreen
+from screens.panels import BalancerPanel, Banner, NodesPanel, Panel, ReplicasPanel, Timeline
+
+MIN_SIZE = (80, 24)
+FOOTER_KEYS = ("d", "r", "m", "p", "o", "M", "s", "l", "question_mark", "q")
+WIDE = 140
+HIGH_CONTRAST = Theme(
+    name="hotspare-high-contrast",
+    primary="#ffff00",
+    secondary="#00ffff",
+    accent="#ffffff",
+    foreground="#ffffff",
+    background="#000000",
+    surface="#000000",
+    panel="#000000",
+    warning="#ffff00",
+    error="#ff5555",
+    success="#55ff55",
+    dark=True,
+)
+
+
+def _stamp(at: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(at))
+
+
+def _bindings() -> list[BindingType]:
+    found: list[BindingType] = [
+        Binding(k.key, k.action, k.label, show=k.key in FOOTER_KEYS, tooltip=k.description)
+        for k in keys.ACTIONS + keys.VIEWS
+        if k.key != "enter"
+    ]
+    found.append(Binding("escape", "close_filter", "Close filter", show=False))
+    return found
+
+
+class HotspareApp(App[int]):
+    """The operator console."""
+
+    CSS_PATH = "hotspare.tcss"
+    TITLE = "hotspare"
+    AUTO_FOCUS = "#balancer"
+    BINDINGS: ClassVar[list[BindingType]] = _bindings()
+
+    class StateUpdated(Message):
+        """A new snapshot of the site arrived from the feed."""
+
+        def __init__(self, state: ClusterState) -> None:
+            super().__init__()
+            self.state = state
+
+    def __init__(
+        self,
+        inv: Inventory,
+        feed: Feed,
+        authority: Authority,
+        high_contrast: bool = False,
+        screenshot_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.inv = inv
+        self.feed = feed
+        self.authority = authority
+        self.state: ClusterState | None = None
+        self.events: deque[Event] = deque(maxlen=1000)
+        self.screenshot_dir = screenshot_dir or Path.cwd()
+        self.register_theme(HIGH_CONTRAST)
+        if high_contrast:
+            self.theme = HIGH_CONTRAST.name
+
+    # Layout -----------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Banner(id="banner")
+        with Container(id="panels"):
+            yield BalancerPanel()
+            yield NodesPanel()
+            yield ReplicasPanel()
+            yield Timeline(_stamp)
+        yield Input(placeholder="filter by name (escape closes)", id="filter", disabled=True)
+        yield Static(id="too-small")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Banner).show(None, self.authority.observer)
+        boxes = ", ".join(box.name for box in self.inv.boxes)
+        self.record([Event(time.time(), "console", f"watching {boxes}")])
+        self._fit(self.size.width, self.size.height)
+        self.follow()
+
+    def on_resize(self, event: Resize) -> None:
+        self._fit(event.size.width, event.size.height)
+
+    def _fit(self, width: int, height: int) -> None:
+        small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        self.screen.set_class(small, "-too-small")
+        self.screen.set_class(width >= WIDE, "-wide")
+        if small:
+            self.query_one("#too-small", Static).update(
+                f"hotspare needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}; "
+                f"this terminal is {width}x{height}."
+            )
+
+    # State ------------------------------------------------------------------
+
+    @work(exit_on_error=False, group="feed")
+    async def follow(self) -> None:
+        """Post every snapshot the core's feed produces."""
+        async for state in self.feed.updates():
+            self.post_message(self.StateUpdated(state))
+
+    def on_hotspare_app_state_updated(self, message: StateUpdated) -> None:
+        events = changes(self.state, message.state)
+        self.state = message.state
+        self.query_one(Banner).show(self.state, self.authority.observer)
+        self.query_one(BalancerPanel).update_from(self.state)
+        self.query_one(NodesPanel).update_from(self.state)
+        self.query_one(ReplicasPanel).update_from(self.state)
+        self.record(events)
+
+    def record(self, events: Iterable[Event]) -> None:
+        """Add EVENTS to the timeline and the history detail screens show."""
+        batch = list(events)
+        self.events.extend(batch)
+        self.query_one(Timeline).add(batch)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # The one place worker errors land: say so, keep the app running.
+        if event.state == WorkerState.ERROR:
+            reason = f"{type(event.worker.error).__name__}: {event.worker.error}"
+            self.notify(f"monitoring stopped: {reason}", severity="error", timeout=30)
+            self.record(
+                [Event(time.time(), "console", f"monitoring stopped: {reason}", "critical")]
+            )
+
+    # Keys -------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Observers get no mutation at all: the binding is inactive and hidden.
+        if action in keys.MUTATIONS and self.authority.observer:
+            return False
+        return True
+
+    def _site_action(self, action: str) -> None:
+        key = next(k for k in keys.ACTIONS if k.action == action)
+        try:
+            self.authority.require_operator(key.description.lower())
+        except ObserverRefused as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify(
+            f"{key.description}: the action is not built yet ({key.arrives_with}). "
+            "Nothing was changed.",
+            severity="warning",
+        )
+
+    def action_drain(self) -> None:
+        self._site_action("drain")
+
+    def action_ready(self) -> None:
+        self._site_action("ready")
+
+    def action_maint(self) -> None:
+        self._site_action("maint")
+
+    def action_promote(self) -> None:
+        self._site_action("promote")
+
+    def action_read_only(self) -> None:
+        self._site_action("read_only")
+
+    def action_maintenance_page(self) -> None:
+        self._site_action("maintenance_page")
+
+    def action_move_scheduler(self) -> None:
+        self._site_action("move_scheduler")
+
+    def action_make_hot(self) -> None:
+        self._site_action("make_hot")
+
+    def action_make_warm(self) -> None:
+        self._site_action("make_warm")
+
+    def action_logs(self) -> None:
+        self.notify("The logs screen is not built yet (issue 5).", severity="warning")
+
+    def action_details(self) -> None:
+        panel = self.focused if isinstance(self.focused, Panel) else None
+        if panel is None or panel.selected is None:
+            self.notify("Select a row in a panel first (tab, then up/down).")
+            return
+        box = box_of(self.inv, panel.id or "", panel.selected)
+        if box is not None:
+            self.push_screen(BoxScreen(box, self))
+
+    def on_data_table_row_selected(self, event: Panel.RowSelected) -> None:
+        self.action_details()
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.disabled = False
+        field.add_class("-shown")
+        field.focus()
+
+    def action_close_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        if field.has_class("-shown"):
+            field.value = ""
+            field.remove_class("-shown")
+            field.disabled = True
+            self.query_one(BalancerPanel).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        for panel in self.query(Panel):
+            panel.filter = event.value
+        if self.state is not None:
+            self.post_message(self.StateUpdated(self.state))
+
+    def action_save_svg(self) -> None:
+        path = self.save_screenshot(path=str(self.screenshot_dir))
+        self.notify(f"Screen saved as {path}")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.authority.observer))
+
+    def action_high_contrast(self) -> None:
+        dark = "textual-dark"
+        self.theme = dark if self.theme == HIGH_CONTRAST.name else HIGH_CONTRAST.name
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for key in keys.ACTIONS + keys.VIEWS:
+            if key.action in keys.MUTATIONS and self.authority.observer:
+                continue
+            yield SystemCommand(key.description, f"key: {key.key}", self._runner(key.action))
+        yield SystemCommand("High contrast theme", "for projectors", self.action_high_contrast)
+
+    def _runner(self, action: str) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            await self.run_action(action)
+
+        return run

@@ -1,0 +1,51 @@
+"""The `?` screen: every key, and which ones an observer does not have."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from screens import keys
+
+
+def help_text(observer: bool) -> Text:
+    """The keys, grouped; an observer's site-changing keys are marked unavailable."""
+    text = Text("Keys\n\n", style="bold")
+    for label, description in keys.MOVES:
+        text.append(f"  {label:18} {description}\n")
+    text.append("\nViews\n", style="bold")
+    for key in keys.VIEWS:
+        later = f"  (arrives with {key.arrives_with})" if key.arrives_with else ""
+        text.append(f"  {key.key:18} {key.description}{later}\n")
+    text.append("\nActions on the site\n", style="bold")
+    if observer:
+        text.append("  OBSERVER: none of these is available on this console.\n", "bold")
+    for key in keys.ACTIONS:
+        later = f"  (arrives with {key.arrives_with})" if key.arrives_with else ""
+        style = "dim strike" if observer else ""
+        text.append(f"  {key.key:18} {key.description}{later}\n", style)
+    text.append("\nescape or ? closes this screen\n", style="dim")
+    return text
+
+
+class HelpScreen(ModalScreen[None]):
+    """A list of every key."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Close"),
+        Binding("question_mark", "app.pop_screen", "Close", show=False),
+    ]
+
+    def __init__(self, observer: bool) -> None:
+        super().__init__()
+        self.observer = observer
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(help_text(self.observer))

@@ -1,0 +1,135 @@
+"""The `hotspare` command: the console by default, plus the core's commands.
+
+Textual is imported only when a command draws the console, so `hotspare
+status` and friends start as fast as the core alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from console import cli
+from console.authority import Authority
+from console.feed import Feed
+from console.inventory import Inventory
+from console.lab import control
+from console.lab.layout import DEFAULT_BLOCK, LabLayout, LayoutError
+from console.lab.procs import LabProcessError
+from console.monitor import Monitor
+
+if TYPE_CHECKING:
+    from screens.app import HotspareApp
+
+SSH_FPS = "15"
+
+
+def _extend(parser: argparse.ArgumentParser, commands: Any) -> None:
+    parser.add_argument("--observe", action="store_true", help="observer mode: change nothing")
+    parser.add_argument(
+        "--high-contrast", action="store_true", help="high-contrast theme (projectors)"
+    )
+    parser.set_defaults(run=_console)
+    demo = commands.add_parser("demo", help="bring the local lab up, then open the console on it")
+    demo.add_argument("--block", default=os.environ.get("HOTSPARE_LAB_BLOCK", DEFAULT_BLOCK))
+    demo.set_defaults(run=_demo)
+    shot = commands.add_parser("screenshot", help="save the console's first complete screen")
+    shot.add_argument("--out", required=True, metavar="FILE.svg", help="where to write the SVG")
+    shot.add_argument("--size", default="100x32", help="COLUMNSxLINES (default 100x32)")
+    shot.set_defaults(run=_screenshot)
+    serve = commands.add_parser("serve", help="serve the console to a browser, observer only")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    serve.set_defaults(run=_serve)
+
+
+def _app(inv: Inventory, args: argparse.Namespace, observe: bool = False) -> HotspareApp:
+    if os.environ.get("SSH_CONNECTION") and "TEXTUAL_FPS" not in os.environ:
+        os.environ["TEXTUAL_FPS"] = SSH_FPS  # fewer frames over a remote link
+    from screens.app import HotspareApp
+
+    env = inv.environment
+    authority = Authority.decide(args.observe or observe, env.observer_only, env.label)
+    feed = Feed(Monitor(inv), every=1.0)
+    return HotspareApp(inv, feed, authority, high_contrast=args.high_contrast)
+
+
+def _console(args: argparse.Namespace) -> int:
+    inv = cli.load_inventory(args)
+    if inv is None:
+        return 2
+    app = _app(inv, args)
+    app.run()
+    return app.return_code or 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        lab = LabLayout.for_block(args.block)
+        control.up(lab, lambda line: print(line, file=sys.stderr, flush=True))
+    except (LayoutError, LabProcessError) as exc:
+        print(f"hotspare demo: {exc}", file=sys.stderr)
+        return 1
+    args.cluster = str(lab.cluster_file)
+    return _console(args)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        columns, lines = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise SystemExit(f"hotspare screenshot: --size {text!r} is not COLUMNSxLINES") from None
+    return columns, lines
+
+
+async def _first_screen(app: HotspareApp, size: tuple[int, int], wait: float) -> str:
+    async with app.run_test(size=size) as pilot:
+        deadline = time.monotonic() + wait
+        while app.state is None and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+        await pilot.pause(0.2)
+        return app.export_screenshot()
+
+
+def _screenshot(args: argparse.Namespace) -> int:
+    inv = cli.load_inventory(args)
+    if inv is None:
+        return 2
+    svg = asyncio.run(_first_screen(_app(inv, args), _size(args.size), wait=15))
+    Path(args.out).write_text(svg)
+    print(f"saved {args.out}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    inv = cli.load_inventory(args)
+    if inv is None:
+        return 2
+    if not ipaddress.ip_address(args.host).is_loopback:
+        print(
+            f"WARNING: serving on {args.host}: textual-serve has no authentication; anyone "
+            "who reaches this address sees the console (observer mode only).",
+            file=sys.stderr,
+        )
+    from textual_serve.server import Server
+
+    command = [sys.executable, "-m", "screens.main", "--observe", "--cluster", str(inv.path)]
+    Server(shlex.join(command), host=args.host, port=args.port, title="hotspare").serve()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `hotspare`: the console, or one of the core's commands."""
+    return cli.main(argv, extend=_extend)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Table rows drawn from a snapshot: words first, colour only as a second cue.
+
+Every cell is a rich Text built from cleaned strings, so a "[/]" or an escape
+sequence in a box name, a reason or a database string is shown, not obeyed.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from console.state import model
+from console.status_table import age, size
+from console.text import one_line
+
+LIVE_AGE = 5.0
+"""Data younger than this shows as "live": the table repaints only on change."""
+
+Cells = tuple[Text, ...]
+
+BAD = "bold red"
+WARN = "yellow"
+GOOD = "green"
+QUIET = "dim"
+
+
+def cell(text: object, style: str = "") -> Text:
+    """A table cell from untrusted TEXT: cleaned, one line, never markup."""
+    return Text(one_line(str(text), 60), style=style)
+
+
+def data_age(fresh: model.BoxFreshness | None) -> Text:
+    """How current a row is: "live", an age, or STALE with the age."""
+    if fresh is None:
+        return cell("?", WARN)
+    if fresh.stale:
+        return cell(f"STALE {age(fresh.age)}", "bold reverse red")
+    if fresh.age is not None and fresh.age <= LIVE_AGE:
+        return cell("live", GOOD)
+    return cell(age(fresh.age))
+
+
+def _dim_if_stale(cells: list[Text], fresh: model.BoxFreshness | None) -> Cells:
+    if fresh is not None and fresh.stale:
+        for text in cells[:-1]:
+            text.stylize(QUIET)
+    return tuple(cells)
+
+
+SERVER_COLUMNS = ("server", "admin", "state", "check", "sess", "queue", "5xx", "data")
+
+
+def server_row(server: model.Server, fresh: model.BoxFreshness | None) -> Cells:
+    up = server.operational.startswith("UP")
+    down = server.operational.startswith("DOWN")
+    mark = "✓" if up else ("✗" if down else "•")
+    state_style = GOOD if up else (BAD if down else WARN)
+    admin_style = "" if server.admin == "ready" else WARN
+    check = f"{server.check_status} {server.check_code or ''}".strip() or "-"
+    return _dim_if_stale(
+        [
+            cell(server.name, "bold"),
+            cell(server.admin.upper() if server.admin != "ready" else "ready", admin_style),
+            cell(f"{mark} {server.operational}", state_style),
+            cell(check, BAD if server.check_status.startswith(("L4", "L6", "L7STS")) else ""),
+            cell(f"{server.sessions}/{server.max_sessions}"),
+            cell(server.queue, WARN if server.queue else ""),
+            cell(server.http_5xx, WARN if server.http_5xx else ""),
+            data_age(fresh),
+        ],
+        fresh,
+    )
+
+
+NODE_COLUMNS = ("node", "role", "sched", "mail", "health", "load", "log", "data")
+
+
+def node_row(node: model.Node, fresh: model.BoxFreshness | None) -> Cells:
+    role: str = node.role or "?"
+    role_style = "" if node.role == node.expected_role else WARN
+    if node.role and node.role != node.expected_role:
+        role += f" (was {node.expected_role})"
+    if node.site_alive is False:
+        health, health_style = "✗ site down", BAD
+    elif node.health_status == 200:
+        health, health_style = f"✓ {node.health_latency_ms or 0:.0f}ms", GOOD
+    elif node.health_status is not None:
+        health, health_style = f"✗ HTTP {node.health_status}", BAD
+    else:
+        health, health_style = "✗ no answer", BAD
+    mail_style = BAD if node.mail == "real" and node.role == "warm" else ""
+    log = node.access_logs[0].path.rsplit("/", 1)[-1] if node.access_logs else "-"
+    return _dim_if_stale(
+        [
+            cell(node.name, "bold"),
+            cell(role, role_style),
+            cell("★ yes" if node.scheduler else ("no" if node.scheduler is False else "?")),
+            cell(node.mail or "?", mail_style),
+            cell(health, health_style),
+            cell(f"{node.load[0]:.2f}" if node.load else "?"),
+            cell(log),
+            data_age(fresh),
+        ],
+        fresh,
+    )
+
+
+DB_COLUMNS = ("db", "role", "tl", "lsn", "lag", "link", "archiver", "data")
+
+
+def _lag(db: model.Database, state: model.ClusterState) -> str:
+    for member in state.databases:
+        for link in member.standbys:
+            if link.application_name == db.name:
+                return f"{size(link.lag_bytes)} {age(link.replay_lag_s or 0.0)}"
+    return "-"
+
+
+def _archiver(db: model.Database) -> tuple[str, str]:
+    arch = db.archiver
+    if arch is None or db.role != "primary":
+        return "-", ""
+    failing = arch.last_failed_time is not None and (
+        arch.last_archived_time is None or arch.last_failed_time > arch.last_archived_time
+    )
+    if failing:
+        return f"✗ FAILING ({arch.failed_count})", BAD
+    return f"✓ {arch.archived_count} sent", ""
+
+
+def db_row(db: model.Database, state: model.ClusterState) -> Cells:
+    fresh = state.freshness(db.box)
+    if db.role is None:
+        role, style = "✗ DOWN", BAD
+    elif db.role == "primary":
+        role, style = ("primary" if db.writable else "primary (read-only)"), "bold"
+    else:
+        role, style = "standby", ""
+    lsn = db.current_lsn if db.role == "primary" else db.replay_lsn
+    if db.role == "primary":
+        link = f"{len(db.standbys)} standby" + ("s" if len(db.standbys) != 1 else "")
+    elif db.replay_paused:
+        link = "PAUSED"
+    else:
+        link = db.receiver_status or "-"
+    link_style = WARN if db.role == "standby" and link != "streaming" else ""
+    archiver, archiver_style = _archiver(db)
+    return _dim_if_stale(
+        [
+            cell(db.name, "bold"),
+            cell(role, style),
+            cell(db.timeline or "-"),
+            cell(lsn or "-"),
+            cell(_lag(db, state)),
+            cell(link, link_style),
+            cell(archiver, archiver_style),
+            data_age(fresh),
+        ],
+        fresh,
+    )
+
+
+def banner(state: model.ClusterState | None, observer: bool) -> Text:
+    """The site banner: cluster, environment, site mode, alarms, OBSERVER."""
+    text = Text()
+    if observer:
+        text.append(" OBSERVER ", "bold reverse")
+        text.append(" ")
+    if state is None:
+        text.append("waiting for the first complete picture...", QUIET)
+        return text
+    text.append(one_line(state.cluster, 24), "bold")
+    text.append("  ")
+    text.append(f" {one_line(state.environment, 16).upper()} ", f"bold reverse {state.colour}")
+    v = state.verdicts
+    mode = (v.site_mode or "unknown").upper()
+    if v.site_until:
+        mode += f" until {one_line(v.site_until, 24)}"
+    text.append("  ")
+    text.append(mode, "bold" if v.site_mode == "normal" else "bold reverse yellow")
+    text.append("  ")
+    critical = [a for a in state.alarms if a.severity == "critical"]
+    if not state.alarms:
+        text.append("✓ no alarms", GOOD)
+    else:
+        worst = critical[0] if critical else state.alarms[0]
+        label = "CRITICAL" if critical else "warning"
+        text.append(f"✗ {len(state.alarms)} alarm(s), {label}: ", BAD if critical else WARN)
+        text.append(one_line(worst.message, 80))
+    return text
