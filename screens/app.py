@@ -169,9 +169,7 @@ class HotspareApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Observers get no mutation at all: the binding is inactive and hidden.
-        if action in keys.MUTATIONS and self.authority.observer:
-            return False
-        return True
+        return not (action in keys.MUTATIONS and self.authority.observer)
 
     def _site_action(self, action: str) -> None:
         key = next(k for k in keys.ACTIONS if k.action == action)
