@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from typing import Protocol
 
 from console.monitor import Monitor
 from console.state.model import ClusterState
+
+
+class SnapshotSource(Protocol):
+    """Anything that yields snapshots: the Feed, or a scripted one in tests."""
+
+    def updates(self) -> AsyncGenerator[ClusterState, None]:
+        """Snapshots until the consumer stops."""
+        ...
 
 
 class Feed:

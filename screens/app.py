@@ -25,7 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from console.authority import Authority, ObserverRefused
 from console.events import Event, changes
-from console.feed import Feed
+from console.feed import SnapshotSource
 from console.inventory import Inventory
 from console.state.model import ClusterState
 from screens import keys
@@ -69,7 +69,7 @@ def _bindings() -> list[BindingType]:
 class HotspareApp(App[int]):
     """The operator console."""
 
-    CSS_PATH = "hotspare.tcss"
+    CSS_PATH = Path(__file__).with_name("hotspare.tcss")
     TITLE = "hotspare"
     AUTO_FOCUS = "#balancer"
     BINDINGS: ClassVar[list[BindingType]] = _bindings()
@@ -84,12 +84,14 @@ class HotspareApp(App[int]):
     def __init__(
         self,
         inv: Inventory,
-        feed: Feed,
+        feed: SnapshotSource,
         authority: Authority,
         high_contrast: bool = False,
         screenshot_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
+        self.clock = clock
         self.inv = inv
         self.feed = feed
         self.authority = authority
@@ -116,7 +118,7 @@ class HotspareApp(App[int]):
     def on_mount(self) -> None:
         self.query_one(Banner).show(None, self.authority.observer)
         boxes = ", ".join(box.name for box in self.inv.boxes)
-        self.record([Event(time.time(), "console", f"watching {boxes}")])
+        self.record([Event(self.clock(), "console", f"watching {boxes}")])
         self._fit(self.size.width, self.size.height)
         self.follow()
 
@@ -162,7 +164,7 @@ class HotspareApp(App[int]):
             reason = f"{type(event.worker.error).__name__}: {event.worker.error}"
             self.notify(f"monitoring stopped: {reason}", severity="error", timeout=30)
             self.record(
-                [Event(time.time(), "console", f"monitoring stopped: {reason}", "critical")]
+                [Event(self.clock(), "console", f"monitoring stopped: {reason}", "critical")]
             )
 
     # Keys -------------------------------------------------------------------

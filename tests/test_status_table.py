@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from console.state.model import ClusterState
 from console.status_table import age, render, size
-from tests.verdict_parts import INV, box, healthy_parts, node, run
+from tests.verdict_parts import INV, box, cluster_state, node
 
 
 def _state(**changes: Any) -> ClusterState:
-    parts = {**healthy_parts(), **changes}
-    verdicts, alarms = run(**changes)
-    return ClusterState(
-        "lab", "production", "red", 100.0, verdicts=verdicts, alarms=alarms, **parts
-    )
+    return replace(cluster_state(**changes), environment="production", colour="red")
 
 
 def test_a_healthy_site_fits_80_columns_and_names_every_part() -> None:

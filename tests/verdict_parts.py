@@ -12,6 +12,7 @@ from console.state.model import (
     Archiver,
     Balancer,
     BoxFreshness,
+    ClusterState,
     Database,
     LogFile,
     Node,
@@ -184,3 +185,10 @@ def only(code: str, **changes: Any) -> Alarm:
 
 def nodes_with(name: str, **changes: Any) -> tuple[Node, ...]:
     return tuple(node(n, **changes) if n == name else node(n) for n in WEB)
+
+
+def cluster_state(taken_at: float = 100.0, **changes: Any) -> ClusterState:
+    """A whole snapshot: the healthy lab-like site with CHANGES applied."""
+    parts = {**healthy_parts(), **changes}
+    verdicts, alarms = run(**changes)
+    return ClusterState("lab", "lab", "green", taken_at, verdicts=verdicts, alarms=alarms, **parts)
