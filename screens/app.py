@@ -107,9 +107,10 @@ class HotspareApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Banner(id="banner")
         with Container(id="panels"):
-            yield BalancerPanel()
-            yield NodesPanel()
-            yield ReplicasPanel()
+            with Container(id="tables"):
+                yield BalancerPanel()
+                yield NodesPanel()
+                yield ReplicasPanel()
             yield Timeline(_stamp)
         yield Input(placeholder="filter by name (escape closes)", id="filter", disabled=True)
         yield Static(id="too-small")

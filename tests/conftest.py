@@ -6,6 +6,7 @@ import atexit
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,9 @@ _home = tempfile.mkdtemp(prefix="hotspare-test-home-")
 atexit.register(shutil.rmtree, _home, ignore_errors=True)
 os.environ["HOME"] = _home
 os.environ.pop("SSH_AUTH_SOCK", None)
+# Times on screen (timeline stamps) must not depend on the machine's zone.
+os.environ["TZ"] = "UTC"
+time.tzset()
 for name in ("HOTSPARE_CLUSTER", "HOTSPARE_LAB_BLOCK", "PGPASSFILE", "PGPASSWORD"):
     os.environ.pop(name, None)
 
