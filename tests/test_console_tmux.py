@@ -1,0 +1,98 @@
+"""The real `hotspare` in tmux against the lab: read the screen, press keys."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from console.lab.layout import LabLayout
+from tests.labclient import haproxy
+
+pytestmark = pytest.mark.lab
+
+
+class Tmux:
+    """One detached tmux session on its own server socket."""
+
+    def __init__(self, command: list[str], size: tuple[int, int]) -> None:
+        self.socket = f"hotspare-test-{uuid.uuid4().hex[:8]}"
+        self.name = "console"
+        columns, lines = size
+        self._tmux(
+            "new-session", "-d", "-s", self.name, "-x", str(columns), "-y", str(lines),
+            "-e", "TERM=screen-256color", " ".join(command),
+        )  # fmt: skip
+
+    def _tmux(self, *args: str) -> str:
+        result = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10
+        )
+        return result.stdout
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-t", self.name)
+
+    def keys(self, *keys: str) -> None:
+        self._tmux("send-keys", "-t", self.name, *keys)
+
+    def alive(self) -> bool:
+        return self.name in self._tmux("list-sessions", "-F", "#{session_name}")
+
+    def wait_for(self, text: str, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        self._tmux("kill-server")
+
+
+@pytest.fixture
+def console_in_tmux(lab: LabLayout) -> Iterator[Tmux]:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    command = [sys.executable, "-m", "screens.main", "--cluster", str(lab.cluster_file)]
+    tmux = Tmux(command, (100, 32))
+    try:
+        yield tmux
+    finally:
+        tmux.close()
+
+
+def test_the_console_shows_the_lab_and_follows_a_drain(
+    lab: LabLayout, console_in_tmux: Tmux
+) -> None:
+    tmux = console_in_tmux
+    screen = tmux.wait_for("primary")
+    assert "NORMAL" in screen and "web3" in screen and "standby" in screen
+    asyncio.run(haproxy(lab, "set server site/web2 state drain"))
+    try:
+        screen = tmux.wait_for("DRAIN")
+        assert "balancer: ready -> drain" in tmux.wait_for("ready -> drain")
+    finally:
+        asyncio.run(haproxy(lab, "set server site/web2 state ready"))
+    tmux.keys("?")
+    assert "Actions on the site" in tmux.wait_for("Actions on the site")
+    tmux.keys("Escape")
+    deadline = time.monotonic() + 5  # a lone ESC is told from ESC-d only after a pause
+    while "Actions on the site" in tmux.screen() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    tmux.keys("d")
+    assert "not built yet" in tmux.wait_for("not built yet")
+    tmux.keys("q")
+    deadline = time.monotonic() + 10
+    while tmux.alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not tmux.alive()
