@@ -13,7 +13,6 @@ from textual.widgets import Static
 
 from screens import keys
 
-
 SHOWN = {"question_mark": "?", "slash": "/"}
 
 
