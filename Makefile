@@ -7,12 +7,9 @@ SOURCES := console screens tests bench
 
 .PHONY: demo test deps system-deps lint types pytest lab-up lab-down lab-status clean
 
-LAB_CLUSTER := /tmp/hotspare-lab-127.0.10/cluster.yaml
-
-# Until the console (TUI) lands, the demo shows the live status of the lab.
+# Brings the lab up (idempotent) and opens the console on it; q quits.
 demo: deps
-	$(BIN)/hotspare lab up
-	-$(BIN)/hotspare --cluster $(LAB_CLUSTER) status
+	$(BIN)/hotspare demo
 
 test: deps lint types pytest
 

@@ -109,16 +109,27 @@ def _screenshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_warning(host: str) -> str | None:
+    """What to tell the operator before serving the console on HOST, if anything."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback:
+        return None
+    return (
+        f"WARNING: serving on {host}: textual-serve has no authentication; anyone who "
+        "reaches this address sees the console (observer mode only: nothing can be changed)."
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
     inv = cli.load_inventory(args)
     if inv is None:
         return 2
-    if not ipaddress.ip_address(args.host).is_loopback:
-        print(
-            f"WARNING: serving on {args.host}: textual-serve has no authentication; anyone "
-            "who reaches this address sees the console (observer mode only).",
-            file=sys.stderr,
-        )
+    warning = serve_warning(args.host)
+    if warning:
+        print(warning, file=sys.stderr)
     from textual_serve.server import Server
 
     command = [sys.executable, "-m", "screens.main", "--observe", "--cluster", str(inv.path)]
