@@ -48,15 +48,17 @@ def _status(args: argparse.Namespace, load: Any) -> int:
         return 2
     if args.watch:
         return asyncio.run(_watch(inv, args))
-    state = asyncio.run(_once(inv, args.timeout))
-    print(as_json(state) if args.json else render(state))
+    state = asyncio.run(_once(inv, args.timeout, json_out=args.json))
     return 1 if state.alarms else 0
 
 
-async def _once(inv: Inventory, timeout: float) -> model.ClusterState:
+async def _once(inv: Inventory, timeout: float, json_out: bool) -> model.ClusterState:
     monitor = Monitor(inv, probe_timeout=min(timeout, 5.0))
     try:
-        return await monitor.once(deadline=timeout)
+        state = await monitor.once(deadline=timeout)
+        # The operator reads while the connections close.
+        print(as_json(state) if json_out else render(state), flush=True)
+        return state
     finally:
         await monitor.close()
 

@@ -21,7 +21,6 @@ from console import cli
 from console.authority import Authority
 from console.feed import Feed
 from console.inventory import Inventory
-from console.lab import control
 from console.lab.layout import DEFAULT_BLOCK, LabLayout, LayoutError
 from console.lab.procs import LabProcessError
 from console.monitor import Monitor
@@ -72,6 +71,8 @@ def _console(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from console.lab import control
+
     try:
         lab = LabLayout.for_block(args.block)
         control.up(lab, lambda line: print(line, file=sys.stderr, flush=True))

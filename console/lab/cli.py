@@ -7,11 +7,13 @@ import dataclasses
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console.lab import control
 from console.lab.layout import DEFAULT_BLOCK, LabLayout, LayoutError
 from console.lab.procs import LabProcessError
+
+if TYPE_CHECKING:
+    from console.lab import control
 
 BLOCK_ENV = "HOTSPARE_LAB_BLOCK"
 
@@ -60,14 +62,20 @@ def _guard(args: argparse.Namespace, action: Any) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from console.lab import control  # the lab's code is loaded only for lab commands
+
     return _guard(args, lambda lab: control.up(lab, _say))
 
 
 def _down(args: argparse.Namespace) -> int:
+    from console.lab import control
+
     return _guard(args, lambda lab: control.down(lab, _say, purge=args.purge))
 
 
 def _status(args: argparse.Namespace) -> int:
+    from console.lab import control
+
     return _guard(args, control.status)
 
 

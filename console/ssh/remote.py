@@ -136,10 +136,16 @@ class ProbeShell:
         return (time.perf_counter() - start) * 1000
 
     async def stop(self) -> None:
-        """Stop the shell and whatever it runs, on the box too."""
+        """Stop the shell and whatever it runs, on the box too.
+
+        An idle shell ends by itself when its input closes; only one that is
+        still running something needs its process group killed.
+        """
+        busy = self._lock.locked() or self.broken
         self.broken = True
         self._process.close()
-        await kill_group(self._conn, self._pgid)
+        if busy:
+            await kill_group(self._conn, self._pgid)
 
 
 @dataclass(frozen=True)
