@@ -46,7 +46,20 @@ def _dim_if_stale(cells: list[Text], fresh: model.BoxFreshness | None) -> Cells:
     return tuple(cells)
 
 
-SERVER_COLUMNS = ("server", "admin", "state", "check", "sess", "queue", "5xx", "data")
+SERVER_COLUMNS = ("server", "admin", "state", "since", "check", "sess", "queue", "5xx", "data")
+
+
+def since(seconds: int | None) -> str:
+    """How long a server has been in its state, coarse so it rarely repaints."""
+    if seconds is None:
+        return "?"
+    if seconds < 60:
+        return "<1m"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
 
 
 def server_row(server: model.Server, fresh: model.BoxFreshness | None) -> Cells:
@@ -61,6 +74,7 @@ def server_row(server: model.Server, fresh: model.BoxFreshness | None) -> Cells:
             cell(server.name, "bold"),
             cell(server.admin.upper() if server.admin != "ready" else "ready", admin_style),
             cell(f"{mark} {server.operational}", state_style),
+            cell(since(server.last_change_s)),
             cell(check, BAD if server.check_status.startswith(("L4", "L6", "L7STS")) else ""),
             cell(f"{server.sessions}/{server.max_sessions}"),
             cell(server.queue, WARN if server.queue else ""),
@@ -107,12 +121,17 @@ def node_row(node: model.Node, fresh: model.BoxFreshness | None) -> Cells:
 DB_COLUMNS = ("db", "role", "tl", "lsn", "lag", "link", "archiver", "data")
 
 
-def _lag(db: model.Database, state: model.ClusterState) -> str:
+def _upstream_link(db: model.Database, state: model.ClusterState) -> model.StandbyLink | None:
+    """How DB's upstream sees it (a row of the primary's pg_stat_replication)."""
     for member in state.databases:
         for link in member.standbys:
             if link.application_name == db.name:
-                return f"{size(link.lag_bytes)} {age(link.replay_lag_s or 0.0)}"
-    return "-"
+                return link
+    return None
+
+
+def _lag(link: model.StandbyLink | None) -> str:
+    return f"{size(link.lag_bytes)} {age(link.replay_lag_s or 0.0)}" if link else "-"
 
 
 def _archiver(db: model.Database) -> tuple[str, str]:
@@ -142,7 +161,10 @@ def db_row(db: model.Database, state: model.ClusterState) -> Cells:
         link = "PAUSED"
     else:
         link = db.receiver_status or "-"
-    link_style = WARN if db.role == "standby" and link != "streaming" else ""
+        upstream = _upstream_link(db, state)
+        if upstream is not None and link == "streaming":
+            link = f"streaming {upstream.sync_state}"
+    link_style = WARN if db.role == "standby" and not link.startswith("streaming") else ""
     archiver, archiver_style = _archiver(db)
     return _dim_if_stale(
         [
@@ -150,7 +172,7 @@ def db_row(db: model.Database, state: model.ClusterState) -> Cells:
             cell(role, style),
             cell(db.timeline or "-"),
             cell(lsn or "-"),
-            cell(_lag(db, state)),
+            cell(_lag(_upstream_link(db, state))),
             cell(link, link_style),
             cell(archiver, archiver_style),
             data_age(fresh),

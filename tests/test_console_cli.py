@@ -78,3 +78,26 @@ def test_screenshot_writes_the_first_complete_screen(lab: LabLayout, tmp_path: P
     assert result.returncode == 0, result.stderr
     svg = out.read_text()
     assert "<svg" in svg and "primary" in svg and "standby" in svg
+
+
+def test_over_ssh_the_console_draws_fewer_frames(repo_root: Path) -> None:
+    code = (
+        "import argparse\n"
+        "from console.inventory import load\n"
+        "from screens.main import _app\n"
+        f"inv = load({str(repo_root / 'cluster.yaml')!r})\n"
+        "_app(inv, argparse.Namespace(observe=False, high_contrast=False))\n"
+        "import textual.constants\n"
+        "print(textual.constants.MAX_FPS)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TEXTUAL_FPS"}
+    over_ssh = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "SSH_CONNECTION": "10.0.0.9 50000 10.0.0.1 22"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    local = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert int(over_ssh.stdout) == 15
+    assert int(local.stdout) > 15
