@@ -22,9 +22,16 @@ class Event:
 
 
 def changes(before: ClusterState | None, after: ClusterState) -> tuple[Event, ...]:
-    """The events that lead from BEFORE to AFTER (none for the first snapshot)."""
+    """The events that lead from BEFORE to AFTER.
+
+    For the first snapshot, only what is already wrong: boxes not answering.
+    """
     if before is None:
-        return ()
+        return tuple(
+            Event(after.taken_at, b.box, f"not answering: {b.reason}", "warning")
+            for b in after.boxes
+            if b.stale
+        )
     found = [
         *_alarms(before, after),
         *_boxes(before, after),

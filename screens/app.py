@@ -148,9 +148,9 @@ class HotspareApp(App[int]):
         events = changes(self.state, message.state)
         self.state = message.state
         self.query_one(Banner).show(self.state, self.authority.observer)
-        self.query_one(BalancerPanel).update_from(self.state)
-        self.query_one(NodesPanel).update_from(self.state)
-        self.query_one(ReplicasPanel).update_from(self.state)
+        self.query_one(BalancerPanel).update_from(self.state, self.inv)
+        self.query_one(NodesPanel).update_from(self.state, self.inv)
+        self.query_one(ReplicasPanel).update_from(self.state, self.inv)
         self.record(events)
 
     def record(self, events: Iterable[Event]) -> None:

@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Log, Static
 
 from console.events import Event
+from console.inventory import Inventory
 from console.state import model
 from console.text import one_line
 from screens import rows
@@ -75,10 +76,13 @@ class BalancerPanel(Panel):
     def __init__(self) -> None:
         super().__init__(rows.SERVER_COLUMNS, "balancer", id="balancer")
 
-    def update_from(self, state: model.ClusterState) -> None:
+    def update_from(self, state: model.ClusterState, inv: Inventory) -> None:
         lb = state.balancer
         if lb is None:
             self.border_subtitle = "no data yet"
+            box = state.freshness(inv.balancer.box) if inv.balancer else None
+            width = len(rows.SERVER_COLUMNS)
+            self.show([(n.server, rows.unknown_row(n.server, width, box)) for n in inv.web_nodes])
             return
         fresh = state.freshness(lb.box)
         v = state.verdicts
@@ -92,19 +96,43 @@ class NodesPanel(Panel):
     def __init__(self) -> None:
         super().__init__(rows.NODE_COLUMNS, "web nodes", id="nodes")
 
-    def update_from(self, state: model.ClusterState) -> None:
+    def update_from(self, state: model.ClusterState, inv: Inventory) -> None:
         self.border_subtitle = "scheduler: " + (", ".join(state.verdicts.schedulers) or "NONE")
-        self.show([(n.name, rows.node_row(n, state.freshness(n.box))) for n in state.nodes])
+        known = {n.name: n for n in state.nodes}
+        width = len(rows.NODE_COLUMNS)
+        self.show(
+            [
+                (
+                    n.name,
+                    rows.node_row(known[n.name], state.freshness(n.box))
+                    if n.name in known
+                    else rows.unknown_row(n.name, width, state.freshness(n.box)),
+                )
+                for n in inv.web_nodes
+            ]
+        )
 
 
 class ReplicasPanel(Panel):
     def __init__(self) -> None:
         super().__init__(rows.DB_COLUMNS, "databases", id="replicas")
 
-    def update_from(self, state: model.ClusterState) -> None:
+    def update_from(self, state: model.ClusterState, inv: Inventory) -> None:
         primaries = state.verdicts.primaries
         self.border_subtitle = "primary: " + (", ".join(primaries) or "NONE")
-        self.show([(d.name, rows.db_row(d, state)) for d in state.databases])
+        known = {d.name: d for d in state.databases}
+        width = len(rows.DB_COLUMNS)
+        self.show(
+            [
+                (
+                    d.name,
+                    rows.db_row(known[d.name], state)
+                    if d.name in known
+                    else rows.unknown_row(d.name, width, state.freshness(d.box)),
+                )
+                for d in inv.databases
+            ]
+        )
 
 
 class Timeline(Log):

@@ -39,6 +39,11 @@ def data_age(fresh: model.BoxFreshness | None) -> Text:
     return cell(age(fresh.age))
 
 
+def unknown_row(name: str, width: int, fresh: model.BoxFreshness | None) -> Cells:
+    """A row for something cluster.yaml names but no probe has described yet."""
+    return (cell(name, "bold"), *(cell("?", QUIET) for _ in range(width - 2)), data_age(fresh))
+
+
 def _dim_if_stale(cells: list[Text], fresh: model.BoxFreshness | None) -> Cells:
     if fresh is not None and fresh.stale:
         for text in cells[:-1]:
