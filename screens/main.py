@@ -57,7 +57,10 @@ def _app(inv: Inventory, args: argparse.Namespace, observe: bool = False) -> Hot
 
     env = inv.environment
     authority = Authority.decide(args.observe or observe, env.observer_only, env.label)
-    feed = Feed(Monitor(inv), every=1.0)
+    # A table redraws whole when one cell changes: one picture per refresh
+    # period of the monitor (2 s), not more, keeps an idle console quiet.
+    monitor = Monitor(inv)
+    feed = Feed(monitor, every=monitor.interval)
     return HotspareApp(inv, feed, authority, high_contrast=args.high_contrast)
 
 

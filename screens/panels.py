@@ -19,8 +19,14 @@ from screens import rows
 class Banner(Static):
     """Cluster, environment, site mode, alarms and the OBSERVER badge."""
 
+    _shown: Text | None = None
+
     def show(self, state: model.ClusterState | None, observer: bool) -> None:
-        self.update(rows.banner(state, observer))
+        text = rows.banner(state, observer)
+        # An update re-lays out the screen: skip it when nothing changed.
+        if self._shown is None or text != self._shown:
+            self._shown = text
+            self.update(text)
 
 
 class Panel(DataTable[Text]):

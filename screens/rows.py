@@ -28,6 +28,13 @@ def cell(text: object, style: str = "") -> Text:
     return Text(one_line(str(text), 60), style=style)
 
 
+def latency(ms: float | None) -> str:
+    """Latency in 5 ms steps: jitter below that is noise and only costs repaints."""
+    if ms is None:
+        return "?"
+    return f"{max(5, 5 * round(ms / 5)):.0f}ms"
+
+
 def data_age(fresh: model.BoxFreshness | None) -> Text:
     """How current a row is: "live", an age, or STALE with the age."""
     if fresh is None:
@@ -101,7 +108,7 @@ def node_row(node: model.Node, fresh: model.BoxFreshness | None) -> Cells:
     if node.site_alive is False:
         health, health_style = "✗ site down", BAD
     elif node.health_status == 200:
-        health, health_style = f"✓ {node.health_latency_ms or 0:.0f}ms", GOOD
+        health, health_style = f"✓ {latency(node.health_latency_ms)}", GOOD
     elif node.health_status is not None:
         health, health_style = f"✗ HTTP {node.health_status}", BAD
     else:
