@@ -117,6 +117,8 @@ class HotspareApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # One help screen for the app's life: a new one per `?` kept memory growing.
+        self.install_screen(HelpScreen(self.authority.observer), name="help")
         self.query_one(Banner).show(None, self.authority.observer)
         boxes = ", ".join(box.name for box in self.inv.boxes)
         self.record([Event(self.clock(), "console", f"watching {boxes}")])
@@ -254,7 +256,7 @@ class HotspareApp(App[int]):
         self.notify(f"Screen saved as {path}")
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.authority.observer))
+        self.push_screen("help")
 
     def action_high_contrast(self) -> None:
         dark = "textual-dark"
