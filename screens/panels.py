@@ -66,6 +66,11 @@ class Panel(DataTable[Text]):
                 self.update_cell(name, column, value)
             self._shown[name] = signature
 
+    def subtitle(self, text: str) -> None:
+        """Set the border subtitle; Textual repaints the whole table even for the same text."""
+        if self.border_subtitle != text:
+            self.border_subtitle = text
+
     @property
     def selected(self) -> str | None:
         """The name of the row under the cursor."""
@@ -85,14 +90,14 @@ class BalancerPanel(Panel):
     def update_from(self, state: model.ClusterState, inv: Inventory) -> None:
         lb = state.balancer
         if lb is None:
-            self.border_subtitle = "no data yet"
+            self.subtitle("no data yet")
             box = state.freshness(inv.balancer.box) if inv.balancer else None
             width = len(rows.SERVER_COLUMNS)
             self.show([(n.server, rows.unknown_row(n.server, width, box)) for n in inv.web_nodes])
             return
         fresh = state.freshness(lb.box)
         v = state.verdicts
-        self.border_subtitle = (
+        self.subtitle(
             f"{lb.box}: {v.backends_up}/{v.backends_total} up, {lb.frontend_request_rate} req/s"
         )
         self.show([(s.name, rows.server_row(s, fresh)) for s in lb.servers])
@@ -103,7 +108,7 @@ class NodesPanel(Panel):
         super().__init__(rows.NODE_COLUMNS, "web nodes", id="nodes")
 
     def update_from(self, state: model.ClusterState, inv: Inventory) -> None:
-        self.border_subtitle = "scheduler: " + (", ".join(state.verdicts.schedulers) or "NONE")
+        self.subtitle("scheduler: " + (", ".join(state.verdicts.schedulers) or "NONE"))
         known = {n.name: n for n in state.nodes}
         width = len(rows.NODE_COLUMNS)
         self.show(
@@ -125,7 +130,7 @@ class ReplicasPanel(Panel):
 
     def update_from(self, state: model.ClusterState, inv: Inventory) -> None:
         primaries = state.verdicts.primaries
-        self.border_subtitle = "primary: " + (", ".join(primaries) or "NONE")
+        self.subtitle("primary: " + (", ".join(primaries) or "NONE"))
         known = {d.name: d for d in state.databases}
         width = len(rows.DB_COLUMNS)
         self.show(
