@@ -20,7 +20,7 @@ from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from console.authority import Authority, ObserverRefused
@@ -31,7 +31,15 @@ from console.state.model import ClusterState
 from screens import keys
 from screens.detail import BoxScreen, box_of
 from screens.help import HelpScreen
-from screens.panels import BalancerPanel, Banner, NodesPanel, Panel, ReplicasPanel, Timeline
+from screens.panels import (
+    BalancerPanel,
+    Banner,
+    KeyBar,
+    NodesPanel,
+    Panel,
+    ReplicasPanel,
+    Timeline,
+)
 
 MIN_SIZE = (80, 24)
 FOOTER_KEYS = ("d", "r", "m", "p", "o", "M", "s", "l", "question_mark", "q")
@@ -114,7 +122,15 @@ class HotspareApp(App[int]):
             yield Timeline(_stamp)
         yield Input(placeholder="filter by name (escape closes)", id="filter", disabled=True)
         yield Static(id="too-small")
-        yield Footer()
+        yield KeyBar(self._hints())
+
+    def _hints(self) -> list[tuple[str, str]]:
+        shown = {"question_mark": "?", "slash": "/"}
+        return [
+            (shown.get(k.key, k.key), k.label)
+            for k in keys.ACTIONS + keys.VIEWS
+            if k.key in FOOTER_KEYS and not (self.authority.observer and k.changes_site)
+        ] + [("^p", "palette")]
 
     def on_mount(self) -> None:
         # One help screen for the app's life: a new one per `?` kept memory growing.

@@ -10,10 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from console.inventory import Inventory
 from console.text import one_line
+from screens.panels import KeyBar
 
 if TYPE_CHECKING:
     from screens.app import HotspareApp
@@ -62,7 +63,7 @@ class BoxScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(self._describe(), id="facts")
-        yield Footer()
+        yield KeyBar([("esc", "back"), ("l", "logs")])
 
     def _describe(self) -> Text:
         app, box = self._hotspare, self.box

@@ -16,6 +16,22 @@ from console.text import one_line
 from screens import rows
 
 
+class KeyBar(Static):
+    """The key hints at the bottom: a fixed line, drawn once.
+
+    Textual's Footer rebuilds its keys on every screen switch and, in 8.2.8,
+    keeps the old ones alive (Textualize/textual#6666); the garbage they leave
+    made key presses pause for hundreds of milliseconds.
+    """
+
+    def __init__(self, hints: Sequence[tuple[str, str]], id: str | None = None) -> None:
+        text = Text()
+        for key, label in hints:
+            text.append(f" {key} ", "bold reverse")
+            text.append(f" {label} ")
+        super().__init__(text, id=id, classes="keybar")
+
+
 class Banner(Static):
     """Cluster, environment, site mode, alarms and the OBSERVER badge."""
 
