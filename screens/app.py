@@ -125,9 +125,8 @@ class HotspareApp(App[int]):
         yield KeyBar(self._hints())
 
     def _hints(self) -> list[tuple[str, str]]:
-        shown = {"question_mark": "?", "slash": "/"}
         return [
-            (shown.get(k.key, k.key), k.label)
+            (keys.shown(k.key), k.label)
             for k in keys.ACTIONS + keys.VIEWS
             if k.key in FOOTER_KEYS and not (self.authority.observer and k.changes_site)
         ] + [("^p", "palette")]

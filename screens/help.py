@@ -13,8 +13,6 @@ from textual.widgets import Static
 
 from screens import keys
 
-SHOWN = {"question_mark": "?", "slash": "/"}
-
 
 def help_text(observer: bool) -> Text:
     """The keys, grouped; an observer's site-changing keys are marked unavailable."""
@@ -24,14 +22,14 @@ def help_text(observer: bool) -> Text:
     text.append("\nViews\n", style="bold")
     for key in keys.VIEWS:
         later = f"  (arrives with {key.arrives_with})" if key.arrives_with else ""
-        text.append(f"  {SHOWN.get(key.key, key.key):18} {key.description}{later}\n")
+        text.append(f"  {keys.shown(key.key):18} {key.description}{later}\n")
     text.append("\nActions on the site\n", style="bold")
     if observer:
         text.append("  OBSERVER: none of these is available on this console.\n", "bold")
     for key in keys.ACTIONS:
         later = f"  (arrives with {key.arrives_with})" if key.arrives_with else ""
         style = "dim strike" if observer else ""
-        text.append(f"  {SHOWN.get(key.key, key.key):18} {key.description}{later}\n", style)
+        text.append(f"  {keys.shown(key.key):18} {key.description}{later}\n", style)
     text.append("\nescape or ? closes this screen\n", style="dim")
     return text
 

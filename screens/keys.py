@@ -68,4 +68,12 @@ MOVES = (
     ("escape", "Close a screen or the filter"),
 )
 
+_SHOWN = {"question_mark": "?", "slash": "/"}
+
+
+def shown(key: str) -> str:
+    """How a key is written for the operator: "?" rather than "question_mark"."""
+    return _SHOWN.get(key, key)
+
+
 MUTATIONS = frozenset(k.action for k in ACTIONS if k.changes_site)
