@@ -116,10 +116,9 @@ def databases(state: model.ClusterState) -> list[str]:
         lag, link = "-", db.receiver_status or "-"
         if db.role == "primary":
             link = f"{len(db.standbys)} standby" + ("s" if len(db.standbys) != 1 else "")
-        for primary in state.databases:
-            for s in primary.standbys:
-                if s.application_name == db.name:
-                    lag = f"{size(s.lag_bytes)} {age(s.replay_lag_s or 0.0)}"
+        upstream = state.standby_link(db.name)
+        if upstream is not None:
+            lag = f"{size(upstream.lag_bytes)} {age(upstream.replay_lag_s or 0.0)}"
         if db.replay_paused:
             link = "PAUSED"
         lines.append(

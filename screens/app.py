@@ -164,11 +164,14 @@ class HotspareApp(App[int]):
     def on_hotspare_app_state_updated(self, message: StateUpdated) -> None:
         events = changes(self.state, message.state)
         self.state = message.state
-        self.query_one(Banner).show(self.state, self.authority.observer)
-        self.query_one(BalancerPanel).update_from(self.state, self.inv)
-        self.query_one(NodesPanel).update_from(self.state, self.inv)
-        self.query_one(ReplicasPanel).update_from(self.state, self.inv)
+        self._show(self.state)
         self.record(events)
+
+    def _show(self, state: ClusterState) -> None:
+        self.query_one(Banner).show(state, self.authority.observer)
+        self.query_one(BalancerPanel).update_from(state, self.inv)
+        self.query_one(NodesPanel).update_from(state, self.inv)
+        self.query_one(ReplicasPanel).update_from(state, self.inv)
 
     def record(self, events: Iterable[Event]) -> None:
         """Add EVENTS to the timeline and the history detail screens show."""
@@ -264,7 +267,7 @@ class HotspareApp(App[int]):
         for panel in self.query(Panel):
             panel.filter = event.value
         if self.state is not None:
-            self.post_message(self.StateUpdated(self.state))
+            self._show(self.state)
 
     def action_save_svg(self) -> None:
         path = self.save_screenshot(path=str(self.screenshot_dir))

@@ -133,15 +133,6 @@ def node_row(node: model.Node, fresh: model.BoxFreshness | None) -> Cells:
 DB_COLUMNS = ("db", "role", "tl", "lsn", "lag", "link", "archiver", "data")
 
 
-def _upstream_link(db: model.Database, state: model.ClusterState) -> model.StandbyLink | None:
-    """How DB's upstream sees it (a row of the primary's pg_stat_replication)."""
-    for member in state.databases:
-        for link in member.standbys:
-            if link.application_name == db.name:
-                return link
-    return None
-
-
 def _lag(link: model.StandbyLink | None) -> str:
     return f"{size(link.lag_bytes)} {age(link.replay_lag_s or 0.0)}" if link else "-"
 
@@ -167,13 +158,13 @@ def db_row(db: model.Database, state: model.ClusterState) -> Cells:
     else:
         role, style = "standby", ""
     lsn = db.current_lsn if db.role == "primary" else db.replay_lsn
+    upstream = state.standby_link(db.name)
     if db.role == "primary":
         link = f"{len(db.standbys)} standby" + ("s" if len(db.standbys) != 1 else "")
     elif db.replay_paused:
         link = "PAUSED"
     else:
         link = db.receiver_status or "-"
-        upstream = _upstream_link(db, state)
         if upstream is not None and link == "streaming":
             link = f"streaming {upstream.sync_state}"
     link_style = WARN if db.role == "standby" and not link.startswith("streaming") else ""
@@ -184,7 +175,7 @@ def db_row(db: model.Database, state: model.ClusterState) -> Cells:
             cell(role, style),
             cell(db.timeline or "-"),
             cell(lsn or "-"),
-            cell(_lag(_upstream_link(db, state))),
+            cell(_lag(upstream)),
             cell(link, link_style),
             cell(archiver, archiver_style),
             data_age(fresh),

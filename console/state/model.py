@@ -267,3 +267,11 @@ class ClusterState:
     def freshness(self, box: str) -> BoxFreshness | None:
         """The freshness record of BOX, if the snapshot has one."""
         return next((b for b in self.boxes if b.box == box), None)
+
+    def standby_link(self, name: str) -> StandbyLink | None:
+        """How standby NAME's upstream sees it: its row in pg_stat_replication."""
+        for member in self.databases:
+            for link in member.standbys:
+                if link.application_name == name:
+                    return link
+        return None
