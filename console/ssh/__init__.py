@@ -10,7 +10,7 @@ from console.ssh.errors import (
     Unreachable,
 )
 from console.ssh.link import BoxLink, LinkState
-from console.ssh.remote import ProbeShell, Result
+from console.ssh.remote import ProbeShell, Result, Stream
 
 __all__ = [
     "AuthRefused",
@@ -24,6 +24,7 @@ __all__ = [
     "RemoteTimeout",
     "Result",
     "Route",
+    "Stream",
     "Unreachable",
     "open_route",
     "route",

@@ -9,7 +9,9 @@ never holds up a refresh loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncssh
@@ -100,6 +102,26 @@ class BoxLink:
     async def run(self, command: str, timeout: float) -> remote.Result:
         """Run one command in its own session (bounded per box)."""
         return await remote.run(self.box, await self.connection(), command, timeout, self._sessions)
+
+    async def stream(self, command: str) -> remote.Stream:
+        """COMMAND started on the box, its output read as it comes; close it when done."""
+        return await remote.open_stream(self.box, await self.connection(), command, self._sessions)
+
+    @contextlib.asynccontextmanager
+    async def sftp(self) -> AsyncIterator[asyncssh.SFTPClient]:
+        """An SFTP session on the box; it holds one session slot while open."""
+        conn = await self.connection()
+        async with self._sessions:
+            try:
+                client = await conn.start_sftp_client()
+            except (OSError, asyncssh.Error) as exc:
+                raise RemoteFailed(self.box, f"cannot start SFTP: {exc}") from exc
+            try:
+                yield client
+            finally:
+                client.exit()
+                with contextlib.suppress(OSError, asyncssh.Error):
+                    await client.wait_closed()
 
     async def open_unix(self, path: str) -> tuple[asyncssh.SSHReader[str], asyncssh.SSHWriter[str]]:
         """A stream to a UNIX socket on the box (direct-streamlocal: no socat there)."""

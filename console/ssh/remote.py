@@ -213,3 +213,60 @@ async def run(
         decode(out if isinstance(out, bytes) else out.encode()),
         decode(err if isinstance(err, bytes) else err.encode()),
     )
+
+
+class Stream:
+    """A long-running remote command whose output is read as it comes (tail -F).
+
+    It holds one of the box's session slots until closed, and closing it
+    stops the command on the box by its process group.
+    """
+
+    def __init__(
+        self,
+        box: str,
+        conn: asyncssh.SSHClientConnection,
+        process: asyncssh.SSHClientProcess[bytes],
+        pgid: int,
+        slot: asyncio.Semaphore,
+    ) -> None:
+        self.box = box
+        self._conn = conn
+        self._process = process
+        self._pgid = pgid
+        self._slot: asyncio.Semaphore | None = slot
+        self.stdout = process.stdout
+        self.stderr = process.stderr
+
+    async def close(self) -> None:
+        """Stop the command on the box and give back the session slot."""
+        slot, self._slot = self._slot, None
+        if slot is None:
+            return
+        self._process.close()
+        try:
+            if not self._conn.is_closed():
+                await asyncio.shield(kill_group(self._conn, self._pgid))
+        finally:
+            slot.release()
+
+
+async def open_stream(
+    box: str,
+    conn: asyncssh.SSHClientConnection,
+    command: str,
+    sessions: asyncio.Semaphore,
+) -> Stream:
+    """Start COMMAND and hand back its output streams (bytes), holding a session slot.
+
+    Raises:
+        RemoteFailed: the session could not be opened or the command did not start.
+    """
+    await sessions.acquire()
+    try:
+        process = await _open_session(box, conn, command)
+        pgid = await _first_line_pgid(box, process)
+    except BaseException:
+        sessions.release()
+        raise
+    return Stream(box, conn, process, pgid, sessions)
