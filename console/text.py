@@ -23,3 +23,24 @@ def one_line(text: str, limit: int = 200) -> str:
     """TEXT cleaned and folded onto one line, shortened to LIMIT characters."""
     flat = " ".join(clean(text.replace("\n", " ").replace("\r", " ")).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+# Everything that could act on a terminal or reorder what is shown: C0 and C1
+# controls (tab aside), line and paragraph separators, bidi overrides.
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def inert(text: str) -> str:
+    r"""TEXT with every control character shown as an escape (ESC as \x1b).
+
+    For log lines: unlike `clean`, nothing is hidden from the operator, so an
+    injected escape sequence is visible as what it is, and does nothing.
+    """
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_visible, text)

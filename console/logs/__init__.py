@@ -1,0 +1,1 @@
+"""Logs: following the nodes' files over SSH, merging them, collecting them."""
