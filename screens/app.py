@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import ClassVar
 
@@ -27,10 +27,12 @@ from console.authority import Authority, ObserverRefused
 from console.events import Event, changes
 from console.feed import SnapshotSource
 from console.inventory import Inventory
+from console.ssh import BoxLink
 from console.state.model import ClusterState
 from screens import keys
 from screens.detail import BoxScreen, box_of
 from screens.help import HelpScreen
+from screens.logs import LogsScreen
 from screens.panels import (
     BalancerPanel,
     Banner,
@@ -97,11 +99,13 @@ class HotspareApp(App[int]):
         high_contrast: bool = False,
         screenshot_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
+        links: Mapping[str, BoxLink] | None = None,
     ) -> None:
         super().__init__()
         self.clock = clock
         self.inv = inv
         self.feed = feed
+        self.links = links
         self.authority = authority
         self.state: ClusterState | None = None
         self.events: deque[Event] = deque(maxlen=1000)
@@ -192,7 +196,10 @@ class HotspareApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Observers get no mutation at all: the binding is inactive and hidden.
-        return not (action in keys.MUTATIONS and self.authority.observer)
+        # Site actions act on the main screen's selection: only from there.
+        if action in keys.MUTATIONS:
+            return not self.authority.observer and len(self.screen_stack) == 1
+        return True
 
     def _site_action(self, action: str) -> None:
         key = next(k for k in keys.ACTIONS if k.action == action)
@@ -235,7 +242,10 @@ class HotspareApp(App[int]):
         self._site_action("make_warm")
 
     def action_logs(self) -> None:
-        self.notify("The logs screen is not built yet (issue 5).", severity="warning")
+        if self.links is None or not self.inv.web_nodes:
+            self.notify("No logs to show: no web nodes, or no live connection.", severity="warning")
+            return
+        self.push_screen(LogsScreen(self.links, self.inv.web_nodes, self.clock))
 
     def action_details(self) -> None:
         panel = self.focused if isinstance(self.focused, Panel) else None

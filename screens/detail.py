@@ -91,5 +91,5 @@ class BoxScreen(Screen[None]):
             text.append(f"  {one_line(event.text, 200)}\n")
         if not mine:
             text.append("  none seen yet\n", style="dim")
-        text.append("\nlogs: press l (the logs screen arrives with issue 5)\n", style="dim")
+        text.append("\nlogs: press l for every node's logs, live\n", style="dim")
         return text

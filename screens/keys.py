@@ -54,7 +54,7 @@ ACTIONS: tuple[Key, ...] = (
 
 VIEWS: tuple[Key, ...] = (
     Key("enter", "details", "details", "Open the selected box's details"),
-    Key("l", "logs", "logs", "Open the logs screen", arrives_with="issue 5"),
+    Key("l", "logs", "logs", "Open the logs screen"),
     Key("slash", "filter", "filter", "Filter the tables by name"),
     Key("ctrl+s", "save_svg", "save SVG", "Save the screen as SVG"),
     Key("question_mark", "help", "help", "List every key"),

@@ -149,13 +149,13 @@ def test_question_mark_lists_the_keys() -> None:
     _run(go())
 
 
-def test_l_says_the_logs_screen_is_not_built_yet() -> None:
+def test_l_without_live_connections_says_there_are_no_logs_to_show() -> None:
     async def go() -> None:
         app, _ = console_app()
         async with app.run_test(size=(100, 32)) as pilot:
             await _settle(pilot)
             await pilot.press("l")
-            assert app.told and "issue 5" in app.told[-1]
+            assert app.told and "No logs to show" in app.told[-1]
 
     _run(go())
 

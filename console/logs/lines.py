@@ -57,7 +57,8 @@ class LogLine(NamedTuple):
     ``at`` is the line's own timestamp, if it has one; ``when`` orders it
     among other nodes' lines: its own stamp, else the stamp of the line before
     it in the same file (a stack trace stays under its message), else its
-    arrival time.
+    arrival time. A ``notice`` is hotspare speaking (lines dropped, a file
+    rotated), not a line of the file.
     """
 
     source: Source
@@ -67,6 +68,12 @@ class LogLine(NamedTuple):
     text: str
     cut: int
     arrived: float
+    notice: bool = False
+
+
+def notice(source: Source, seq: int, text: str, now: float) -> LogLine:
+    """A line of hotspare's own about SOURCE, to show among its lines."""
+    return LogLine(source, seq, None, now, text, 0, now, True)
 
 
 class LineSplitter:

@@ -46,6 +46,7 @@ class Position:
 
 
 BACKLOG_WINDOW = 1024 * 1024
+BACKLOG_WINDOW_MAX = 64 * 1024 * 1024
 
 
 def command(path: str, follow: bool, backlog: int | None, resume: Position) -> str:
@@ -53,17 +54,22 @@ def command(path: str, follow: bool, backlog: int | None, resume: Position) -> s
 
     The start is a byte offset, always, so a reconnect can resume exactly:
     the offset of RESUME if the file is still that inode, else the start of
-    the last BACKLOG lines (searched in the file's last MiB), else, with
-    BACKLOG None, the file's start.
+    the last BACKLOG lines, else, with BACKLOG None, the file's start.
     """
     q = shlex.quote(path)
     if backlog is None:
         fresh = "start=0"
     else:
+        # The last BACKLOG lines, searched in a window at the end of the file
+        # that grows until it holds them whole (a 1 MB line must not hide the
+        # lines before it). Only bytes below `size` are read, so a file that
+        # grows meanwhile cannot shift the answer.
+        window = f"tail -c +$((size - w + 1)) {q} | head -c $w"
         fresh = (
-            f'w={BACKLOG_WINDOW}; [ "$size" -lt $w ] && w=$size; '
-            f"start=$((size - $(tail -c +$((size - w + 1)) {q} | head -c $w "
-            f"| tail -n {backlog} | wc -c)))"
+            f"w={BACKLOG_WINDOW}; while :; do [ $w -gt $size ] && w=$size; "
+            f"[ $w -ge $size ] || [ $w -ge {BACKLOG_WINDOW_MAX} ] || "
+            f"[ $({window} | wc -l) -gt {backlog} ] && break; w=$((w * 8)); done; "
+            f"start=$((size - $({window} | tail -n {backlog} | wc -c)))"
         )
     if resume.inode is not None:
         fresh = (

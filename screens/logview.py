@@ -1,0 +1,309 @@
+"""LogView: a scrolling view of log lines, drawn one screen line at a time.
+
+Only the lines on screen are rendered (Textual's line API), so ten thousand
+lines cost no more to show than twenty. Lines arrive in batches; the view
+keeps at most `max_lines`, a filter decides which are shown, and a cursor
+marks the line the operator is on once they stop following. Every line is
+drawn from a rich Text built without markup: a "[/]" in a log is just text.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from rich.cells import cell_len
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from console.logs.lines import LogLine
+from console.logs.marks import brief, severity, spans
+from console.logs.merge import order
+
+TAG_COLOURS = ("cyan", "yellow", "magenta", "green", "bright_blue", "bright_red")
+STYLES = {
+    "5xx": Style(color="bright_red", bold=True),
+    "error": Style(color="red"),
+    "warn": Style(color="yellow"),
+    "notice": Style(color="magenta", italic=True),
+    "match": Style(color="black", bgcolor="yellow"),
+    "cursor": Style(bgcolor="grey23"),
+    "cut": Style(dim=True),
+}
+Keep = Callable[[LogLine], bool]
+
+
+def _keep_all(line: LogLine) -> bool:
+    return True
+
+
+class LogView(ScrollView, can_focus=True):
+    """Log lines of one column (one node) or of the merged stream."""
+
+    DEFAULT_CSS = """
+    LogView {
+        background: $surface;
+        scrollbar-size-vertical: 1;
+        scrollbar-size-horizontal: 0;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "up", show=False),
+        Binding("down,j", "cursor(1)", "down", show=False),
+        Binding("pageup", "page(-1)", "page up", show=False),
+        Binding("pagedown", "page(1)", "page down", show=False),
+        Binding("home,g", "top", "top", show=False),
+    ]
+
+    class CursorMoved(Message):
+        """The operator moved this view's cursor: other views follow its time."""
+
+        def __init__(self, view: LogView, when: float) -> None:
+            super().__init__()
+            self.view = view
+            self.when = when
+
+    def __init__(
+        self,
+        max_lines: int,
+        tag_nodes: Sequence[str] = (),
+        ordered: bool = False,
+        id: str | None = None,
+    ) -> None:
+        """A view of at most MAX_LINES lines.
+
+        Args:
+            max_lines: lines kept; the oldest go first.
+            tag_nodes: start each line with its node's name (the merged view).
+            ordered: keep lines in time order, placing a late line where it belongs.
+            id: the widget's id.
+        """
+        super().__init__(id=id)
+        self.max_lines = max_lines
+        self.ordered = ordered
+        self.brief = False
+        self._tags = {name: TAG_COLOURS[i % len(TAG_COLOURS)] for i, name in enumerate(tag_nodes)}
+        self._tag_width = max((len(name) for name in tag_nodes), default=0)
+        self._all: list[LogLine] = []
+        self._shown: list[LogLine] = []
+        self._keep: Keep = _keep_all
+        self._marks: re.Pattern[str] | None = None
+        self._width = 0
+        self._cache: LRUCache[int, Strip] = LRUCache(512)
+        self.cursor: int | None = None
+        self.following = True
+
+    # Content ---------------------------------------------------------------
+
+    @property
+    def shown(self) -> Sequence[LogLine]:
+        """The lines that pass the filter, oldest first."""
+        return self._shown
+
+    def add(self, lines: Sequence[LogLine]) -> None:
+        """Append a batch of lines; one repaint for the whole batch."""
+        if not lines:
+            return
+        if self.ordered:
+            lines = sorted(lines, key=order)
+            if self._all and order(lines[0]) < order(self._all[-1]):
+                self._insert(lines)
+                return
+        self._all.extend(lines)
+        keep = self._keep
+        new = [line for line in lines if keep(line)]
+        self._shown.extend(new)
+        excess = len(self._all) - self.max_lines
+        if excess > self.max_lines // 10:  # trim in steps, not on every line
+            self._trim(excess)
+        if new:
+            self._grow(new)
+
+    def _insert(self, lines: Sequence[LogLine]) -> None:
+        """Place LINES, some older than lines already shown, in time order."""
+        keep = self._keep
+        new = []
+        for line in lines:
+            bisect.insort(self._all, line, key=order)
+            if keep(line):
+                at = bisect.bisect(self._shown, order(line), key=order)
+                self._shown.insert(at, line)
+                new.append(line)
+                if self.cursor is not None and at <= self.cursor:
+                    self.cursor += 1
+        self._cache.clear()
+        excess = len(self._all) - self.max_lines
+        if excess > self.max_lines // 10:
+            self._trim(excess)
+        if new:
+            self._grow(new)
+
+    def _trim(self, excess: int) -> None:
+        gone = {id(line) for line in self._all[:excess]}
+        del self._all[:excess]
+        self._cache.clear()  # strips are cached by index, and the indices moved
+        before = len(self._shown)
+        self._shown = [line for line in self._shown if id(line) not in gone]
+        if self.cursor is not None:
+            self.cursor = max(0, self.cursor - (before - len(self._shown)))
+
+    def _grow(self, new: Sequence[LogLine]) -> None:
+        self._width = max(self._width, max(cell_len(self._text(line)) for line in new[-200:]))
+        self.virtual_size = Size(self._width + self._tag_width + 1, len(self._shown))
+        if self.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.refresh()
+
+    def set_filter(self, keep: Keep | None) -> None:
+        """Show only the lines KEEP accepts (all of them for None)."""
+        at = self.cursor_line
+        self._keep = keep or _keep_all
+        self._shown = [line for line in self._all if self._keep(line)]
+        self._cache.clear()
+        self.virtual_size = Size(self._width + self._tag_width + 1, len(self._shown))
+        if at is not None:
+            self._place_cursor(self.index_at(at.when), announce=False)
+        elif self.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.refresh()
+
+    def set_marks(self, pattern: re.Pattern[str] | None) -> None:
+        """Highlight PATTERN's matches (the operator's own pattern, or the search)."""
+        self._marks = pattern
+        self._cache.clear()
+        self.refresh()
+
+    # Cursor and following --------------------------------------------------
+
+    @property
+    def cursor_line(self) -> LogLine | None:
+        if self.cursor is None or not self._shown:
+            return None
+        return self._shown[min(self.cursor, len(self._shown) - 1)]
+
+    def follow(self) -> None:
+        """Drop the cursor and stay at the newest line."""
+        self.following, self.cursor = True, None
+        self._cache.clear()
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.refresh()
+
+    def pause(self) -> None:
+        """Stop at the lines on screen: new ones are kept but do not scroll."""
+        if self.following:
+            self.following = False
+            bottom = min(
+                len(self._shown), int(self.scroll_y) + self.scrollable_content_region.height
+            )
+            self._place_cursor(max(0, bottom - 1), announce=False)
+
+    def index_at(self, when: float) -> int:
+        """The first shown line at or after WHEN (the last line if none is)."""
+        for i, line in enumerate(self._shown):
+            if line.when >= when:
+                return i
+        return max(0, len(self._shown) - 1)
+
+    def cursor_to_time(self, when: float) -> None:
+        """Put the cursor on the first line at or after WHEN (keeps columns in step)."""
+        self.following = False
+        self._place_cursor(self.index_at(when), announce=False)
+
+    def find(self, pattern: re.Pattern[str], forward: bool = True) -> bool | None:
+        """Move the cursor to the next (or previous) line matching PATTERN.
+
+        Returns True if found, None if found after wrapping around the end, False if not found.
+        """
+        count = len(self._shown)
+        if not count:
+            return False
+        start = self.cursor if self.cursor is not None else (count - 1 if forward else count)
+        step = 1 if forward else -1
+        for n in range(1, count + 1):
+            i = (start + step * n) % count
+            if pattern.search(self._shown[i].text):
+                self.following = False
+                self._place_cursor(i)
+                wrapped = (i <= start) if forward else (i >= start)
+                return None if wrapped else True
+        return False
+
+    def _place_cursor(self, index: int, announce: bool = True) -> None:
+        if not self._shown:
+            self.cursor = None
+            return
+        self.cursor = max(0, min(index, len(self._shown) - 1))
+        height = self.scrollable_content_region.height
+        if not (self.scroll_y <= self.cursor < self.scroll_y + height):
+            self.scroll_to(y=max(0, self.cursor - height // 2), animate=False, immediate=True)
+        self._cache.clear()
+        self.refresh()
+        line = self.cursor_line
+        if announce and line is not None:
+            self.post_message(self.CursorMoved(self, line.when))
+
+    def action_cursor(self, step: int) -> None:
+        if self.following:
+            self.pause()
+        base = self.cursor if self.cursor is not None else len(self._shown) - 1
+        self._place_cursor(base + step)
+
+    def action_page(self, pages: int) -> None:
+        self.action_cursor(pages * max(1, self.scrollable_content_region.height - 1))
+
+    def action_top(self) -> None:
+        self.following = False
+        self._place_cursor(0)
+
+    # Drawing ---------------------------------------------------------------
+
+    def set_brief(self, on: bool) -> None:
+        """Show access lines as time, status, method, path and size only."""
+        self.brief = on
+        self._cache.clear()
+        self._width = max((cell_len(self._text(line)) for line in self._shown[-500:]), default=0)
+        self.virtual_size = Size(self._width + self._tag_width + 1, len(self._shown))
+        self.refresh()
+
+    def _text(self, line: LogLine) -> str:
+        text = (brief(line) if self.brief and not line.notice else line.text).expandtabs(8)
+        return text + f" …[{line.cut:,} bytes cut]" if line.cut else text
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.scrollable_content_region.width
+        style = self.rich_style
+        if index >= len(self._shown):
+            return Strip.blank(width, style)
+        strip = self._cache.get(index)
+        if strip is None:
+            strip = self._draw(self._shown[index], index == self.cursor)
+            self._cache[index] = strip
+        return strip.crop_extend(scroll_x, scroll_x + width, style)
+
+    def _draw(self, line: LogLine, on_cursor: bool) -> Strip:
+        body = self._text(line)
+        text = Text(no_wrap=True, end="", style=self.rich_style)
+        if self._tags:
+            name = line.source.node
+            text.append(name.ljust(self._tag_width) + " ", Style(color=self._tags.get(name)))
+        start = len(text)
+        level = "notice" if line.notice else severity(line)
+        text.append(body, STYLES[level] if level else None)
+        if line.cut:
+            text.stylize(STYLES["cut"], start + len(body) - len(f" …[{line.cut:,} bytes cut]"))
+        for a, b in spans(self._marks, body):
+            text.stylize(STYLES["match"], start + a, start + b)
+        if on_cursor:
+            text.stylize(STYLES["cursor"])
+        segments = list(text.render(self.app.console))
+        return Strip(segments, text.cell_len)
