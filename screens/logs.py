@@ -238,8 +238,8 @@ class LogsScreen(Screen[None]):
         for view in [*self._columns(), self.query_one("#merged", LogView)]:
             view.set_filter(keep)
             view.set_marks(self.search or self.highlight)
-            if view.following:  # a view that was hidden could not scroll: do it once shown
-                self.call_after_refresh(view.follow)
+            # A view that was hidden could not scroll: it catches up once shown.
+            self.call_after_refresh(view.catch_up)
         self._status()
         self._titles()
 

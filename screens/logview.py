@@ -196,6 +196,11 @@ class LogView(ScrollView, can_focus=True):
         self.scroll_end(animate=False, immediate=True, x_axis=False)
         self.refresh()
 
+    def catch_up(self) -> None:
+        """Scroll to the newest line if following (a hidden view could not)."""
+        if self.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
     def pause(self) -> None:
         """Stop at the lines on screen: new ones are kept but do not scroll."""
         if self.following:
@@ -206,11 +211,17 @@ class LogView(ScrollView, can_focus=True):
             self._place_cursor(max(0, bottom - 1), announce=False)
 
     def index_at(self, when: float) -> int:
-        """The first shown line at or after WHEN (the last line if none is)."""
+        """The shown line nearest in time at or after WHEN (the last line if none is).
+
+        Nearest in time rather than first in place: a file is not always in
+        time order (a line is stamped when its request began, written when
+        it ended), and a backlog can follow lines written with old stamps.
+        """
+        best, best_when = len(self._shown) - 1, float("inf")
         for i, line in enumerate(self._shown):
-            if line.when >= when:
-                return i
-        return max(0, len(self._shown) - 1)
+            if when <= line.when < best_when:
+                best, best_when = i, line.when
+        return max(0, best)
 
     def cursor_to_time(self, when: float) -> None:
         """Put the cursor on the first line at or after WHEN (keeps columns in step)."""

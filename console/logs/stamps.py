@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Callable
+from datetime import date
 from functools import lru_cache
 
 _MONTHS = {
@@ -44,8 +45,8 @@ Parser = Callable[[str, int], "float | None"]
 
 @lru_cache(maxsize=4096)
 def _day(year: int, month: int, day: int) -> int:
-    """Seconds from the epoch to midnight UTC of a calendar day."""
-    return calendar.timegm((year, month, day, 0, 0, 0, 0, 0, 0))
+    """Seconds from the epoch to midnight UTC of a calendar day (ValueError if none such)."""
+    return calendar.timegm(date(year, month, day).timetuple())
 
 
 def _zone(text: str | None, box_offset: int) -> int:
