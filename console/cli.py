@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from console import cli_status, cli_trust, inventory
+from console import cli_logs, cli_status, cli_trust, inventory
 from console.lab import cli as lab_cli
 
 CLUSTER_ENV = "HOTSPARE_CLUSTER"
@@ -61,6 +61,7 @@ def build_parser(extend: Extend | None = None) -> argparse.ArgumentParser:
     check.set_defaults(run=_check_config)
     cli_status.add_parser(commands, load_inventory)
     cli_trust.add_parser(commands, load_inventory)
+    cli_logs.add_parser(commands, load_inventory)
     lab_cli.add_parser(commands)
     if extend is not None:
         extend(parser, commands)
@@ -70,7 +71,7 @@ def build_parser(extend: Extend | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, extend: Extend | None = None) -> int:
     """Run the hotspare command; returns the exit status."""
     parser = build_parser(extend)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(cli_logs.route(sys.argv[1:] if argv is None else argv))
     if not hasattr(args, "run"):
         parser.print_help()
         return 2

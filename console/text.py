@@ -35,6 +35,11 @@ def _visible(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def needs_escaping(text: str) -> bool:
+    """Whether `inert` would change TEXT."""
+    return _UNSAFE.search(text) is not None
+
+
 def inert(text: str) -> str:
     r"""TEXT with every control character shown as an escape (ESC as \x1b).
 

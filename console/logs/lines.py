@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from console.logs.stamps import StampReader
-from console.text import inert
+from console.text import inert, needs_escaping
 
 MAX_LINE = 16 * 1024
 RING_LINES = 20_000
@@ -172,15 +172,31 @@ class Decoder:
 
     def decode(self, raws: list[Raw], first_seq: int) -> list[LogLine]:
         """RAWS as LogLines numbered from FIRST_SEQ."""
-        out = []
-        source, read, last = self.source, self.stamps.read, self._last
-        for seq, (data, cut, arrived) in enumerate(raws, first_seq):
-            text = inert(data.decode("utf-8", errors="replace").removesuffix("\r"))
+        out: list[LogLine] = []
+        source, read, last, make = self.source, self.stamps.read, self._last, tuple.__new__
+        for seq, (_, cut, arrived), text in zip(
+            range(first_seq, first_seq + len(raws)), raws, _texts(raws), strict=True
+        ):
             at = read(text)
             if at is not None:
                 last = at
-            out.append(
-                LogLine(source, seq, at, last if last is not None else arrived, text, cut, arrived)
-            )
+            when = last if last is not None else arrived
+            # tuple.__new__ skips NamedTuple's Python-level constructor: the
+            # hot path of a chatty log, a third of the cost of a line.
+            out.append(make(LogLine, (source, seq, at, when, text, cut, arrived, False)))
         self._last = last
         return out
+
+
+_PLAIN_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n"
+
+
+def _texts(raws: list[Raw]) -> list[str]:
+    """The raw lines as inert text: decoded and checked in one go when none needs escaping."""
+    data = b"\n".join([raw.data for raw in raws])
+    if not data.translate(None, _PLAIN_ASCII):  # printable ASCII only: the common case
+        return data.decode("ascii").split("\n")
+    joined = data.decode("utf-8", errors="replace")
+    if not needs_escaping(joined.replace("\n", " ")):
+        return joined.split("\n")
+    return [inert(raw.data.decode("utf-8", errors="replace").removesuffix("\r")) for raw in raws]

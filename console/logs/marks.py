@@ -61,5 +61,5 @@ def brief(line: LogLine) -> str:
         return f"{m[1]} {m[4]} {m[2]} {m[3]} {m[5]}"
     m = _STAMPED.match(text)
     if m:
-        return f"{m[1]} {text[m.end():]}"
+        return f"{m[1]} {text[m.end() :]}"
     return text

@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
@@ -39,8 +40,6 @@ _APACHE_ERR = re.compile(
 )
 # nginx error log: 2026/11/25 23:59:01 [error] ...
 _NGINX = re.compile(r"(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})")
-
-Parser = Callable[[str, int], "float | None"]
 
 
 @lru_cache(maxsize=4096)
@@ -69,59 +68,89 @@ def _epoch(y: int, mo: int, d: int, h: str, mi: str, s: str, frac: str | None, z
     return base + int(h) * 3600 + int(mi) * 60 + int(s) + fraction - zone
 
 
-def _clf(line: str, box_offset: int) -> float | None:
-    m = _CLF.search(line, 0, 200)
-    if m is None or m[2] not in _MONTHS:
+def _clf(m: re.Match[str], box_offset: int) -> float | None:
+    if m[2] not in _MONTHS:
         return None
     return _epoch(
         int(m[3]), _MONTHS[m[2]], int(m[1]), m[4], m[5], m[6], m[7], _zone(m[8], box_offset)
     )
 
 
-def _iso(line: str, box_offset: int) -> float | None:
-    m = _ISO.match(line)
-    if m is None:
-        return None
+def _iso(m: re.Match[str], box_offset: int) -> float | None:
     return _epoch(int(m[1]), int(m[2]), int(m[3]), m[4], m[5], m[6], m[7], _zone(m[8], box_offset))
 
 
-def _apache_error(line: str, box_offset: int) -> float | None:
-    m = _APACHE_ERR.match(line)
-    if m is None or m[1] not in _MONTHS:
+def _apache_error(m: re.Match[str], box_offset: int) -> float | None:
+    if m[1] not in _MONTHS:
         return None
     return _epoch(int(m[7]), _MONTHS[m[1]], int(m[2]), m[3], m[4], m[5], m[6], box_offset)
 
 
-def _nginx(line: str, box_offset: int) -> float | None:
-    m = _NGINX.match(line)
-    if m is None:
-        return None
+def _nginx(m: re.Match[str], box_offset: int) -> float | None:
     return _epoch(int(m[1]), int(m[2]), int(m[3]), m[4], m[5], m[6], None, box_offset)
 
 
-PARSERS: tuple[Parser, ...] = (_clf, _iso, _apache_error, _nginx)
+@dataclass(frozen=True)
+class Format:
+    """One way of writing a time: where to look for it, and how to read it."""
+
+    pattern: re.Pattern[str]
+    anywhere: bool  # searched in the line's first 200 characters, else only at its start
+    convert: Callable[[re.Match[str], int], float | None]
+
+
+FORMATS = (
+    Format(_CLF, True, _clf),
+    Format(_ISO, False, _iso),
+    Format(_APACHE_ERR, False, _apache_error),
+    Format(_NGINX, False, _nginx),
+)
 
 
 class StampReader:
-    """Reads the timestamps of one stream's lines, remembering which format fits."""
+    """Reads the timestamps of one stream's lines, remembering which format fits.
+
+    A busy log writes many lines in the same second: the text of the last
+    stamp read (and the character after it, so a longer stamp cannot pass
+    for it) is kept with its value, and a line that carries the same text at
+    the same place is answered without parsing.
+    """
 
     def __init__(self, box_offset: int = 0) -> None:
         self.box_offset = box_offset
-        self._first: Parser = _clf
+        self._first = FORMATS[0]
+        self._key: str | None = None
+        self._key_first_bracket = False
+        self._value = 0.0
+        self._key_offset = box_offset
 
     def read(self, line: str) -> float | None:
         """The line's time in epoch seconds, or None if it carries no known stamp."""
-        at = self._first(line, self.box_offset)
-        if at is None:
-            for parser in PARSERS:
-                if parser is not self._first:
-                    at = parser(line, self.box_offset)
-                    if at is not None:
-                        self._first = parser
-                        break
-        if at is None or at != at:  # NaN: a date that does not exist
-            return None
-        return at
+        key = self._key
+        if key is not None and self._key_offset == self.box_offset:
+            at = line.find("[", 0, 200) if self._key_first_bracket else 0
+            if at >= 0 and line.startswith(key, at):
+                return self._value
+        for fmt in (self._first, *FORMATS):
+            m = fmt.pattern.search(line, 0, 200) if fmt.anywhere else fmt.pattern.match(line)
+            if m is None:
+                continue
+            value = fmt.convert(m, self.box_offset)
+            if value is None or value != value:  # NaN: a date that does not exist
+                return None
+            self._first = fmt
+            self._remember(line, m, value)
+            return value
+        return None
+
+    def _remember(self, line: str, m: re.Match[str], value: float) -> None:
+        start, end = m.span()
+        first_bracket = start > 0 and line.find("[", 0, 200) == start
+        if end < len(line) and (start == 0 or first_bracket):
+            self._key, self._key_first_bracket = line[start : end + 1], first_bracket
+            self._value, self._key_offset = value, self.box_offset
+        else:
+            self._key = None
 
 
 def parse_offset(text: str) -> int | None:

@@ -1,0 +1,271 @@
+"""`hotspare logs`: the nodes' access and error logs, each line tagged with where it came from.
+
+In the manner of `kubectl logs --prefix` and `journalctl`: the last lines by
+default, `--since` for a time, `--follow` to keep going, `--merge` for one
+stream in time order. Nothing is dropped: when output is slow, the boxes'
+tails wait. Every line is made inert (control characters shown as escapes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from console import cli_collect
+from console.inventory import Inventory, WebNode
+from console.logs.lines import Kind, LogLine, Source
+from console.logs.merge import Merger, order
+from console.logs.session import LogSession, sources
+from console.logs.since import SinceError, parse_since
+from console.ssh import BoxLink
+
+DEFAULT_LINES = 10
+TAKE_EVERY = 0.02
+COLOURS = ("36", "33", "35", "32", "34", "31")
+
+
+def add_parser(commands: Any, load: Any) -> None:
+    """Add `logs` and `logs collect` to COMMANDS; LOAD(args) returns the Inventory or None."""
+    logs = commands.add_parser(
+        "logs",
+        help="print or follow the web nodes' logs (`logs collect DEST` copies them)",
+        description="Print the last lines of the web nodes' access logs (hot and warm), "
+        "or error logs, each prefixed with [NODE FILE]. `hotspare logs collect DEST` "
+        "copies every node's logs instead; see docs/logs.md.",
+    )
+    logs.add_argument("nodes", nargs="*", metavar="NODE", help="web nodes (default: all)")
+    which = logs.add_mutually_exclusive_group()
+    which.add_argument("--error", dest="kinds", action="store_const", const=("error",))
+    which.add_argument("--both", dest="kinds", action="store_const", const=("access", "error"))
+    logs.set_defaults(kinds=("access",), run=lambda args: _logs(args, load))
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("--merge", action="store_true", help="one stream in timestamp order")
+    logs.add_argument("--since", metavar="WHEN", help="from a time: 10m, 2h, 14:05, 2026-11-25")
+    logs.add_argument(
+        "-n", "--lines", type=int, metavar="N", help="last N lines per file (default 10)"
+    )
+    logs.add_argument("-g", "--grep", metavar="RE", help="only lines matching RE (Python regex)")
+    logs.add_argument("-v", "--invert-match", action="store_true", help="lines NOT matching")
+    logs.add_argument("-i", "--ignore-case", action="store_true", help="case-insensitive --grep")
+    logs.add_argument("--json", action="store_true", help="one JSON object per line")
+    logs.add_argument("--no-prefix", action="store_true", help="omit the [NODE FILE] prefix")
+    collect = commands.add_parser(
+        "logs-collect",
+        help="copy every node's logs into DEST/DATE/NODE/ (also `logs collect`)",
+    )
+    cli_collect.add_arguments(collect)
+    collect.set_defaults(run=lambda args: _collect(args, load))
+
+
+def route(argv: Sequence[str]) -> list[str]:
+    """ARGV with `logs collect` written as the `logs-collect` command it is."""
+    args = list(argv)
+    for i, word in enumerate(args[:-1]):
+        if word == "logs" and args[i + 1] == "collect":
+            return [*args[:i], "logs-collect", *args[i + 2 :]]
+    return args
+
+
+def _collect(args: argparse.Namespace, load: Any) -> int:
+    inv = load(args)
+    return 2 if inv is None else cli_collect.run(args, inv)
+
+
+def _nodes(inv: Inventory, names: Sequence[str]) -> list[WebNode] | None:
+    known = {node.name: node for node in inv.web_nodes}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        print(
+            f"hotspare logs: no web node named {', '.join(unknown)}; "
+            f"the web nodes are: {', '.join(known) or 'none'}",
+            file=sys.stderr,
+        )
+        return None
+    return [known[name] for name in names] if names else list(inv.web_nodes)
+
+
+def _pattern(args: argparse.Namespace) -> re.Pattern[str] | None:
+    if args.grep is None:
+        return None
+    return re.compile(args.grep, re.IGNORECASE if args.ignore_case else 0)
+
+
+def _logs(args: argparse.Namespace, load: Any) -> int:
+    inv = load(args)
+    if inv is None:
+        return 2
+    nodes = _nodes(inv, args.nodes)
+    if nodes is None:
+        return 2
+    try:
+        pattern = _pattern(args)
+        since = parse_since(args.since) if args.since else None
+    except re.error as exc:
+        print(f"hotspare logs: --grep {args.grep!r} is not a valid regex: {exc}", file=sys.stderr)
+        return 2
+    except SinceError as exc:
+        print(f"hotspare logs: {exc}", file=sys.stderr)
+        return 2
+    backlog = args.lines if args.lines is not None else (None if since else DEFAULT_LINES)
+    printer = Printer(sys.stdout, [n.name for n in nodes], args, pattern)
+    try:
+        return asyncio.run(_run(inv, sources(nodes, args.kinds), args, backlog, since, printer))
+    except KeyboardInterrupt:
+        return 0  # ^C is how one stops --follow
+    except BrokenPipeError:
+        # The reader (head, less) went away: nothing more to say to it.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+async def _run(
+    inv: Inventory,
+    files: list[Source],
+    args: argparse.Namespace,
+    backlog: int | None,
+    since: float | None,
+    printer: Printer,
+) -> int:
+    links = {box: BoxLink(inv, box) for box in {f.box for f in files}}
+    session = LogSession(links, files, args.follow, backlog, since, lossless=True)
+    merger = Merger(hold=0.5 if args.follow else 0.0)
+    session.start()
+    try:
+        if args.follow:
+            await _follow(session, merger, printer, args.merge)
+        else:
+            await _read_once(session, merger, printer, args.merge)
+    finally:
+        await session.stop()
+        await asyncio.gather(*(link.close() for link in links.values()))
+    failed = [t for t in session.tails.values() if t.failure]
+    for tail in failed:
+        printer.warn(tail.source.node, tail.source.label, f"not read: {tail.failure}")
+    for node, kind, paths in session.absent():
+        printer.warn(node, kind, f"no such file: {' nor '.join(paths)}")
+    return 1 if failed else 0
+
+
+async def _read_once(session: LogSession, merger: Merger, printer: Printer, merge: bool) -> None:
+    gathered: list[LogLine] = []
+    while True:
+        finished = session.done
+        batch = session.take()
+        for lines in batch.lines.values():
+            gathered.extend(lines)
+        if finished:
+            break
+        await asyncio.sleep(TAKE_EVERY)
+    if not merge:  # node by node, each node's own files in time order
+        rank = {name: i for i, name in enumerate(printer.nodes)}
+        gathered.sort(key=lambda line: (rank[line.source.node], *order(line)))
+    else:
+        merger.push(gathered)
+        gathered = merger.release()
+    printer.lines(gathered)
+
+
+async def _follow(session: LogSession, merger: Merger, printer: Printer, merge: bool) -> None:
+    states: dict[Source, str | None] = dict.fromkeys(session.files)
+    while True:
+        batch = session.take()
+        for source, text in batch.notices:
+            printer.warn(source.node, source.label, text)
+        for source, tail in session.tails.items():
+            reason = tail.state.reason
+            if reason != states[source] and reason not in (None, "starting"):
+                printer.warn(source.node, source.label, reason)
+            states[source] = reason
+        if merge:
+            for lines in batch.lines.values():
+                merger.push(lines)
+            printer.lines(merger.release(session.clock()))
+        else:
+            for lines in batch.lines.values():
+                printer.lines(lines)
+        await asyncio.sleep(TAKE_EVERY)
+
+
+class Printer:
+    """Writes lines as `[node file] text`, or JSON; warnings go to stderr."""
+
+    def __init__(
+        self,
+        out: TextIO,
+        nodes: Sequence[str],
+        args: argparse.Namespace,
+        pattern: re.Pattern[str] | None,
+    ) -> None:
+        self.out = out
+        self.nodes = list(nodes)
+        self.json = args.json
+        self.prefix = not args.no_prefix
+        self.pattern = pattern
+        self.invert = args.invert_match
+        colour = out.isatty() and not os.environ.get("NO_COLOR")
+        self._tags = {
+            name: (
+                f"\x1b[{COLOURS[i % len(COLOURS)]}m" if colour else "",
+                "\x1b[0m" if colour else "",
+            )
+            for i, name in enumerate(self.nodes)
+        }
+
+    def _keep(self, line: LogLine) -> bool:
+        if self.pattern is None:
+            return True
+        return (self.pattern.search(line.text) is None) == self.invert
+
+    def _format(self, line: LogLine) -> str:
+        if self.json:
+            return json.dumps(as_json(line), ensure_ascii=False)
+        text = line.text + (f" …[{line.cut} bytes cut]" if line.cut else "")
+        if not self.prefix:
+            return text
+        start, end = self._tags[line.source.node]
+        return f"{start}[{line.source.node} {line.source.label}]{end} {text}"
+
+    def lines(self, lines: Sequence[LogLine]) -> None:
+        """Print LINES that pass the filter, in one write."""
+        if not lines:
+            return
+        if self.pattern is not None:
+            lines = [line for line in lines if self._keep(line)]
+        text = "\n".join(map(self._format, lines))
+        if text:
+            self.out.write(text + "\n")
+            self.out.flush()
+
+    def warn(self, node: str, what: str, text: str) -> None:
+        """Say on stderr what happened to WHAT (a file's label) of NODE."""
+        print(f"hotspare logs: {node} {what}: {text}", file=sys.stderr, flush=True)
+
+
+def as_json(line: LogLine) -> dict[str, Any]:
+    """One line as the `hotspare.logs/1` object (docs/logs.md)."""
+    source = line.source
+    stamp = (
+        datetime.fromtimestamp(line.at, UTC).isoformat().replace("+00:00", "Z")
+        if line.at is not None
+        else None
+    )
+    kind: Kind = source.kind
+    return {
+        "node": source.node,
+        "box": source.box,
+        "kind": kind,
+        "role": source.role,
+        "file": source.path,
+        "time": stamp,
+        "line": line.text,
+        "cut": line.cut,
+    }
