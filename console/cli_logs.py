@@ -15,14 +15,14 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from console import cli_collect
 from console.inventory import Inventory, WebNode
-from console.logs.lines import Kind, LogLine, Source
-from console.logs.merge import Merger, order
+from console.logs.lines import Source
+from console.logs.runs import Run, RunMerger, order
 from console.logs.session import LogSession, sources
 from console.logs.since import SinceError, parse_since
 from console.ssh import BoxLink
@@ -137,13 +137,12 @@ async def _run(
 ) -> int:
     links = {box: BoxLink(inv, box) for box in {f.box for f in files}}
     session = LogSession(links, files, args.follow, backlog, since, lossless=True)
-    merger = Merger(hold=0.5 if args.follow else 0.0)
     session.start()
     try:
         if args.follow:
-            await _follow(session, merger, printer, args.merge)
+            await _follow(session, printer, args.merge)
         else:
-            await _read_once(session, merger, printer, args.merge)
+            await _read_once(session, printer, args.merge)
     finally:
         await session.stop()
         await asyncio.gather(*(link.close() for link in links.values()))
@@ -155,29 +154,27 @@ async def _run(
     return 1 if failed else 0
 
 
-async def _read_once(session: LogSession, merger: Merger, printer: Printer, merge: bool) -> None:
-    gathered: list[LogLine] = []
+async def _read_once(session: LogSession, printer: Printer, merge: bool) -> None:
+    gathered: list[Run] = []
     while True:
         finished = session.done
-        batch = session.take()
-        for lines in batch.lines.values():
-            gathered.extend(lines)
+        gathered.extend(session.take_runs().runs)
         if finished:
             break
         await asyncio.sleep(TAKE_EVERY)
-    if not merge:  # node by node, each node's own files in time order
+    if merge:
+        gathered.sort(key=order)
+    else:  # node by node, each node's own files in time order
         rank = {name: i for i, name in enumerate(printer.nodes)}
-        gathered.sort(key=lambda line: (rank[line.source.node], *order(line)))
-    else:
-        merger.push(gathered)
-        gathered = merger.release()
-    printer.lines(gathered)
+        gathered.sort(key=lambda run: (rank[run.source.node], run.when, run.seq))
+    printer.runs(gathered)
 
 
-async def _follow(session: LogSession, merger: Merger, printer: Printer, merge: bool) -> None:
+async def _follow(session: LogSession, printer: Printer, merge: bool) -> None:
     states: dict[Source, str | None] = dict.fromkeys(session.files)
+    merger = RunMerger()
     while True:
-        batch = session.take()
+        batch = session.take_runs()
         for source, text in batch.notices:
             printer.warn(source.node, source.label, text)
         for source, tail in session.tails.items():
@@ -186,13 +183,20 @@ async def _follow(session: LogSession, merger: Merger, printer: Printer, merge: 
                 printer.warn(source.node, source.label, reason)
             states[source] = reason
         if merge:
-            for lines in batch.lines.values():
-                merger.push(lines)
-            printer.lines(merger.release(session.clock()))
+            now = session.clock()
+            for runs in _by_file(batch.runs).values():
+                merger.push(runs, now)
+            printer.runs(merger.release(now))
         else:
-            for lines in batch.lines.values():
-                printer.lines(lines)
+            printer.runs(batch.runs)
         await asyncio.sleep(TAKE_EVERY)
+
+
+def _by_file(runs: list[Run]) -> dict[Source, list[Run]]:
+    found: dict[Source, list[Run]] = {}
+    for run in runs:
+        found.setdefault(run.source, []).append(run)
+    return found
 
 
 class Printer:
@@ -212,37 +216,43 @@ class Printer:
         self.pattern = pattern
         self.invert = args.invert_match
         colour = out.isatty() and not os.environ.get("NO_COLOR")
-        self._tags = {
-            name: (
-                f"\x1b[{COLOURS[i % len(COLOURS)]}m" if colour else "",
-                "\x1b[0m" if colour else "",
-            )
+        self._colours = {
+            name: (f"\x1b[{COLOURS[i % len(COLOURS)]}m", "\x1b[0m") if colour else ("", "")
             for i, name in enumerate(self.nodes)
         }
 
-    def _keep(self, line: LogLine) -> bool:
+    def _tag(self, source: Source) -> str:
+        start, end = self._colours[source.node]
+        return f"{start}[{source.node} {source.label}]{end} "
+
+    def _keep(self, lines: list[str]) -> list[str]:
         if self.pattern is None:
-            return True
-        return (self.pattern.search(line.text) is None) == self.invert
+            return lines
+        search, invert = self.pattern.search, self.invert
+        return [line for line in lines if (search(line) is None) == invert]
 
-    def _format(self, line: LogLine) -> str:
-        if self.json:
-            return json.dumps(as_json(line), ensure_ascii=False)
-        text = line.text + (f" …[{line.cut} bytes cut]" if line.cut else "")
-        if not self.prefix:
-            return text
-        start, end = self._tags[line.source.node]
-        return f"{start}[{line.source.node} {line.source.label}]{end} {text}"
-
-    def lines(self, lines: Sequence[LogLine]) -> None:
-        """Print LINES that pass the filter, in one write."""
-        if not lines:
-            return
-        if self.pattern is not None:
-            lines = [line for line in lines if self._keep(line)]
-        text = "\n".join(map(self._format, lines))
-        if text:
-            self.out.write(text + "\n")
+    def runs(self, runs: Sequence[Run]) -> None:
+        """Print the lines of RUNS that pass the filter, in one write."""
+        parts = []
+        for run in runs:
+            if self.json:
+                parts.extend(_json_lines(run, self._keep))
+                continue
+            lines = run.texts
+            if run.cuts:
+                lines = lines.copy()
+                for i, count in run.cuts.items():
+                    lines[i] += f" …[{count} bytes cut]"
+            lines = self._keep(lines)
+            if not lines:
+                continue
+            if self.prefix:
+                tag = self._tag(run.source)
+                parts.append(tag + ("\n" + tag).join(lines))
+            else:
+                parts.append("\n".join(lines))
+        if parts:
+            self.out.write("\n".join(parts) + "\n")
             self.out.flush()
 
     def warn(self, node: str, what: str, text: str) -> None:
@@ -250,22 +260,24 @@ class Printer:
         print(f"hotspare logs: {node} {what}: {text}", file=sys.stderr, flush=True)
 
 
-def as_json(line: LogLine) -> dict[str, Any]:
-    """One line as the `hotspare.logs/1` object (docs/logs.md)."""
-    source = line.source
-    stamp = (
-        datetime.fromtimestamp(line.at, UTC).isoformat().replace("+00:00", "Z")
-        if line.at is not None
-        else None
-    )
-    kind: Kind = source.kind
-    return {
-        "node": source.node,
-        "box": source.box,
-        "kind": kind,
-        "role": source.role,
-        "file": source.path,
-        "time": stamp,
-        "line": line.text,
-        "cut": line.cut,
-    }
+def _json_lines(run: Run, keep: Callable[[list[str]], list[str]]) -> list[str]:
+    source = run.source
+    stamp = datetime.fromtimestamp(run.when, UTC).isoformat().replace("+00:00", "Z")
+    kept = set(keep(run.texts))
+    return [
+        json.dumps(
+            {
+                "node": source.node,
+                "box": source.box,
+                "kind": source.kind,
+                "role": source.role,
+                "file": source.path,
+                "time": stamp,
+                "line": text,
+                "cut": run.cuts.get(i, 0),
+            },
+            ensure_ascii=False,
+        )
+        for i, text in enumerate(run.texts)
+        if text in kept
+    ]

@@ -24,9 +24,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from console.logs.lines import LogLine
+from console.logs.lines import LogLine, order
 from console.logs.marks import brief, severity, spans
-from console.logs.merge import order
 
 TAG_COLOURS = ("cyan", "yellow", "magenta", "green", "bright_blue", "bright_red")
 STYLES = {

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from console.logs.lines import Decoder, LineSplitter, LogLine, Raw, Ring, Source
+from console.logs.lines import Chunk, Decoder, LineSplitter, LogLine, Ring, Source
 from console.logs.marks import brief, severity
-from console.logs.merge import Merger
+from console.logs.runs import Run, RunCutter, RunMerger
 from console.logs.since import SinceError, parse_since
 from console.logs.stamps import StampReader, parse_offset
 from console.logs.tail import Position, command, notice
@@ -64,60 +64,67 @@ def test_the_box_zone_is_read_from_date_output() -> None:
 
 def test_the_splitter_keeps_partial_lines_until_they_end() -> None:
     splitter = LineSplitter(max_line=10)
-    assert splitter.feed(b"abc", 1.0) == []
-    assert splitter.feed(b"def\nxy", 2.0) == [Raw(b"abcdef", 0, 2.0)]
-    assert splitter.feed(b"\n\n", 3.0) == [Raw(b"xy", 0, 3.0), Raw(b"", 0, 3.0)]
-    assert splitter.flush(4.0) == []
+    assert splitter.feed(b"abc", 1.0) is None
+    assert splitter.feed(b"def\nxy", 2.0) == Chunk([b"abcdef"], {}, 2.0)
+    assert splitter.feed(b"\n\n", 3.0) == Chunk([b"xy", b""], {}, 3.0)
+    assert splitter.flush(4.0) is None
 
 
 def test_a_line_past_the_limit_is_cut_and_says_by_how_much() -> None:
     splitter = LineSplitter(max_line=10)
-    assert splitter.feed(b"0123456789ABCDEF", 1.0) == []  # held, already cut
-    assert splitter.feed(b"GHIJ", 1.0) == []
-    assert splitter.feed(b"K\nshort\n" + b"x" * 25 + b"\n", 2.0) == [
-        Raw(b"0123456789", 11, 2.0),
-        Raw(b"short", 0, 2.0),
-        Raw(b"x" * 10, 15, 2.0),
-    ]
-    assert splitter.feed(b"tail without newline", 3.0) == []
-    assert splitter.flush(4.0) == [Raw(b"tail witho", 10, 4.0)]
+    assert splitter.feed(b"0123456789ABCDEF", 1.0) is None  # held, already cut
+    assert splitter.feed(b"GHIJ", 1.0) is None
+    assert splitter.feed(b"K\nshort\n" + b"x" * 25 + b"\n", 2.0) == Chunk(
+        [b"0123456789", b"short", b"x" * 10], {0: 11, 2: 15}, 2.0
+    )
+    assert splitter.feed(b"tail without newline", 3.0) is None
+    assert splitter.flush(4.0) == Chunk([b"tail witho"], {0: 10}, 4.0)
+
+
+def _chunk(*lines: bytes, arrived: float = 0.0) -> Chunk:
+    return Chunk(list(lines), {}, arrived)
 
 
 def test_a_full_ring_drops_its_oldest_lines_and_counts_them() -> None:
     ring = Ring(3)
-    ring.push([Raw(bytes([65 + i]), 0, 0.0) for i in range(5)])
-    lines, dropped = ring.take()
-    assert [r.data for r in lines] == [b"C", b"D", b"E"] and dropped == 2
+    ring.push(_chunk(b"A", b"B"))
+    ring.push(Chunk([b"C", b"D", b"E"], {2: 7}, 0.0))
+    chunks, dropped = ring.take()
+    assert chunks == [Chunk([b"C", b"D", b"E"], {2: 7}, 0.0)] and dropped == 2
+    ring.push(Chunk([b"F", b"G", b"H", b"I"], {3: 5}, 0.0))
+    assert ring.take() == ([Chunk([b"G", b"H", b"I"], {2: 5}, 0.0)], 1)
     assert ring.take() == ([], 0)
 
 
 def test_a_lossless_ring_makes_its_reader_wait_instead() -> None:
     async def go() -> tuple[bool, bool]:
         ring = Ring(2, lossless=True)
-        ring.push([Raw(b"a", 0, 0.0), Raw(b"b", 0, 0.0), Raw(b"c", 0, 0.0)])
+        ring.push(_chunk(b"a", b"b", b"c"))
         waiter = asyncio.ensure_future(ring.room())
         await asyncio.sleep(0.01)
         blocked = not waiter.done()
-        lines, dropped = ring.take()
+        chunks, dropped = ring.take()
         await asyncio.sleep(0.01)
-        return blocked and len(lines) == 3 and dropped == 0, waiter.done()
+        return blocked and len(chunks[0].lines) == 3 and dropped == 0, waiter.done()
 
     assert asyncio.run(go()) == (True, True)
 
 
 def test_the_decoder_makes_text_inert_and_places_unstamped_lines_after_their_message() -> None:
     decoder = Decoder(ERROR)
-    raws = [
-        Raw(b"[2026-11-25 23:59:01 +0000] [error] boom\r", 0, 100.0),
-        Raw(b"  at frame \x1b[31mone\xff", 0, 100.0),
-        Raw(b"before any stamp", 0, 50.0),
+    chunks = [
+        Chunk(
+            [b"[2026-11-25 23:59:01 +0000] [error] boom\r", b"  at frame \x1b[31mone\xff"],
+            {1: 3},
+            100.0,
+        ),
+        _chunk(b"before any stamp", arrived=50.0),
     ]
-    first, second, third = decoder.decode(raws, 7)
+    first, second, third = decoder.decode(chunks, 7)
     assert first.at == T0 and first.text.endswith("boom") and first.seq == 7
-    assert (
-        second.at is None and second.when == T0 and second.text == "  at frame \\x1b[31mone\ufffd"
-    )
-    assert third.when == T0  # still under the last stamped line of its file
+    assert second.at is None and second.when == T0 and second.cut == 3
+    assert second.text == "  at frame \\x1b[31mone\ufffd"
+    assert third.when == T0 and third.seq == 9  # still under the last stamped line of its file
 
 
 def test_inert_shows_every_control_character_and_keeps_the_rest() -> None:
@@ -126,18 +133,58 @@ def test_inert_shows_every_control_character_and_keeps_the_rest() -> None:
     assert inert("a\x00b\rc\x85d\u2028e\u202ef") == "a\\x00b\\x0dc\\x85d\\u2028e\\u202ef"
 
 
-def _line(source: Source, seq: int, when: float, arrived: float) -> LogLine:
-    return LogLine(source, seq, when, when, f"line {seq}", 0, arrived)
+def _access(second: int, path: str) -> bytes:
+    return (
+        f'1.2.3.4 - - [25/Nov/2026:23:59:{second:02d} +0000] "GET {path} HTTP/1.1" 200 5'.encode()
+    )
 
 
-def test_the_merger_holds_lines_a_moment_then_releases_them_in_time_order() -> None:
+def test_runs_cut_a_chunk_where_its_time_changes_reading_few_stamps() -> None:
+    cutter = RunCutter(ACCESS)
+    lines = [_access(1, f"/{i}") for i in range(500)]
+    lines += [_access(2, f"/{i}") for i in range(500, 1200)]
+    lines += [b"  a continuation line without a stamp", _access(4, "/last")]
+    read = cutter.stamps.read
+    calls = []
+    cutter.stamps.read = lambda line: calls.append(line) or read(line)  # type: ignore[method-assign]
+    runs, next_seq = cutter.cut([Chunk(lines, {1199: 9}, 100.0)], 10)
+    assert [(r.when - T0, r.seq, len(r.texts)) for r in runs] == [
+        (0, 10, 500),
+        (1, 510, 701),
+        (3, 1211, 1),
+    ]
+    assert runs[1].texts[-1] == "  a continuation line without a stamp"  # stays under its line
+    assert runs[1].cuts == {699: 9} and next_seq == 1212
+    assert len(calls) < 40  # bisected, not read line by line
+
+
+def test_runs_of_a_file_out_of_order_are_read_line_by_line() -> None:
+    cutter = RunCutter(ACCESS)
+    lines = [_access(5, "/a"), _access(3, "/b"), *(_access(6, f"/{i}") for i in range(20))]
+    runs, _ = cutter.cut([_chunk(*lines)], 0)
+    assert [(r.when - T0, len(r.texts)) for r in runs] == [(4, 1), (2, 1), (5, 20)]
+    # Placed by its first and last stamps, a chunk that starts and ends in the
+    # same second is taken as one run: a line out of order inside it goes with it.
+    runs, _ = cutter.cut([_chunk(_access(5, "/a"), _access(3, "/b"), _access(5, "/c"))], 0)
+    assert [(r.when - T0, len(r.texts)) for r in runs] == [(4, 3)]
+
+
+def _run(source: Source, seq: int, when: float) -> Run:
+    return Run(when, seq, source, [f"line {seq}"], {})
+
+
+def test_the_run_merger_releases_what_no_busy_file_can_still_precede() -> None:
     other = Source("web2", "web2", "access", "hot", "/l/access.hot.web2.log")
-    merger = Merger(hold=0.5)
-    merger.push([_line(ACCESS, 1, 10.0, 100.0), _line(ACCESS, 2, 12.0, 100.0)])
-    merger.push([_line(other, 3, 11.0, 100.3)])
+    merger = RunMerger(hold=0.5)
+    merger.push([_run(ACCESS, 1, 10.0), _run(ACCESS, 2, 12.0)], now=100.0)
+    merger.push([_run(other, 3, 11.0)], now=100.0)
+    # web2 has sent up to 11: web1's 10 and web2's 11 cannot be preceded any more.
+    assert [r.seq for r in merger.release(100.1)] == [1, 3]
+    # web1's 12 waits for web2, until web2 has been quiet for the hold.
     assert merger.release(100.4) == []
-    assert [line.seq for line in merger.release(100.6)] == [1, 2]
-    assert [line.seq for line in merger.release(None)] == [3]
+    assert [r.seq for r in merger.release(100.6)] == [2]
+    merger.push([_run(other, 4, 9.0)], now=101.0)
+    assert [r.seq for r in merger.release(None)] == [4]
 
 
 def test_brief_lines_keep_what_matters_in_a_narrow_column() -> None:

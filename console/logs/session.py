@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from console.inventory import WebNode
 from console.logs import since as since_search
-from console.logs.lines import RING_LINES, Decoder, Kind, LogLine, Ring, Source
+from console.logs.lines import RING_LINES, Chunk, Decoder, Kind, LogLine, Ring, Source
+from console.logs.runs import Run, RunCutter
 from console.logs.stamps import StampReader, parse_offset
 from console.logs.tail import Position, Tail, TailState
 from console.ssh import BoxError, BoxLink
@@ -42,7 +43,9 @@ def sources(nodes: Iterable[WebNode], kinds: Iterable[Kind] = KINDS) -> list[Sou
 class Batch:
     """What arrived since the last take: lines per file, drops, and what happened to files."""
 
+    chunks: dict[Source, list[Chunk]] = field(default_factory=dict)
     lines: dict[Source, list[LogLine]] = field(default_factory=dict)
+    runs: list[Run] = field(default_factory=list)
     dropped: dict[Source, int] = field(default_factory=dict)
     notices: list[tuple[Source, str]] = field(default_factory=list)
 
@@ -85,6 +88,7 @@ class LogSession:
             for s in self.files
         }
         self._decoders = {s: Decoder(s) for s in self.files}
+        self._cutters = {s: RunCutter(s) for s in self.files}
         self._noticed = dict.fromkeys(self.files, 0)
         self._tasks: list[asyncio.Task[None]] = []
         self._seq = 0
@@ -152,22 +156,41 @@ class LogSession:
     def state(self, source: Source) -> TailState:
         return self.tails[source].state
 
-    def take(self) -> Batch:
-        """The lines and notices that arrived since the last take, decoded."""
+    def take_chunks(self) -> Batch:
+        """What arrived since the last take, as read: chunks of lines (`Batch.chunks`)."""
         batch = Batch()
         for source, tail in self.tails.items():
-            raws, dropped = tail.ring.take()
-            if raws:
-                decoder = self._decoders[source]
-                decoder.stamps.box_offset = tail.box_offset
-                lines = decoder.decode(raws, self._seq)
-                self._seq += len(lines)
-                if self.since is not None:
-                    lines = [line for line in lines if line.when >= self.since]
-                batch.lines[source] = lines
+            chunks, dropped = tail.ring.take()
+            if chunks:
+                batch.chunks[source] = chunks
             if dropped:
                 batch.dropped[source] = dropped
             seen = self._noticed[source]
             batch.notices.extend((source, text) for text in tail.notices[seen:])
             self._noticed[source] = len(tail.notices)
+        return batch
+
+    def take(self) -> Batch:
+        """What arrived since the last take, decoded line by line (`Batch.lines`)."""
+        batch = self.take_chunks()
+        for source, chunks in batch.chunks.items():
+            decoder = self._decoders[source]
+            decoder.stamps.box_offset = self.tails[source].box_offset
+            lines = decoder.decode(chunks, self._seq)
+            self._seq += len(lines)
+            if self.since is not None:
+                lines = [line for line in lines if line.when >= self.since]
+            batch.lines[source] = lines
+        return batch
+
+    def take_runs(self) -> Batch:
+        """What arrived since the last take, cut into runs of one time each (`Batch.runs`)."""
+        batch = self.take_chunks()
+        for source, chunks in batch.chunks.items():
+            cutter = self._cutters[source]
+            cutter.stamps.box_offset = self.tails[source].box_offset
+            runs, self._seq = cutter.cut(chunks, self._seq)
+            if self.since is not None:
+                runs = [run for run in runs if run.when >= self.since]
+            batch.runs.extend(runs)
         return batch
