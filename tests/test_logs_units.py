@@ -145,8 +145,13 @@ def test_runs_cut_a_chunk_where_its_time_changes_reading_few_stamps() -> None:
     lines += [_access(2, f"/{i}") for i in range(500, 1200)]
     lines += [b"  a continuation line without a stamp", _access(4, "/last")]
     read = cutter.stamps.read
-    calls = []
-    cutter.stamps.read = lambda line: calls.append(line) or read(line)  # type: ignore[method-assign]
+    calls: list[str] = []
+
+    def counted(line: str) -> float | None:
+        calls.append(line)
+        return read(line)
+
+    cutter.stamps.read = counted  # type: ignore[method-assign]
     runs, next_seq = cutter.cut([Chunk(lines, {1199: 9}, 100.0)], 10)
     assert [(r.when - T0, r.seq, len(r.texts)) for r in runs] == [
         (0, 10, 500),
