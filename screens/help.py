@@ -30,6 +30,11 @@ def help_text(observer: bool) -> Text:
         later = f"  (arrives with {key.arrives_with})" if key.arrives_with else ""
         style = "dim strike" if observer else ""
         text.append(f"  {keys.shown(key.key):18} {key.description}{later}\n", style)
+    text.append("\nLogs screen (l)\n", style="bold")
+    for label, description in keys.LOG_MOVES:
+        text.append(f"  {label:18} {description}\n")
+    for key in keys.LOGS:
+        text.append(f"  {keys.shown(key.key):18} {key.description}\n")
     text.append("\nescape or ? closes this screen\n", style="dim")
     return text
 

@@ -61,6 +61,30 @@ VIEWS: tuple[Key, ...] = (
     Key("q", "quit", "quit", "Quit"),
 )
 
+LOGS: tuple[Key, ...] = (
+    Key("m", "toggle_merge", "merge", "Side by side, or one stream merged in time order"),
+    Key("a", "cycle_kinds", "access/error", "Access logs, error logs, or both"),
+    Key("c", "toggle_brief", "brief", "Brief lines (time, status, request) or whole lines"),
+    Key("f", "prompt('filter')", "filter", "Show only lines matching a regex (!RE hides them)"),
+    Key("v", "invert", "invert", "Invert the filter (like grep -v)"),
+    Key("slash", "prompt('search')", "search", "Search a regex; n / N next and previous"),
+    Key("n", "find(True)", "next", "Next line matching the search"),
+    Key("N", "find(False)", "previous", "Previous line matching the search"),
+    Key("H", "prompt('highlight')", "highlight", "Highlight a regex in every line"),
+    Key("t", "prompt('time')", "time", "Go to a time (14:05, 10m): every column in step"),
+    Key("space", "toggle_follow", "pause", "Pause, or follow the newest lines again"),
+    Key("G", "follow", "follow", "Follow the newest lines (end too)"),
+    Key("x", "hide_column", "hide", "Hide the focused column (X shows them all)"),
+    Key("X", "show_columns", "all columns", "Show every column again"),
+    Key("escape", "close", "back", "Close the prompt, else back to the panels (q too)"),
+)
+LOG_MOVES = (
+    ("tab / shift+tab", "Move between columns (the view scrolls to show it)"),
+    ("up / down, j / k", "Move the cursor: the other columns follow its time"),
+    ("pgup / pgdn, g", "Page up and down; g goes to the oldest line kept"),
+    ("left / right", "Scroll long lines sideways"),
+)
+
 MOVES = (
     ("tab / shift+tab", "Move between panels"),
     ("up / down, j / k", "Move within a panel"),
@@ -68,7 +92,7 @@ MOVES = (
     ("escape", "Close a screen or the filter"),
 )
 
-_SHOWN = {"question_mark": "?", "slash": "/"}
+_SHOWN = {"question_mark": "?", "slash": "/", "escape": "esc"}
 
 
 def shown(key: str) -> str:

@@ -26,6 +26,7 @@ from console.logs.lines import Kind, LogLine, Source, notice
 from console.logs.session import LogSession, sources
 from console.logs.since import SinceError, parse_since
 from console.ssh import BoxLink
+from screens import keys
 from screens.logview import LogView
 from screens.panels import KeyBar
 
@@ -42,38 +43,22 @@ PROMPTS = {
     "highlight": "highlight: regex to mark in every line",
     "time": "go to time: 14:05, 14:05:30, 10m (ago), 2026-11-25 14:05",
 }
-HINTS = [
-    ("m", "merge"),
-    ("a", "access/error"),
-    ("f", "filter"),
-    ("/", "search"),
-    ("t", "time"),
-    ("c", "brief"),
-    ("space", "pause"),
-    ("tab", "column"),
-    ("esc", "back"),
-]
+BAR_KEYS = ("m", "a", "f", "slash", "t", "c", "space", "escape")
+HINTS = [(keys.shown(k.key), k.label) for k in keys.LOGS if k.key in BAR_KEYS]
+HINTS.insert(-1, ("tab", "column"))
 
 
 class LogsScreen(Screen[None]):
     """Logs of the chosen web nodes: one column each, or one merged stream."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "close", "back"),
-        Binding("m", "toggle_merge", "merge"),
-        Binding("a", "cycle_kinds", "access/error"),
-        Binding("f", "prompt('filter')", "filter"),
-        Binding("v", "invert", "invert filter", show=False),
-        Binding("slash", "prompt('search')", "search"),
-        Binding("n", "find(True)", "next", show=False),
-        Binding("N", "find(False)", "previous", show=False),
-        Binding("H", "prompt('highlight')", "highlight", show=False),
-        Binding("t", "prompt('time')", "time"),
-        Binding("space", "toggle_follow", "pause/follow"),
-        Binding("G,end", "follow", "follow", show=False),
-        Binding("c", "toggle_brief", "brief/full", show=False),
-        Binding("x", "hide_column", "hide column", show=False),
-        Binding("X", "show_columns", "all columns", show=False),
+        Binding(
+            "escape,q" if k.key == "escape" else "G,end" if k.key == "G" else k.key,
+            k.action,
+            k.label,
+            show=False,
+        )
+        for k in keys.LOGS
     ]
 
     def __init__(
@@ -124,6 +109,7 @@ class LogsScreen(Screen[None]):
             view.set_brief(self.brief)
         self._apply_view()
         self._fit(self.size.width)
+        self.views()[0].focus()
         self.session.start()
         self.set_interval(FLUSH_EVERY, self.flush)
 

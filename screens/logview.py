@@ -302,13 +302,16 @@ class LogView(ScrollView, can_focus=True):
 
     def _draw(self, line: LogLine, on_cursor: bool) -> Strip:
         body = self._text(line)
-        text = Text(no_wrap=True, end="", style=self.rich_style)
-        if self._tags:
-            name = line.source.node
-            text.append(name.ljust(self._tag_width) + " ", Style(color=self._tags.get(name)))
-        start = len(text)
+        tag = line.source.node.ljust(self._tag_width) + " " if self._tags else ""
+        start = len(tag)
+        # The widget's own colours first, under everything else (later spans win).
+        text = Text(tag + body, no_wrap=True, end="")
+        text.stylize(self.rich_style)
+        if tag:
+            text.stylize(Style(color=self._tags.get(line.source.node)), 0, start)
         level = "notice" if line.notice else severity(line)
-        text.append(body, STYLES[level] if level else None)
+        if level:
+            text.stylize(STYLES[level], start)
         if line.cut:
             text.stylize(STYLES["cut"], start + len(body) - len(f" …[{line.cut:,} bytes cut]"))
         for a, b in spans(self._marks, body):
