@@ -1,0 +1,1 @@
+"""Actions: plan -> confirm -> execute -> verify -> audit."""

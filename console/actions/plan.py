@@ -1,0 +1,114 @@
+"""A plan: what an action will do, step by step, before it does any of it.
+
+Each step says what must be true first, the exact command it runs (a
+runtime API command, SQL, or a shell command on a box) and where, and the
+check that proves it worked. A plan prints the same for `--dry-run`, in the
+console's confirmation and in the audit log; running it is the runner's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from console.actions.context import Context
+
+
+@dataclass(frozen=True)
+class Check:
+    """The answer of a precondition or a verification."""
+
+    ok: bool
+    detail: str
+
+
+Probe = Callable[["Context"], Awaitable[Check]]
+Act = Callable[["Context"], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a plan.
+
+    Attributes:
+        title: what the step does, in an operator's words.
+        where: what it talks to ("HAProxy runtime API on lb1", "SQL on db1", "ssh web2").
+        command: the exact command, SQL or shell line.
+        expects: the precondition, in words.
+        proves: the verification, in words.
+        pre: checks the precondition just before the step runs.
+        act: runs the command; returns what the box answered, shortened.
+        verify: checks the result (polling for a while where the effect takes time).
+    """
+
+    title: str
+    where: str
+    command: str
+    expects: str
+    proves: str
+    act: Act = field(repr=False, compare=False)
+    verify: Probe = field(repr=False, compare=False)
+    pre: Probe | None = field(default=None, repr=False, compare=False)
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "title": self.title,
+            "where": self.where,
+            "command": self.command,
+            "expects": self.expects,
+            "proves": self.proves,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An action's plan, for one target.
+
+    Attributes:
+        action: the command's name ("drain", "read-only on").
+        target: what it acts on ("web2", "the site").
+        summary: one line for the operator.
+        steps: in order.
+        refusals: why it must not run now (empty: it may); found while planning.
+        confirm: the word the operator must type to go ahead (a node's name), or None.
+        way_back: how to undo it, as a command.
+    """
+
+    action: str
+    target: str
+    summary: str
+    steps: tuple[Step, ...]
+    refusals: tuple[str, ...] = ()
+    confirm: str | None = None
+    way_back: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "target": self.target,
+            "summary": self.summary,
+            "steps": [step.as_dict() for step in self.steps],
+            "refusals": list(self.refusals),
+            "confirm": self.confirm,
+            "way_back": self.way_back,
+        }
+
+    def describe(self) -> str:
+        """The plan as text, for --dry-run and the console's confirmation."""
+        lines = [f"{self.action} {self.target}: {self.summary}"]
+        for n, step in enumerate(self.steps, 1):
+            lines += [
+                f"  {n}. {step.title}",
+                f"     expects: {step.expects}",
+                f"     runs:    {step.command}   ({step.where})",
+                f"     proves:  {step.proves}",
+            ]
+        if self.way_back:
+            lines.append(f"  way back: {self.way_back}")
+        for reason in self.refusals:
+            lines.append(f"  REFUSED: {reason}")
+        if self.confirm and not self.refusals:
+            lines.append(f"  needs the name typed to go ahead: {self.confirm}")
+        return "\n".join(lines)
