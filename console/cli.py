@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from console import cli_logs, cli_status, cli_trust, inventory
+from console import cli_actions, cli_logs, cli_status, cli_trust, inventory
 from console.lab import cli as lab_cli
 
 CLUSTER_ENV = "HOTSPARE_CLUSTER"
@@ -55,6 +55,9 @@ def build_parser(extend: Extend | None = None) -> argparse.ArgumentParser:
         help=f"inventory file (default: ${CLUSTER_ENV}, else ./cluster.yaml)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument(
+        "--observe", action="store_true", help="observer mode: every change is refused"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     check = commands.add_parser("check-config", help="validate an inventory and summarise it")
     check.add_argument("file", nargs="?", metavar="FILE", help="inventory file to check")
@@ -62,6 +65,7 @@ def build_parser(extend: Extend | None = None) -> argparse.ArgumentParser:
     cli_status.add_parser(commands, load_inventory)
     cli_trust.add_parser(commands, load_inventory)
     cli_logs.add_parser(commands, load_inventory)
+    cli_actions.add_parser(commands, load_inventory)
     lab_cli.add_parser(commands)
     if extend is not None:
         extend(parser, commands)

@@ -32,7 +32,6 @@ SSH_FPS = "15"
 
 
 def _extend(parser: argparse.ArgumentParser, commands: Any) -> None:
-    parser.add_argument("--observe", action="store_true", help="observer mode: change nothing")
     parser.add_argument(
         "--high-contrast", action="store_true", help="high-contrast theme (projectors)"
     )

@@ -67,7 +67,9 @@ class Outcome:
         }
 
 
-def refusal(plan: Plan, authority: Authority, typed: str | None) -> str | None:
+def refusal(
+    plan: Plan, authority: Authority, typed: str | None, approved: bool = True
+) -> str | None:
     """Why PLAN may not run now, or None."""
     if authority.observer:
         return f"observer mode ({authority.why}); nothing changed"
@@ -75,6 +77,8 @@ def refusal(plan: Plan, authority: Authority, typed: str | None) -> str | None:
         return "; ".join(plan.refusals)
     if plan.confirm is not None and typed != plan.confirm:
         return f"this needs {plan.confirm!r} typed to go ahead; nothing changed"
+    if not approved:
+        return "not confirmed by the operator; nothing changed"
     return None
 
 
@@ -84,13 +88,18 @@ async def execute(
     authority: Authority,
     audit: AuditLog,
     typed: str | None = None,
+    approved: bool = True,
 ) -> Outcome:
     """Run PLAN (unless refused) and append its record to AUDIT.
+
+    Args:
+        typed: what the operator typed where the plan asks for a name.
+        approved: False when the operator did not say yes (refused, and audited).
 
     Raises:
         OSError: the audit log cannot be written (after the action ran).
     """
-    why = refusal(plan, authority, typed)
+    why = refusal(plan, authority, typed, approved)
     if why is not None:
         outcome = Outcome("refused", plan, (), why)
     else:
