@@ -1,0 +1,111 @@
+"""A bounded load generator: requests through the balancer, every answer recorded.
+
+Threads send GET / (and, with `post_every`, POST /notes) at a steady rate
+for at most `seconds`, each on a new connection as a browser's first visit
+would; every request's method, status, latency, a snippet of the body and
+any error are kept. Stop it early with `stop()`; it always stops by itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+
+TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One request and what came back."""
+
+    at: float
+    method: str
+    status: int | None  # None: no HTTP answer at all
+    seconds: float
+    body: str
+    error: str | None = None
+
+
+@dataclass
+class Load:
+    """Requests to URL at RATE per second from WORKERS threads, for at most SECONDS."""
+
+    url: str
+    rate: float = 40.0
+    seconds: float = 60.0
+    workers: int = 4
+    post_every: int = 0  # every Nth request is a POST /notes (0: never)
+    answers: list[Answer] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _count: int = 0
+
+    def start(self) -> Load:
+        deadline = time.monotonic() + self.seconds
+        for n in range(self.workers):
+            thread = threading.Thread(target=self._work, args=(n, deadline), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> list[Answer]:
+        """Stop, wait for the requests in flight, and return every answer."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(TIMEOUT + 1)
+        with self._lock:
+            return list(self.answers)
+
+    def _work(self, n: int, deadline: float) -> None:
+        every = self.workers / self.rate
+        next_at = time.monotonic() + n * every / self.workers
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            delay = next_at - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                return
+            next_at += every
+            with self._lock:
+                self._count += 1
+                post = self.post_every and self._count % self.post_every == 0
+            answer = self._post() if post else self._get()
+            with self._lock:
+                self.answers.append(answer)
+
+    def _get(self) -> Answer:
+        return _request("GET", self.url, None)
+
+    def _post(self) -> Answer:
+        body = urllib.parse.urlencode({"body": f"load {time.time():.3f}"}).encode()
+        return _request("POST", urllib.parse.urljoin(self.url, "/notes"), body)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # a 303 after a POST is the answer we want to see
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _request(method: str, url: str, data: bytes | None) -> Answer:
+    started = time.monotonic()
+    request = urllib.request.Request(url, data=data, method=method)
+    try:
+        with _OPENER.open(request, timeout=TIMEOUT) as response:
+            body = response.read(2000).decode(errors="replace")
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        body, status = exc.read(2000).decode(errors="replace"), exc.code
+    except (OSError, urllib.error.URLError) as exc:
+        return Answer(time.time(), method, None, time.monotonic() - started, "", repr(exc))
+    return Answer(time.time(), method, status, time.monotonic() - started, body)
+
+
+def failures(answers: list[Answer]) -> list[Answer]:
+    """Answers that are not a success: no answer, a 5xx, or a 4xx (a 303 after POST is fine)."""
+    return [a for a in answers if a.status is None or a.status >= 400]
