@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
+import re
 import sys
 import textwrap
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from console.inventory import Inventory
-from console.logs.collect import CollectError, CollectReport, NodeReport, collect, parse_since
+from console.logs.archive import CollectError, CollectReport, NodeReport
+from console.logs.collect import collect
 from console.ssh import BoxError
 from console.text import one_line
 
 SCHEMA = "hotspare.logs-collect/1"
 WIDTH = 80
+_DAYS_AGO = re.compile(r"(\d{1,4})d")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +43,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=30.0,
         help="give up on a box when one remote call takes longer (default 30 s)",
     )
+
+
+def parse_since(text: str, today: date) -> date:
+    """The day TEXT means: YYYY-MM-DD, today, yesterday, or Nd (N days ago).
+
+    Raises:
+        ValueError: TEXT is none of these.
+    """
+    if text in ("today", "yesterday"):
+        return today - timedelta(days=0 if text == "today" else 1)
+    if match := _DAYS_AGO.fullmatch(text):
+        return today - timedelta(days=int(match[1]))
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(text)
+    raise ValueError(f"{text!r} is not a day: use YYYY-MM-DD, today, yesterday or Nd (N days ago)")
 
 
 def _since(text: str) -> date:

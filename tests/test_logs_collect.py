@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import contextvars
 import fcntl
 import gzip
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,20 +20,16 @@ from typing import Any
 import pytest
 
 from console import cli_collect
+from console.cli_collect import parse_since
 from console.inventory import Inventory, WebNode, load
 from console.lab.layout import LabLayout
+from console.logs import archive
 from console.logs import collect as collect_module
-from console.logs.collect import (
-    CollectError,
-    CollectReport,
-    FileReport,
-    NodeReport,
-    collect,
-    is_log_file,
-    log_names,
-    parse_since,
-)
+from console.logs.archive import CollectError, CollectReport, FileReport, NodeReport
+from console.logs.collect import collect, is_log_file, log_names
+from console.ssh import link
 from tests.labclient import ssh
+from tests.test_ssh import hung_sshd
 
 TODAY = date(2026, 11, 26)
 # Quiet files on web1, beside its live logs: nothing writes to them but the tests.
@@ -317,20 +315,20 @@ def test_a_replaced_file_on_the_box_moves_the_old_copy_aside(
 def test_a_copy_that_fails_its_checksum_is_kept_aside_and_copied_again(
     lab: LabLayout, quiet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = collect_module._sha256
+    real = archive.file_sha256
 
     def corrupt(path: Path) -> str:  # as if bytes were damaged on the way
         return "0" * 64 if path.name == ROTATED[0] else real(path)
 
     inv = load(lab.cluster_file)
-    monkeypatch.setattr(collect_module, "_sha256", corrupt)
+    monkeypatch.setattr(archive, "file_sha256", corrupt)
     report = _run(inv, tmp_path)
     f = _files(report)["web1", ROTATED[0]]
     assert not report.ok and f.outcome == "failed" and "checksum" in (f.reason or "")
     assert f.moved_to is not None and f.moved_to.endswith(f"{ROTATED[0]}.bad-1")
     assert Path(f.moved_to).exists() and not Path(f.local).exists()
     assert ROTATED[0] not in _verified(Path(f.local).parent)
-    monkeypatch.setattr(collect_module, "_sha256", real)
+    monkeypatch.setattr(archive, "file_sha256", real)
     assert _files(_run(inv, tmp_path))["web1", ROTATED[0]].outcome == "copied"
 
 
@@ -367,6 +365,39 @@ def test_an_unreachable_node_is_reported_and_the_others_are_collected(
     assert max(map(len, out.splitlines())) <= 80
     for node in ("web1", "web3"):
         assert any((tmp_path / "archive").glob(f"*/{node}/error.{node}.log"))
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("when", ["listing", "closing"])
+def test_a_box_that_hangs_is_given_up_on_and_the_others_are_collected(
+    lab: LabLayout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    monkeypatch.setattr(link, "CLOSE_TIMEOUT", 1.0)
+    run = collect_module._NodeJob.run
+    with contextlib.ExitStack() as hung:
+
+        async def hanging_run(job: Any, cutoff: float | None) -> NodeReport:
+            # Connected, its SFTP session open: web2 freezes before its node's files
+            # are listed, or after they are all copied, as the session is closed.
+            if job.box == "web2" and when == "listing":
+                hung.enter_context(hung_sshd(lab, "web2"))
+            report = await run(job, cutoff)
+            if job.box == "web2" and when == "closing":
+                hung.enter_context(hung_sshd(lab, "web2"))
+            return report
+
+        monkeypatch.setattr(collect_module._NodeJob, "run", hanging_run)
+        started = time.monotonic()
+        report = asyncio.run(collect(load(lab.cluster_file), tmp_path, timeout=2, day=TODAY))
+        took = time.monotonic() - started
+    nodes = {n.node: n for n in report.nodes}
+    if when == "listing":
+        assert "no answer within 2 s" in (nodes["web2"].error or ""), nodes["web2"]
+    else:
+        assert nodes["web2"].error is None and nodes["web2"].files
+    assert nodes["web1"].error is None and nodes["web3"].error is None
+    assert nodes["web1"].files and nodes["web3"].files
+    assert took < 5, f"took {took:.1f} s"
 
 
 @pytest.mark.lab

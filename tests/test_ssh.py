@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from console.inventory import Inventory, load
 from console.lab import procs
 from console.lab.layout import LabLayout
 from console.monitor import Monitor
-from console.ssh import BoxLink, RemoteTimeout
+from console.ssh import BoxError, BoxLink, RemoteTimeout, link, remote
 
 pytestmark = pytest.mark.lab
 
@@ -97,18 +99,121 @@ def test_a_hung_probe_is_killed_and_the_next_one_gets_a_new_shell(lab: LabLayout
     assert _remote_count(lab, marker) == 0
 
 
-def _sshd_children(lab: LabLayout, box: str) -> list[int]:
-    listener = procs.recorded(lab.pid_dir)[f"sshd-{box}"].pid
-    children = []
+def _parents() -> dict[int, int]:
+    """Every process's parent, by pid."""
+    parents = {}
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
                 stat = (proc / "stat").read_text()
             except OSError:
                 continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == listener:
-                children.append(int(proc.name))
-    return children
+            parents[int(proc.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+    return parents
+
+
+def _sshd_children(lab: LabLayout, box: str) -> list[int]:
+    listener = procs.recorded(lab.pid_dir)[f"sshd-{box}"].pid
+    return [pid for pid, parent in _parents().items() if parent == listener]
+
+
+@contextlib.contextmanager
+def hung_sshd(lab: LabLayout, box: str) -> Iterator[None]:
+    """BOX hung: its sshd, and every connection's sshd under it, stopped (SIGSTOP).
+
+    Connections stay open and nothing on them answers, as with a box that
+    froze; each process is continued (SIGCONT) when the block ends.
+    """
+    sshd = procs.recorded(lab.pid_dir)[f"sshd-{box}"]
+    assert procs.is_alive(sshd), f"{box}'s sshd is not running"
+    stopped: list[int] = []
+    try:
+        os.kill(sshd.pid, signal.SIGSTOP)  # first: no new connection forks under it
+        stopped.append(sshd.pid)
+        # A child forked just before its parent stopped shows up on the next look;
+        # once a look finds none, nothing in the tree can fork any more.
+        while new := [c for c, p in _parents().items() if p in stopped and c not in stopped]:
+            for pid in new:
+                os.kill(pid, signal.SIGSTOP)
+            stopped += new
+        yield
+    finally:
+        for pid in reversed(stopped):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+async def _until_retry(box_link: BoxLink) -> None:
+    """Wait out a dropped link's backoff, so that its next use reconnects."""
+    retry_at = box_link.state.retry_at
+    if retry_at is not None:
+        await asyncio.sleep(max(0.0, retry_at - time.monotonic()))
+
+
+def test_commands_on_a_hung_box_time_out_and_give_their_session_slots_back(
+    lab: LabLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(remote, "START_TIMEOUT", 1.0)
+    slots = remote.MAX_EXEC_SESSIONS
+
+    async def hang(box_link: BoxLink) -> list[int | None]:
+        await box_link.connection()
+        with hung_sshd(lab, "web3"):
+            started = time.monotonic()
+            runs = [box_link.run("echo ok", 10) for _ in range(slots - 1)]
+            stream = box_link.stream("cat")
+            failed = await asyncio.gather(*runs, stream, return_exceptions=True)
+            took = time.monotonic() - started
+        assert all(isinstance(e, BoxError) for e in failed), failed
+        assert any(isinstance(e, RemoteTimeout) for e in failed), failed
+        assert took < 3, f"took {took:.1f} s"
+        state = box_link.state
+        assert not state.connected and "hung" in (state.reason or ""), state
+        # Every slot is free again: as many commands as there are slots all run.
+        await _until_retry(box_link)
+        again = [box_link.run("echo ok", 5) for _ in range(slots)]
+        return [r.exit_status for r in await asyncio.wait_for(asyncio.gather(*again), 10)]
+
+    assert asyncio.run(_with_link(load(lab.cluster_file), "web3", hang)) == [0] * slots
+
+
+def test_an_sftp_session_on_a_box_that_hangs_is_dropped_not_waited_on(
+    lab: LabLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(link, "CLOSE_TIMEOUT", 1.0)
+
+    async def hang(box_link: BoxLink) -> float:
+        with contextlib.ExitStack() as hung:
+            async with box_link.sftp() as sftp:
+                assert await sftp.isdir(".")
+                hung.enter_context(hung_sshd(lab, "web2"))
+                started = time.monotonic()
+            took = time.monotonic() - started
+        state = box_link.state
+        assert not state.connected and "did not close" in (state.reason or ""), state
+        await _until_retry(box_link)
+        async with box_link.sftp() as sftp:  # and the next one is on a new connection
+            assert await sftp.isdir(".")
+        return took
+
+    took = asyncio.run(_with_link(load(lab.cluster_file), "web2", hang))
+    assert took < 2, f"took {took:.1f} s"
+
+
+def test_no_sftp_session_from_a_hung_box_is_a_timeout_not_a_hang(lab: LabLayout) -> None:
+    async def hang(box_link: BoxLink) -> float:
+        await box_link.connection()
+        with hung_sshd(lab, "web2"):
+            started = time.monotonic()
+            with pytest.raises(RemoteTimeout, match="no SFTP session within 1 s"):
+                async with box_link.sftp(timeout=1):
+                    pytest.fail("an SFTP session on a stopped sshd")
+            took = time.monotonic() - started
+        assert not box_link.state.connected
+        return took
+
+    took = asyncio.run(_with_link(load(lab.cluster_file), "web2", hang))
+    assert took < 2, f"took {took:.1f} s"
 
 
 def test_a_dropped_connection_is_reconnected_with_its_shell_and_forward(lab: LabLayout) -> None:

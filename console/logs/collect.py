@@ -7,86 +7,43 @@ prefix against the box's `head -c N | sha256sum` and fetches only the rest.
 A local copy that is no longer a prefix (the file was rotated or replaced)
 is moved aside, never deleted. Every copy is checked against the box's
 checksum; SHA256SUMS in each node directory lists the verified copies only.
+This module is the box's side; console.logs.archive keeps DEST.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import hashlib
 import os
 import re
 import shlex
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path, PurePosixPath
-from typing import Literal, TypeVar, cast
+from typing import TypeVar, cast
 
 import asyncssh
 
 from console.inventory import Inventory, WebNode
+from console.logs.archive import (
+    CollectReport,
+    FileReport,
+    NodeArchive,
+    NodeReport,
+    Outcome,
+    hold_day,
+)
 from console.ssh import BoxError, BoxLink, RemoteFailed, RemoteTimeout, Unreachable
 
+# Bytes fetched per round of parallel reads, and appended to the copy at once.
 CHUNK = 4 * 1024 * 1024
 # The slowest a box's sha256sum is assumed to hash: a checksum command gets
 # the plain timeout plus one second per HASH_RATE bytes it reads.
 HASH_RATE = 25_000_000
-SUMS = "SHA256SUMS"
 _ROTATED = re.compile(r"(?:\.\d{1,4}|-\d{8,14})(?:\.(?:gz|bz2|xz|zst))?")
-_DAYS_AGO = re.compile(r"(\d{1,4})d")
-_SUM_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
 
-Outcome = Literal["copied", "resumed", "unchanged", "replaced", "failed"]
 T = TypeVar("T")
-
-
-class CollectError(Exception):
-    """DEST cannot be used: not creatable, not writable, or in use by another run."""
-
-
-@dataclass(frozen=True)
-class FileReport:
-    """What happened to one log file; ``moved_to`` holds an old or a bad local copy."""
-
-    node: str
-    remote: str
-    local: str
-    size: int
-    copied: int
-    resumed_from: int
-    outcome: Outcome
-    reason: str | None = None
-    moved_to: str | None = None
-
-
-@dataclass(frozen=True)
-class NodeReport:
-    """One node's files; ``error`` says why the node could not be collected (fully)."""
-
-    node: str
-    box: str
-    directory: str
-    files: tuple[FileReport, ...]
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class CollectReport:
-    """The whole run: where it wrote, since when, and what each node gave."""
-
-    dest: str
-    day: str
-    since: str | None
-    nodes: tuple[NodeReport, ...]
-
-    @property
-    def ok(self) -> bool:
-        """True when every node answered and no file failed."""
-        return all(
-            n.error is None and all(f.outcome != "failed" for f in n.files) for n in self.nodes
-        )
 
 
 def is_log_file(name: str, base: str) -> bool:
@@ -94,22 +51,6 @@ def is_log_file(name: str, base: str) -> bool:
     if name == base:
         return True
     return name.startswith(base) and _ROTATED.fullmatch(name[len(base) :]) is not None
-
-
-def parse_since(text: str, today: date) -> date:
-    """The day TEXT means: YYYY-MM-DD, today, yesterday, or Nd (N days ago).
-
-    Raises:
-        ValueError: TEXT is none of these.
-    """
-    if text in ("today", "yesterday"):
-        return today - timedelta(days=0 if text == "today" else 1)
-    if match := _DAYS_AGO.fullmatch(text):
-        return today - timedelta(days=int(match[1]))
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        with contextlib.suppress(ValueError):
-            return date.fromisoformat(text)
-    raise ValueError(f"{text!r} is not a day: use YYYY-MM-DD, today, yesterday or Nd (N days ago)")
 
 
 def log_names(node: WebNode) -> dict[str, tuple[str, ...]]:
@@ -140,38 +81,13 @@ async def collect(
     by_box: dict[str, list[WebNode]] = {}
     for node in inv.web_nodes:
         by_box.setdefault(node.box, []).append(node)
-    with _locked(where, [node.name for node in inv.web_nodes]):
+    with hold_day(where, [node.name for node in inv.web_nodes]):
         jobs = [
             _collect_box(inv, box, nodes, where, cutoff, timeout) for box, nodes in by_box.items()
         ]
         done = {r.node: r for reports in await asyncio.gather(*jobs) for r in reports}
     nodes = tuple(done[node.name] for node in inv.web_nodes)
     return CollectReport(str(dest), day.isoformat(), since.isoformat() if since else None, nodes)
-
-
-@contextlib.contextmanager
-def _locked(where: Path, nodes: list[str]) -> Iterator[None]:
-    """Create WHERE/NODE for each node, and hold WHERE against a second run."""
-    try:
-        for node in nodes:
-            (where / node).mkdir(parents=True, exist_ok=True)
-        fd = os.open(where, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError as exc:
-        raise CollectError(
-            f"cannot create {exc.filename or where}: {exc.strerror}; "
-            "give a DEST directory this user can write to"
-        ) from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        os.close(fd)
-        raise CollectError(
-            f"another `logs collect` is writing into {where}; let it finish"
-        ) from exc
-    try:
-        yield
-    finally:
-        os.close(fd)  # and with it the lock
 
 
 async def _collect_box(
@@ -186,19 +102,9 @@ async def _collect_box(
     link = BoxLink(inv, box)
     reports: list[NodeReport] = []
     try:
-        async with contextlib.AsyncExitStack() as stack:
-            await link.connection()  # bounded by the box's connect_timeout, precise errors
-            try:
-                async with asyncio.timeout(timeout):
-                    sftp = await stack.enter_async_context(link.sftp())
-            except TimeoutError as exc:
-                why = f"no SFTP session within {timeout:g} s: the box or its sshd is hung"
-                raise RemoteTimeout(box, why) from exc
-            # Closing an SFTP session waits for the box: if it hangs, or the run is
-            # interrupted, drop the connection first so that nothing waits on it.
-            stack.push(lambda kind, *_: link.fail("stopped") if kind else None)
+        async with link.sftp(timeout) as sftp:
             for node in nodes:
-                job = _NodeJob(node, link, sftp, where / node.name, timeout)
+                job = _NodeJob(node, link, sftp, NodeArchive(where / node.name), timeout)
                 reports.append(await job.run(cutoff))
     except BoxError as exc:
         done = {r.node for r in reports}
@@ -223,52 +129,6 @@ async def _read_span(handle: asyncssh.SFTPClientFile, offset: int, size: int) ->
     return data
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while block := file.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _aside(path: Path, tag: str) -> Path:
-    """Move PATH to PATH.TAG-N, the first N that names nothing yet."""
-    n = 1
-    while (target := path.with_name(f"{path.name}.{tag}-{n}")).exists():
-        n += 1
-    path.rename(target)  # no other run can race: the day's directory is locked
-    return target
-
-
-class _Sums:
-    """A node directory's SHA256SUMS, rewritten whole (tmp, then rename) on change."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.entries: dict[str, str] = {}
-        with contextlib.suppress(FileNotFoundError):
-            for line in path.read_text(errors="replace").splitlines():
-                if match := _SUM_LINE.fullmatch(line):
-                    self.entries[match[2]] = match[1]
-
-    def record(self, name: str, digest: str) -> None:
-        if self.entries.get(name) != digest:
-            self.entries[name] = digest
-            self._save()
-
-    def forget(self, name: str) -> None:
-        if self.entries.pop(name, None) is not None:
-            self._save()
-
-    def _save(self) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with tmp.open("w") as file:
-            file.writelines(f"{self.entries[n]}  {n}\n" for n in sorted(self.entries))
-            file.flush()
-            os.fsync(file.fileno())
-        tmp.replace(self.path)
-
-
 @dataclass(frozen=True)
 class _Plan:
     """A file as the box listed it, its local copy's length, and the box's checksums."""
@@ -289,31 +149,36 @@ class _NodeJob:
     """One node's collection: list, checksum on the box, copy, verify."""
 
     def __init__(
-        self, node: WebNode, link: BoxLink, sftp: asyncssh.SFTPClient, local: Path, timeout: float
+        self,
+        node: WebNode,
+        link: BoxLink,
+        sftp: asyncssh.SFTPClient,
+        archive: NodeArchive,
+        timeout: float,
     ) -> None:
         self.node, self.box, self.link, self.sftp = node, node.box, link, sftp
-        self.dir, self.timeout = local, timeout
-        self.sums = _Sums(local / SUMS)
+        self.archive, self.timeout = archive, timeout
 
-    async def _remote(self, what: str, call: Awaitable[T], timeout: float | None = None) -> T:
+    async def _remote(self, what: str, call: Awaitable[T]) -> T:
         """CALL within the timeout; a hung or lost connection is dropped, as a BoxError.
 
         An SFTP error about the file itself (no such file, permission) is left
         to the caller, which reports that one file.
         """
-        limit = timeout or self.timeout
         try:
-            async with asyncio.timeout(limit):
+            async with asyncio.timeout(self.timeout):
                 return await call
         except asyncssh.SFTPError as exc:
             if not isinstance(exc, asyncssh.SFTPConnectionLost):
                 raise
             error: BoxError = Unreachable(self.box, f"{what}: the connection was lost")
         except TimeoutError:
-            error = RemoteTimeout(self.box, f"{what}: no answer within {limit:.3g} s")
+            error = RemoteTimeout(self.box, f"{what}: no answer within {self.timeout:.3g} s")
         except (OSError, asyncssh.Error) as exc:
             error = Unreachable(self.box, f"{what}: {exc}")
-        self.link.fail(error.reason)  # so that closing never waits on a hung box
+        # The requests still in flight go with the connection, and the next node
+        # on this box fails at once instead of waiting on it again.
+        self.link.fail(error.reason)
         raise error
 
     async def run(self, cutoff: float | None) -> NodeReport:
@@ -326,7 +191,9 @@ class _NodeJob:
                 files.append(await self._collect(plan))
         except BoxError as exc:
             error = exc.reason
-        return NodeReport(self.node.name, self.box, str(self.dir), tuple(files), error)
+        return NodeReport(
+            self.node.name, self.box, str(self.archive.directory), tuple(files), error
+        )
 
     async def _list(self) -> list[_Plan]:
         """The node's regular log files, as the box lists them now."""
@@ -346,7 +213,7 @@ class _NodeJob:
 
     async def _checksums(self, files: list[_Plan]) -> list[_Plan]:
         """Each file with the box's sha256 of its listed size and of the local length."""
-        plans = [replace(f, have=self._local_size(f.name)) for f in files]
+        plans = [replace(f, have=self.archive.length(f.name)) for f in files]
         lines, hashed = [], 0
         for i, plan in enumerate(plans):
             size, have, path = plan.size, plan.have, shlex.quote(plan.path)
@@ -359,10 +226,7 @@ class _NodeJob:
                     hashed += count
         if not lines:
             return []
-        limit = self.timeout + hashed / HASH_RATE
-        # The outer bound also covers a session that never opens on a hung box.
-        call = self.link.run("\n".join(lines), limit)
-        result = await self._remote("checksum the logs", call, limit + self.timeout)
+        result = await self.link.run("\n".join(lines), self.timeout + hashed / HASH_RATE)
         answers = {w[0]: w[1] for w in map(str.split, result.stdout.splitlines()) if len(w) > 1}
         if any(f"{i}.full" not in answers for i in range(len(plans))):
             raise RemoteFailed(
@@ -376,15 +240,9 @@ class _NodeJob:
             for i, plan in enumerate(plans)
         ]
 
-    def _local_size(self, name: str) -> int:
-        try:
-            return (self.dir / name).stat().st_size
-        except FileNotFoundError:
-            return -1
-
     async def _collect(self, plan: _Plan) -> FileReport:
         """Bring one file's local copy up to the listed size, and verify it."""
-        local = self.dir / plan.name
+        local = self.archive.path(plan.name)
 
         def report(copied: int, start: int, outcome: Outcome, *why: str | None) -> FileReport:
             return FileReport(
@@ -395,14 +253,14 @@ class _NodeJob:
             return report(0, 0, "failed", "gone from the box since it was listed (rotated?)")
         start = 0
         try:
-            start, moved = await self._resume_point(plan, local)
+            start, moved = await self._resume_point(plan)
             if start == plan.have == plan.size:
-                self.sums.record(plan.name, plan.full)
+                self.archive.record(plan.name, plan.full)
                 return report(0, start, "unchanged")
-            self.sums.forget(plan.name)
+            self.archive.forget(plan.name)
             copied = await self._fetch(plan, local, start)
-            if await asyncio.to_thread(_sha256, local) != plan.full:
-                bad = _aside(local, "bad")
+            if not await self.archive.holds(plan.name, plan.full):
+                bad = self.archive.set_aside(plan.name, "bad")
                 why = f"checksum differs from the box's; the copy is kept as {bad.name}"
                 return report(copied, start, "failed", why, str(bad))
         except asyncssh.SFTPError as exc:
@@ -413,22 +271,21 @@ class _NodeJob:
             return report(
                 0, start, "failed", f"cannot write {exc.filename or local}: {exc.strerror}"
             )
-        self.sums.record(plan.name, plan.full)
+        self.archive.record(plan.name, plan.full)
         if moved is not None:
             why = f"the box's file is not the one copied before; that copy is now {moved.name}"
             return report(copied, start, "replaced", why, str(moved))
         return report(copied, start, "resumed" if start else "copied")
 
-    async def _resume_point(self, plan: _Plan, local: Path) -> tuple[int, Path | None]:
+    async def _resume_point(self, plan: _Plan) -> tuple[int, Path | None]:
         """Where copying starts: the local length if it is a prefix, else 0 (copy moved)."""
         if plan.have <= 0:
             return 0, None
         if plan.have <= plan.size:
             expected = plan.full if plan.have == plan.size else plan.prefix
-            if await asyncio.to_thread(_sha256, local) == expected:
+            if await self.archive.holds(plan.name, expected):
                 return plan.have, None
-        self.sums.forget(local.name)
-        return 0, _aside(local, "replaced")
+        return 0, self.archive.set_aside(plan.name, "replaced")
 
     async def _fetch(self, remote: _Plan, local: Path, start: int) -> int:
         """Append bytes [START, size) of REMOTE to LOCAL, in order; return the count."""
@@ -452,7 +309,7 @@ class _NodeJob:
                 out.flush()
                 os.fsync(out.fileno())
         except (OSError, EOFError, asyncssh.SFTPError):
-            await self._close(handle)  # not after a BoxError or ^C: the link is dropped then
+            await self._close(handle)  # not after a BoxError or ^C: it goes with the session
             raise
         await self._close(handle)
         return at - start

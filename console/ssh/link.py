@@ -19,10 +19,12 @@ import asyncssh
 from console.inventory import Inventory
 from console.ssh import remote
 from console.ssh.connect import Route, open_route
-from console.ssh.errors import BoxError, RemoteFailed, Unreachable
+from console.ssh.errors import BoxError, RemoteFailed, RemoteTimeout, Unreachable
 
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 15.0
+# How long closing an SFTP session may wait for the box before the link is dropped.
+CLOSE_TIMEOUT = 3.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,11 @@ class BoxLink:
         self._error = Unreachable(self.box, reason)
         self._retry_at = time.monotonic() + self._backoff
 
+    def _fail_on(self, conn: asyncssh.SSHClientConnection, reason: str) -> None:
+        """Drop CONN after a failure on it, unless the link has moved on to another."""
+        if self._route is not None and self._route.conn is conn:
+            self.fail(reason)
+
     def _drop(self, reason: str) -> None:
         if self._route is not None:
             self._route.close()
@@ -100,28 +107,81 @@ class BoxLink:
         return self._shell
 
     async def run(self, command: str, timeout: float) -> remote.Result:
-        """Run one command in its own session (bounded per box)."""
-        return await remote.run(self.box, await self.connection(), command, timeout, self._sessions)
+        """Run one command in its own session (bounded per box).
+
+        Raises:
+            RemoteTimeout: no session within remote.START_TIMEOUT (the link is
+                dropped: the box is hung), or COMMAND ran past TIMEOUT.
+            RemoteFailed: the session could not be opened, or the command not started.
+        """
+        conn = await self.connection()
+        try:
+            return await remote.run(self.box, conn, command, timeout, self._sessions)
+        except remote.SessionTimeout as exc:
+            self._fail_on(conn, exc.reason)
+            raise
 
     async def stream(self, command: str) -> remote.Stream:
-        """COMMAND started on the box, its output read as it comes; close it when done."""
-        return await remote.open_stream(self.box, await self.connection(), command, self._sessions)
+        """COMMAND started on the box, its output read as it comes; close it when done.
+
+        Raises:
+            RemoteTimeout: no session within remote.START_TIMEOUT (the link is
+                dropped: the box is hung).
+            RemoteFailed: the session could not be opened, or the command not started.
+        """
+        conn = await self.connection()
+        try:
+            return await remote.open_stream(self.box, conn, command, self._sessions)
+        except remote.SessionTimeout as exc:
+            self._fail_on(conn, exc.reason)
+            raise
 
     @contextlib.asynccontextmanager
-    async def sftp(self) -> AsyncIterator[asyncssh.SFTPClient]:
-        """An SFTP session on the box; it holds one session slot while open."""
+    async def sftp(
+        self, timeout: float = remote.START_TIMEOUT
+    ) -> AsyncIterator[asyncssh.SFTPClient]:
+        """An SFTP session on the box; it holds one session slot while open.
+
+        A box that does not start the session within TIMEOUT, or does not close
+        it within CLOSE_TIMEOUT, is hung: the link is dropped, not waited on.
+
+        Raises:
+            RemoteTimeout: no SFTP session within TIMEOUT.
+            RemoteFailed: the box refused one.
+        """
         conn = await self.connection()
         async with self._sessions:
-            try:
-                client = await conn.start_sftp_client()
-            except (OSError, asyncssh.Error) as exc:
-                raise RemoteFailed(self.box, f"cannot start SFTP: {exc}") from exc
+            client = await self._start_sftp(conn, timeout)
             try:
                 yield client
             finally:
-                client.exit()
-                with contextlib.suppress(OSError, asyncssh.Error):
-                    await client.wait_closed()
+                await self._close_sftp(conn, client)
+
+    async def _start_sftp(
+        self, conn: asyncssh.SSHClientConnection, timeout: float
+    ) -> asyncssh.SFTPClient:
+        """A new SFTP session on CONN, within TIMEOUT."""
+        try:
+            return await asyncio.wait_for(conn.start_sftp_client(), timeout)
+        except TimeoutError as exc:
+            why = f"no SFTP session within {timeout:g} s: the box or its sshd is hung"
+            self._fail_on(conn, why)  # a session it opens late goes with the connection
+            raise RemoteTimeout(self.box, why) from exc
+        except (OSError, asyncssh.Error) as exc:
+            raise RemoteFailed(self.box, f"cannot start SFTP: {exc}") from exc
+
+    async def _close_sftp(
+        self, conn: asyncssh.SSHClientConnection, client: asyncssh.SFTPClient
+    ) -> None:
+        """End CLIENT's session; a box that does not answer within CLOSE_TIMEOUT is dropped."""
+        client.exit()
+        try:
+            await asyncio.wait_for(client.wait_closed(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            why = f"the SFTP session did not close within {CLOSE_TIMEOUT:g} s: the box is hung"
+            self._fail_on(conn, why)
+        except (OSError, asyncssh.Error):
+            pass  # it is closed either way
 
     async def open_unix(self, path: str) -> tuple[asyncssh.SSHReader[str], asyncssh.SSHWriter[str]]:
         """A stream to a UNIX socket on the box (direct-streamlocal: no socat there)."""

@@ -23,9 +23,18 @@ from console.ssh.errors import RemoteFailed, RemoteTimeout
 # sshd allows 10 sessions per connection by default (MaxSessions); keep
 # room for the probe shell and a file transfer.
 MAX_EXEC_SESSIONS = 7
+# How long a box may take to open a session, and then to start the command in it.
 START_TIMEOUT = 5.0
 OPEN_RETRY_DELAYS = (0.02, 0.05, 0.1, 0.2, 0.4, None)
 KILL_TIMEOUT = 5.0
+
+
+class SessionTimeout(RemoteTimeout):
+    """The box opened no session in time: it, or its sshd, is hung.
+
+    A session the box still opens later has no owner here, so the caller
+    should drop the connection, and that session with it.
+    """
 
 
 def decode(data: bytes) -> str:
@@ -41,6 +50,9 @@ async def _first_line_pgid(box: str, process: asyncssh.SSHClientProcess[bytes]) 
     except (TimeoutError, ValueError, asyncssh.Error) as exc:
         process.close()
         raise RemoteFailed(box, "the remote command did not start") from exc
+    except asyncio.CancelledError:
+        process.close()  # its session at least is given back
+        raise
 
 
 def wrapped(command: str) -> str:
@@ -160,6 +172,23 @@ class Result:
 async def _open_session(
     box: str, conn: asyncssh.SSHClientConnection, command: str
 ) -> asyncssh.SSHClientProcess[bytes]:
+    """Open an exec session for COMMAND within START_TIMEOUT.
+
+    Raises:
+        SessionTimeout: the box opened none in time.
+        RemoteFailed: the box refused one.
+    """
+    try:
+        async with asyncio.timeout(START_TIMEOUT):
+            return await _open_retrying(box, conn, command)
+    except TimeoutError as exc:
+        why = f"no session for a command within {START_TIMEOUT:g} s: the box or its sshd is hung"
+        raise SessionTimeout(box, why) from exc
+
+
+async def _open_retrying(
+    box: str, conn: asyncssh.SSHClientConnection, command: str
+) -> asyncssh.SSHClientProcess[bytes]:
     """Open an exec session, retrying briefly while sshd still counts closed ones.
 
     sshd frees a session slot only once it has reaped the session's process,
@@ -186,9 +215,12 @@ async def run(
 ) -> Result:
     """Run COMMAND in its own exec session, at most SESSIONS at once per box.
 
+    The session slot is given back on every way out.
+
     Raises:
+        SessionTimeout: no session opened within START_TIMEOUT (the box is hung).
         RemoteTimeout: it did not finish in TIMEOUT; it was terminated on the box.
-        RemoteFailed: the session could not be opened.
+        RemoteFailed: the session could not be opened, or the command did not start.
     """
     async with sessions:
         process = await _open_session(box, conn, command)
@@ -259,7 +291,10 @@ async def open_stream(
 ) -> Stream:
     """Start COMMAND and hand back its output streams (bytes), holding a session slot.
 
+    The slot is given back if it does not start, and otherwise by Stream.close.
+
     Raises:
+        SessionTimeout: no session opened within START_TIMEOUT (the box is hung).
         RemoteFailed: the session could not be opened or the command did not start.
     """
     await sessions.acquire()
