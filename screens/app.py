@@ -23,13 +23,20 @@ from textual.theme import Theme
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from console.authority import Authority, ObserverRefused
-from console.events import Event, changes
+from console.actions.audit import AuditLog, default_path
+from console.actions.context import ActionError, Context
+from console.actions.plan import Plan
+from console.actions.runner import Outcome, execute
+from console.authority import Authority
+from console.events import Event, Level, changes
 from console.feed import SnapshotSource
 from console.inventory import Inventory
+from console.monitor import Monitor
 from console.ssh import BoxLink
 from console.state.model import ClusterState
 from screens import keys
+from screens.action import ActionScreen, Runner
+from screens.actions_map import PLANS
 from screens.detail import BoxScreen, box_of
 from screens.help import HelpScreen
 from screens.logs import LogsScreen
@@ -100,12 +107,14 @@ class HotspareApp(App[int]):
         screenshot_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
         links: Mapping[str, BoxLink] | None = None,
+        monitor: Monitor | None = None,
     ) -> None:
         super().__init__()
         self.clock = clock
         self.inv = inv
         self.feed = feed
         self.links = links
+        self.monitor = monitor
         self.authority = authority
         self.state: ClusterState | None = None
         self.events: deque[Event] = deque(maxlen=1000)
@@ -203,16 +212,70 @@ class HotspareApp(App[int]):
 
     def _site_action(self, action: str) -> None:
         key = next(k for k in keys.ACTIONS if k.action == action)
+        build = PLANS.get(action)
+        if build is None:
+            self.notify(
+                f"{key.description}: the action is not built yet ({key.arrives_with}). "
+                "Nothing was changed.",
+                severity="warning",
+            )
+            return
+        if self.monitor is None or self.state is None:
+            self.notify("Actions need the live site: no connection yet.", severity="warning")
+            return
+        node = self._selected_node()
+        if node is None:
+            self.notify("Select a node first (tab to a panel, then up/down).")
+            return
         try:
-            self.authority.require_operator(key.description.lower())
-        except ObserverRefused as exc:
+            plan = build(self.inv, self.state, node)
+        except ActionError as exc:
             self.notify(str(exc), severity="error")
             return
-        self.notify(
-            f"{key.description}: the action is not built yet ({key.arrives_with}). "
-            "Nothing was changed.",
-            severity="warning",
-        )
+        if self.authority.observer:  # no key reaches here for an observer; the core refuses anyway
+            self._run_refused(plan)
+            return
+        self.push_screen(ActionScreen(plan, self._plan_runner(plan)), self._acted)
+
+    def _selected_node(self) -> str | None:
+        panel = self.focused if isinstance(self.focused, Panel) else None
+        row = panel.selected if panel is not None else None
+        if row is None or panel is None:
+            return None
+        if panel.id == "nodes":
+            return row
+        if panel.id == "balancer":
+            return next((n.name for n in self.inv.web_nodes if n.server == row), None)
+        return None
+
+    def _plan_runner(self, plan: Plan) -> Runner:
+        async def run(typed: str | None, say: Callable[[str], None]) -> Outcome:
+            assert self.monitor is not None
+            ctx = Context(self.monitor, say=say, clock=self.clock)
+            audit = AuditLog(default_path(self.inv.name), self.inv.name)
+            try:
+                return await execute(plan, ctx, self.authority, audit, typed)
+            finally:
+                await ctx.close()
+
+        return run
+
+    @work(exit_on_error=False, group="action")
+    async def _run_refused(self, plan: Plan) -> None:
+        outcome = await self._plan_runner(plan)(None, lambda line: None)
+        self._acted(outcome)
+
+    def _acted(self, outcome: Outcome | None) -> None:
+        if outcome is None:
+            return
+        level: Level = "info" if outcome.ok else "warning"
+        if outcome.status == "failed":
+            level = "critical"
+        text = f"{outcome.plan.action}: {outcome.status.upper()}"
+        if outcome.reason:
+            text += f" ({outcome.reason})"
+        self.record([Event(self.clock(), outcome.plan.target, text, level)])
+        self.notify(text, severity="information" if outcome.ok else "error")
 
     def action_drain(self) -> None:
         self._site_action("drain")

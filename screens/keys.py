@@ -27,9 +27,9 @@ class Key:
 
 
 ACTIONS: tuple[Key, ...] = (
-    Key("d", "drain", "drain", "Drain the selected node", True, "issue 6"),
-    Key("r", "ready", "ready", "Set the selected node ready", True, "issue 6"),
-    Key("m", "maint", "maint", "Put the selected node in maintenance", True, "issue 6"),
+    Key("d", "drain", "drain", "Drain the selected node", True),
+    Key("r", "ready", "ready", "Set the selected node ready", True),
+    Key("m", "maint", "maint", "Put the selected node in maintenance", True),
     Key("p", "promote", "promote", "Promote the selected standby", True, "issue 7"),
     Key("o", "read_only", "read-only", "Turn the site's read-only mode on or off", True, "issue 6"),
     Key(

@@ -60,7 +60,14 @@ def _app(inv: Inventory, args: argparse.Namespace, observe: bool = False) -> Hot
     # period of the monitor (2 s), not more, keeps an idle console quiet.
     monitor = Monitor(inv)
     feed = Feed(monitor, every=monitor.interval)
-    return HotspareApp(inv, feed, authority, high_contrast=args.high_contrast, links=monitor.links)
+    return HotspareApp(
+        inv,
+        feed,
+        authority,
+        high_contrast=args.high_contrast,
+        links=monitor.links,
+        monitor=monitor,
+    )
 
 
 def _console(args: argparse.Namespace) -> int:

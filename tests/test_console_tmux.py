@@ -83,14 +83,21 @@ def test_the_console_shows_the_lab_and_follows_a_drain(
         assert "balancer: ready -> drain" in tmux.wait_for("ready -> drain")
     finally:
         asyncio.run(haproxy(lab, "set server site/web2 state ready"))
+    tmux.wait_for("drain -> ready")
     tmux.keys("?")
     assert "Actions on the site" in tmux.wait_for("Actions on the site")
     tmux.keys("Escape")
     deadline = time.monotonic() + 5  # a lone ESC is told from ESC-d only after a pause
     while "Actions on the site" in tmux.screen() and time.monotonic() < deadline:
         time.sleep(0.1)
-    tmux.keys("d")
-    assert "not built yet" in tmux.wait_for("not built yet")
+    tmux.keys("d")  # the balancer panel has the focus, on web1
+    screen = tmux.wait_for("enter: go ahead")
+    assert "drain web1" in screen and "set server site/web1 state drain" in screen
+    tmux.keys("Escape")  # cancelled: nothing ran
+    deadline = time.monotonic() + 5
+    while "enter: go ahead" in tmux.screen() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "drain" not in asyncio.run(haproxy(lab, "show servers state site")).split("web1")[0]
     tmux.keys("q")
     deadline = time.monotonic() + 10
     while tmux.alive() and time.monotonic() < deadline:

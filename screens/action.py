@@ -1,0 +1,130 @@
+"""The action screen: the plan, the confirmation, live progress, the outcome.
+
+Nothing runs before the operator has read the plan and said yes (enter),
+or typed the target's name where the plan asks for it. While the steps run
+the screen shows each one as it goes; at the end, the outcome and the way
+back. The run itself is the core's (console.actions.runner), audited there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Log, Static
+
+from console.actions.plan import Plan
+from console.actions.runner import Outcome
+from console.text import one_line
+
+Runner = Callable[[str | None, Callable[[str], None]], Awaitable[Outcome]]
+
+
+def plan_text(plan: Plan) -> Text:
+    """The plan for the operator to read: steps, what each expects and proves, refusals."""
+    text = Text()
+    text.append(f"{plan.action} {plan.target}", style="bold")
+    text.append(f": {plan.summary}\n\n")
+    for n, step in enumerate(plan.steps, 1):
+        text.append(f"{n}. {step.title}\n", style="bold")
+        text.append(f"   runs    {step.command}  ({step.where})\n")
+        text.append(f"   proves  {step.proves}\n", style="dim")
+    if plan.way_back:
+        text.append(f"\nway back: {plan.way_back}\n")
+    for reason in plan.refusals:
+        text.append(f"\nREFUSED: {reason}\n", style="bold red")
+    return text
+
+
+class ActionScreen(ModalScreen[Outcome | None]):
+    """One action, from its plan to its outcome."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "cancel / close"),
+        Binding("enter", "go", "go ahead", show=False),
+    ]
+
+    def __init__(self, plan: Plan, run: Runner) -> None:
+        super().__init__()
+        self.plan = plan
+        self.run = run
+        self.outcome: Outcome | None = None
+        self.running = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="action"):
+            with VerticalScroll(id="action-plan"):
+                yield Static(plan_text(self.plan))
+            if self.plan.confirm and not self.plan.refusals:
+                yield Input(placeholder=f"type {self.plan.confirm} to go ahead", id="action-name")
+            yield Log(id="action-progress", max_lines=200)
+            yield Static(self._hint(), id="action-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#action-progress", Log).display = False
+        if self.plan.confirm and not self.plan.refusals:
+            self.query_one("#action-name", Input).focus()
+
+    def _hint(self) -> str:
+        if self.outcome is not None:
+            return "escape closes"
+        if self.running:
+            return "running: each step is verified before the next"
+        if self.plan.refusals:
+            return "refused: nothing will change. escape closes"
+        if self.plan.confirm:
+            return f"type {self.plan.confirm} and press enter to go ahead · escape cancels"
+        return "enter: go ahead · escape: cancel (nothing has changed yet)"
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_go()
+
+    def action_go(self) -> None:
+        if self.running or self.outcome is not None or self.plan.refusals:
+            return
+        typed = None
+        if self.plan.confirm:
+            typed = self.query_one("#action-name", Input).value.strip()
+            if typed != self.plan.confirm:
+                self.notify(f"Type {self.plan.confirm} exactly to go ahead.", severity="warning")
+                return
+        self.running = True
+        progress = self.query_one("#action-progress", Log)
+        progress.display = True
+        self.query_one("#action-hint", Static).update(self._hint())
+        self._execute(typed)
+
+    @work(exit_on_error=False, group="action")
+    async def _execute(self, typed: str | None) -> None:
+        progress = self.query_one("#action-progress", Log)
+
+        def say(line: str) -> None:
+            progress.write_line(one_line(line, 300))
+
+        try:
+            outcome = await self.run(typed, say)
+        except OSError as exc:  # the audit log: the action ran, its record is not on disk
+            self.running = False
+            progress.write_line(f"the audit log cannot be written: {exc}")
+            self.query_one("#action-hint", Static).update("escape closes")
+            return
+        self.outcome, self.running = outcome, False
+        progress.write_line("")
+        progress.write_line(
+            f"{outcome.plan.action} {outcome.plan.target}: {outcome.status.upper()}"
+        )
+        if outcome.reason:
+            progress.write_line(one_line(outcome.reason, 500))
+        self.query_one("#action-hint", Static).update(self._hint())
+
+    def action_close(self) -> None:
+        if self.running:
+            self.notify("The action is running; it stops by itself at the first failed check.")
+            return
+        self.dismiss(self.outcome)
