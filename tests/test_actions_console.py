@@ -1,0 +1,136 @@
+"""Actions from the console against the lab: keys, the plan screen, the outcome, the audit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from console.authority import Authority
+from console.feed import Feed
+from console.inventory import load
+from console.lab.layout import LabLayout
+from console.monitor import Monitor
+from console.probes.haproxy import admin_state, parse_servers_state
+from screens.action import ActionScreen
+from screens.panels import BalancerPanel
+from tests.console_parts import RecordingApp
+from tests.labclient import haproxy
+from tests.test_actions_nodes import admin
+
+
+@pytest.fixture
+def audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("HOTSPARE_AUDIT", str(path))
+    return path
+
+
+def live_app(lab: LabLayout, observer: bool = False) -> RecordingApp:
+    inv = load(lab.cluster_file)
+    monitor = Monitor(inv, interval=0.5)
+    authority = Authority(True, "started with --observe") if observer else Authority(False)
+    return RecordingApp(
+        inv, Feed(monitor, every=0.5), authority, links=monitor.links, monitor=monitor
+    )
+
+
+async def admin_now(lab: LabLayout, server: str) -> str:
+    states = parse_servers_state(await haproxy(lab, "show servers state site"))
+    return admin_state(states[server])
+
+
+async def until(pilot: Pilot[int], check: Callable[[], object], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.1)
+
+
+async def select_server(app: RecordingApp, pilot: Pilot[int], server: str) -> None:
+    panel = app.query_one(BalancerPanel)
+    await until(pilot, lambda: panel.selected is not None)
+    panel.focus()
+    while panel.selected != server:
+        await pilot.press("down")
+
+
+def test_d_then_enter_drains_the_selected_node_and_r_readies_it(
+    lab: LabLayout, audit: Path
+) -> None:
+    async def go() -> None:
+        app = live_app(lab)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.state is not None)
+            await select_server(app, pilot, "web2")
+            await pilot.press("d")
+            await until(pilot, lambda: isinstance(app.screen, ActionScreen))
+            screen = app.screen
+            assert isinstance(screen, ActionScreen) and screen.plan.target == "web2"
+            assert await admin_now(lab, "web2") == "ready"  # nothing runs before enter
+            await pilot.press("enter")
+            await until(pilot, lambda: screen.outcome is not None)
+            assert screen.outcome is not None and screen.outcome.status == "done"
+            assert await admin_now(lab, "web2") == "drain"
+            await pilot.press("escape")
+            assert any("drain: DONE" in e.text for e in app.events)
+            await select_server(app, pilot, "web2")
+            await pilot.press("r")
+            await until(pilot, lambda: isinstance(app.screen, ActionScreen))
+            await pilot.press("enter")
+            ready = app.screen
+            assert isinstance(ready, ActionScreen)
+            await until(pilot, lambda: ready.outcome is not None)
+            await pilot.press("escape")
+        assert await admin_now(lab, "web2") == "ready"
+
+    try:
+        asyncio.run(go())
+    finally:
+        asyncio.run(haproxy(lab, "set server site/web2 state ready"))
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(r["action"], r["target"], r["outcome"]) for r in records] == [
+        ("drain", "web2", "done"),
+        ("ready", "web2", "done"),
+    ]
+
+
+def test_escape_on_the_plan_changes_nothing_and_audits_nothing(lab: LabLayout, audit: Path) -> None:
+    async def go() -> None:
+        app = live_app(lab)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.state is not None)
+            await select_server(app, pilot, "web1")
+            await pilot.press("m")
+            await until(pilot, lambda: isinstance(app.screen, ActionScreen))
+            await pilot.press("escape")
+            assert not isinstance(app.screen, ActionScreen)
+
+    asyncio.run(go())
+    assert admin(lab, "web1") == "ready"
+    assert not audit.exists()
+
+
+def test_an_observer_console_cannot_act_and_the_core_audits_the_refusal(
+    lab: LabLayout, audit: Path
+) -> None:
+    async def go() -> None:
+        app = live_app(lab, observer=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.state is not None)
+            await select_server(app, pilot, "web2")
+            await pilot.press("d")  # no such key for an observer
+            await pilot.pause(0.3)
+            assert not isinstance(app.screen, ActionScreen)
+            app._site_action("drain")  # reached anyway: the core refuses, and says so
+            await until(pilot, lambda: any("REFUSED" in t for t in app.told))
+
+    asyncio.run(go())
+    assert admin(lab, "web2") == "ready"
+    record = json.loads(audit.read_text())
+    assert record["outcome"] == "refused" and "observer mode" in record["reason"]
