@@ -46,10 +46,9 @@ ACTIONS: tuple[Key, ...] = (
         "scheduler",
         "Move the scheduler role to the selected node",
         True,
-        "issue 6",
     ),
-    Key("h", "make_hot", "hot", "Make the selected node hot", True, "issue 6"),
-    Key("w", "make_warm", "warm", "Make the selected node warm", True, "issue 6"),
+    Key("h", "make_hot", "hot", "Make the selected node hot", True),
+    Key("w", "make_warm", "warm", "Make the selected node warm", True),
 )
 
 VIEWS: tuple[Key, ...] = (

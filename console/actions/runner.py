@@ -17,6 +17,7 @@ from console.actions.audit import AuditLog
 from console.actions.context import ActionError, Context
 from console.actions.plan import Plan, Step
 from console.authority import Authority
+from console.probes.haproxy import BalancerProbeError
 from console.ssh import BoxError
 
 Status = Literal["done", "failed", "refused"]
@@ -134,7 +135,7 @@ async def _one(step: Step, ctx: Context) -> StepResult:
                 return StepResult(step.title, False, "", detail, time.monotonic() - started)
         answer = await step.act(ctx)
         check = await step.verify(ctx)
-    except (ActionError, BoxError) as exc:
+    except (ActionError, BoxError, BalancerProbeError) as exc:
         reason = exc.reason if isinstance(exc, BoxError) else str(exc)
         return StepResult(step.title, False, answer, reason, time.monotonic() - started)
     return StepResult(step.title, check.ok, answer, check.detail, time.monotonic() - started)
