@@ -261,6 +261,15 @@ def test_a_warm_node_writing_the_hot_log() -> None:
     assert alarm.severity == "critical" and "2 s ago" in alarm.message
     old = replace(hot, age_s=15.0)
     assert "warm-hot-log" not in codes(nodes=nodes_with("web3", access_logs=(old,)))
+    warm = LogFile(LOG.format(role="warm", node="web3"), 3.0, 10)
+    assert only("warm-hot-log", nodes=nodes_with("web3", access_logs=(hot, warm)))
+
+
+def test_a_node_just_turned_warm_is_not_taken_for_one_logging_as_hot() -> None:
+    # It wrote its hot log 4 s ago, before the switch, and its warm log since.
+    hot = LogFile(LOG.format(role="hot", node="web3"), 4.0, 10)
+    warm = LogFile(LOG.format(role="warm", node="web3"), 1.0, 10)
+    assert "warm-hot-log" not in codes(nodes=nodes_with("web3", access_logs=(hot, warm)))
 
 
 def test_a_hot_node_writing_the_hot_log_is_fine() -> None:

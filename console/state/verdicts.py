@@ -257,12 +257,22 @@ def _node_alarms(inv: Inventory, fresh: list[Node]) -> list[Alarm]:
 
 
 def _hot_log_age(inv: Inventory, node: Node) -> float | None:
+    """How long ago a warm node wrote its hot log, if recently and after its warm log.
+
+    A node just turned warm wrote its hot log moments ago, and its warm log
+    since: that is the switch, not a fault. Only a hot log fresher than the
+    warm one means the node still logs as hot.
+    """
     try:
-        hot_path = inv.web_node(node.name).access_log_for("hot")
+        web = inv.web_node(node.name)
     except KeyError:
         return None
-    ages = [f.age_s for f in node.access_logs if f.path == hot_path and f.age_s < HOT_LOG_FRESH_S]
-    return min(ages, default=None)
+    hot_path, warm_path = web.access_log_for("hot"), web.access_log_for("warm")
+    hot = [f.age_s for f in node.access_logs if f.path == hot_path and f.age_s < HOT_LOG_FRESH_S]
+    warm = [f.age_s for f in node.access_logs if f.path == warm_path]
+    if not hot or (warm and min(warm) <= min(hot)):
+        return None
+    return min(hot)
 
 
 def _unhealthy(node: Node) -> str:
