@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -36,7 +37,7 @@ from console.ssh import BoxLink
 from console.state.model import ClusterState
 from screens import keys
 from screens.action import ActionScreen, Runner
-from screens.actions_map import PLANS
+from screens.actions_map import NODE_PLANS, SITE_PLANS, question
 from screens.detail import BoxScreen, box_of
 from screens.help import HelpScreen
 from screens.logs import LogsScreen
@@ -49,6 +50,7 @@ from screens.panels import (
     ReplicasPanel,
     Timeline,
 )
+from screens.prompt import PromptScreen
 
 MIN_SIZE = (80, 24)
 FOOTER_KEYS = ("d", "r", "m", "p", "o", "M", "s", "l", "question_mark", "q")
@@ -212,8 +214,7 @@ class HotspareApp(App[int]):
 
     def _site_action(self, action: str) -> None:
         key = next(k for k in keys.ACTIONS if k.action == action)
-        build = PLANS.get(action)
-        if build is None:
+        if action not in NODE_PLANS and action not in SITE_PLANS:
             self.notify(
                 f"{key.description}: the action is not built yet ({key.arrives_with}). "
                 "Nothing was changed.",
@@ -223,12 +224,28 @@ class HotspareApp(App[int]):
         if self.monitor is None or self.state is None:
             self.notify("Actions need the live site: no connection yet.", severity="warning")
             return
+        if action in SITE_PLANS:
+            ask = question(action, self.state)
+            if ask is None:
+                self._plan(lambda inv, state: SITE_PLANS[action](inv, state, None))
+            else:
+                self.push_screen(PromptScreen(ask), partial(self._answered, action))
+            return
         node = self._selected_node()
         if node is None:
             self.notify("Select a node first (tab to a panel, then up/down).")
             return
+        self._plan(lambda inv, state: NODE_PLANS[action](inv, state, node))
+
+    def _answered(self, action: str, answer: str | None) -> None:
+        if answer is not None:
+            self._plan(lambda inv, state: SITE_PLANS[action](inv, state, answer))
+
+    def _plan(self, build: Callable[[Inventory, ClusterState], Plan]) -> None:
+        """Build the plan from the latest snapshot and show it (or refuse an observer's)."""
+        assert self.state is not None
         try:
-            plan = build(self.inv, self.state, node)
+            plan = build(self.inv, self.state)
         except ActionError as exc:
             self.notify(str(exc), severity="error")
             return

@@ -31,14 +31,13 @@ ACTIONS: tuple[Key, ...] = (
     Key("r", "ready", "ready", "Set the selected node ready", True),
     Key("m", "maint", "maint", "Put the selected node in maintenance", True),
     Key("p", "promote", "promote", "Promote the selected standby", True, "issue 7"),
-    Key("o", "read_only", "read-only", "Turn the site's read-only mode on or off", True, "issue 6"),
+    Key("o", "read_only", "read-only", "Turn the site's read-only mode on or off", True),
     Key(
         "M",
         "maintenance_page",
         "maint page",
         "Put up or take down the maintenance page",
         True,
-        "issue 6",
     ),
     Key(
         "s",

@@ -19,6 +19,7 @@ from console.monitor import Monitor
 from console.probes.haproxy import admin_state, parse_servers_state
 from screens.action import ActionScreen
 from screens.panels import BalancerPanel
+from screens.prompt import PromptScreen
 from tests.console_parts import RecordingApp
 from tests.labclient import haproxy
 from tests.test_actions_nodes import admin
@@ -134,3 +135,45 @@ def test_an_observer_console_cannot_act_and_the_core_audits_the_refusal(
     assert admin(lab, "web2") == "ready"
     record = json.loads(audit.read_text())
     assert record["outcome"] == "refused" and "observer mode" in record["reason"]
+
+
+def test_o_turns_read_only_on_then_off_and_capital_m_asks_the_time_first(
+    lab: LabLayout, audit: Path
+) -> None:
+    async def go() -> None:
+        app = live_app(lab)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.state is not None)
+            for wanted in ("read-only", "normal"):
+                await pilot.press("o")
+                await until(pilot, lambda: isinstance(app.screen, ActionScreen))
+                screen = app.screen
+                assert isinstance(screen, ActionScreen)
+                await pilot.press("enter")
+                await until(pilot, lambda s=screen: s.outcome is not None, timeout=30)
+                assert screen.outcome is not None and screen.outcome.ok, screen.outcome
+                await pilot.press("escape")
+                await until(
+                    pilot,
+                    lambda w=wanted: (
+                        app.state is not None
+                        and app.state.balancer is not None
+                        and app.state.balancer.flags.mode == w
+                    ),
+                )
+            await pilot.press("M")
+            await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+            await pilot.press(*"45m", "enter")
+            await until(pilot, lambda: isinstance(app.screen, ActionScreen))
+            plan = app.screen.plan  # type: ignore[attr-defined]
+            assert plan.action == "maintenance on" and "UTC" in plan.summary
+            await pilot.press("escape")  # not run
+
+    try:
+        asyncio.run(go())
+    finally:
+        asyncio.run(haproxy(lab, f"set map {lab.flags_map()} mode normal"))
+    outcomes = [
+        (r["action"], r["outcome"]) for r in map(json.loads, audit.read_text().splitlines())
+    ]
+    assert outcomes == [("read-only on", "done"), ("read-only off", "done")]

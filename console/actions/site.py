@@ -1,0 +1,271 @@
+"""The site's modes: read-only (reads go on, writes get a polite page) and maintenance.
+
+The balancer is the guard: its flags map decides, per request, whether a
+visitor gets the site or the 503 page with the message and the time.
+Read-only also sets default_transaction_read_only on every database member
+and read_only in every node's role file, so the site itself refuses writes
+politely too; but that database flag is advisory (BEGIN READ WRITE or SET
+overrides it), so it is a second line, never the guard. Maintenance touches
+only the balancer: the nodes stay up and reachable directly for testing.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from console.actions import site_checks as checks
+from console.actions import site_steps as steps
+from console.actions.context import ActionError, Context
+from console.actions.plan import Plan, Step
+from console.actions.site_input import Until
+from console.inventory import Balancer, Database, Inventory, WebNode
+from console.state.model import ClusterState, SiteFlags
+
+TARGET = "the site"
+READ_ONLY_MESSAGE = "Reading works as usual, saving changes is paused for a while."
+MAINTENANCE_MESSAGE = "The site is being upgraded."
+NO_UNTIL = "the end of the maintenance"  # the page reads "...again at the end of the maintenance"
+
+
+@dataclass(frozen=True)
+class _Site:
+    """What planning found out about the site: who answers, and why it must not run."""
+
+    balancer: Balancer
+    flags: SiteFlags | None
+    primary: Database | None
+    standbys: tuple[Database, ...]
+    nodes: tuple[WebNode, ...]
+    refusals: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def _fresh(state: ClusterState, box: str) -> bool:
+    fresh = state.freshness(box)
+    return fresh is not None and not fresh.stale
+
+
+def _survey(inv: Inventory, state: ClusterState, needs_primary: bool) -> _Site:
+    if inv.balancer is None:
+        raise ActionError("cluster.yaml declares no balancer")
+    balancer = inv.balancer
+    refusals, notes = [], []
+    if state.balancer is None or not _fresh(state, balancer.box):
+        refusals.append("the balancer's state is not known now: its box does not answer")
+    if not balancer.site_url:
+        refusals.append("balancer.site_url is not set in cluster.yaml: the site cannot be checked")
+    seen = {d.name: d for d in state.databases if _fresh(state, d.box) and d.role is not None}
+    primaries = [db for db in inv.databases if db.name in seen and seen[db.name].role == "primary"]
+    standbys = tuple(db for db in inv.databases if db.name in seen and db not in primaries)
+    if needs_primary and len(primaries) != 1:
+        names = ", ".join(db.name for db in primaries)
+        refusals.append(
+            f"two primaries answer ({names}): settle that first"
+            if primaries
+            else "no database primary answers now, so the write probe cannot be verified; "
+            "`hotspare maintenance on --until TIME` needs no database"
+        )
+    missing = [db.name for db in inv.databases if db.name not in seen]
+    if missing and needs_primary:
+        notes.append(
+            f"not reached: {', '.join(missing)} (no answer): its flag is not changed; "
+            "run this again once it answers, before promoting it"
+        )
+    nodes = tuple(node for node in inv.web_nodes if _fresh(state, node.box))
+    skipped = [node.name for node in inv.web_nodes if node not in nodes]
+    if skipped and needs_primary:
+        notes.append(f"not reached: {', '.join(skipped)}: its role file is not changed")
+    flags = state.balancer.flags if state.balancer is not None else None
+    primary = primaries[0] if len(primaries) == 1 else None
+    return _Site(balancer, flags, primary, standbys, nodes, tuple(refusals), tuple(notes))
+
+
+def _address(inv: Inventory, node: WebNode) -> str:
+    return inv.box(node.box).address
+
+
+def _members(site: _Site, on: bool) -> list[Step]:
+    members = [(site.primary, False)] if site.primary else []
+    return [
+        steps.db_flag(db, on, standby)
+        for db, standby in members + [(s, True) for s in site.standbys]
+    ]
+
+
+def _summary(text: str, site: _Site) -> str:
+    return "; ".join([text, *site.notes])
+
+
+def _set_command(balancer: Balancer, flags: steps.Flags) -> str:
+    return "; ".join(steps.map_command("set", balancer.flags_map, k, v) for k, v in flags.items())
+
+
+def plan_read_only_on(
+    inv: Inventory, state: ClusterState, until: Until | None, message: str | None
+) -> Plan:
+    """The plan to make the site read-only: writes get the polite page, reads go on."""
+    site = _survey(inv, state, needs_primary=True)
+    words = message or READ_ONLY_MESSAGE
+    shown_until = until.text if until else NO_UNTIL
+    flags = steps.Flags("read-only", words, shown_until)
+    hook = inv.hooks.after_role_change
+    plan_steps = [
+        steps.set_flags(site.balancer, flags, _set_command(site.balancer, flags)),
+        steps.save_flags(site.balancer, "read-only"),
+        *(
+            steps.tell_node(n, True, words, until.text if until else "", hook, _address(inv, n))
+            for n in site.nodes
+        ),
+        *_members(site, on=True),
+        checks.check_site(site.balancer, "read-only"),
+    ]
+    if site.primary is not None:
+        plan_steps.append(checks.write_probe(site.primary, blocked=True))
+    summary = (
+        f"writes get the read-only page until {shown_until}, reads go on; "
+        "default_transaction_read_only on every member (advisory: the balancer is the guard)"
+    )
+    if site.flags is not None and site.flags.mode == "maintenance":
+        summary = "the maintenance page comes down and reads come back; " + summary
+    back = "hotspare read-only off"
+    return Plan(
+        "read-only on",
+        TARGET,
+        _summary(summary, site),
+        tuple(plan_steps),
+        site.refusals,
+        None,
+        back,
+    )
+
+
+def plan_read_only_off(inv: Inventory, state: ClusterState) -> Plan:
+    """The plan to take writes again: database, nodes, then the balancer lets them through."""
+    site = _survey(inv, state, needs_primary=True)
+    refusals = site.refusals
+    if site.flags is not None and site.flags.mode == "maintenance":
+        refusals += (
+            "the site is in maintenance: `hotspare maintenance off` first "
+            "(it goes back to read-only), then `hotspare read-only off`",
+        )
+    flags = steps.Flags("normal")
+    hook = inv.hooks.after_role_change
+    plan_steps = [
+        *_members(site, on=False),
+        *([checks.write_probe(site.primary, blocked=False)] if site.primary else []),
+        *(steps.tell_node(n, False, "", "", hook, _address(inv, n)) for n in site.nodes),
+        steps.set_flags(site.balancer, flags, _set_command(site.balancer, flags)),
+        steps.save_flags(site.balancer, "normal"),
+        checks.check_site(site.balancer, "normal"),
+    ]
+    summary = _summary("the database takes writes, then the nodes, then the balancer", site)
+    return Plan(
+        "read-only off", TARGET, summary, tuple(plan_steps), refusals, None, _back_on(site.flags)
+    )
+
+
+def _back_on(flags: SiteFlags | None) -> str:
+    """`hotspare read-only on` with the message and time the site had."""
+    command = "hotspare read-only on"
+    if flags is None or flags.mode != "read-only":
+        return command
+    if flags.message:
+        command += f" --message {shlex.quote(flags.message)}"
+    if flags.until and flags.until != NO_UNTIL:
+        command += f" --until {shlex.quote(flags.until)}"
+    return command
+
+
+def plan_maintenance_on(
+    inv: Inventory, state: ClusterState, until: Until, message: str | None
+) -> Plan:
+    """The plan to show every visitor the maintenance page; the nodes stay up."""
+    site = _survey(inv, state, needs_primary=False)
+    flags = steps.Flags("maintenance", message or MAINTENANCE_MESSAGE, until.text)
+    healthy = _healthy(site, state)
+    plan_steps = [
+        steps.set_flags(site.balancer, flags, _set_command(site.balancer, flags)),
+        steps.save_flags(site.balancer, "maintenance"),
+        checks.check_site(site.balancer, "maintenance"),
+    ]
+    if healthy:
+        plan_steps.append(checks.check_nodes(healthy))
+    summary = f"every visitor gets the maintenance page, back at {until.text}; the nodes stay up"
+    unwell = [n.name for n in inv.web_nodes if n not in healthy]
+    if unwell:
+        summary += f"; not checked directly: {', '.join(unwell)} (not healthy at the last look)"
+    return Plan(
+        "maintenance on",
+        TARGET,
+        summary,
+        tuple(plan_steps),
+        site.refusals,
+        None,
+        "hotspare maintenance off",
+    )
+
+
+def _healthy(site: _Site, state: ClusterState) -> tuple[WebNode, ...]:
+    """The reachable nodes whose health URL answered 200 at the last look."""
+    status = {n.name: n.health_status for n in state.nodes}
+    return tuple(n for n in site.nodes if status.get(n.name) == 200)
+
+
+def plan_maintenance_off(inv: Inventory, state: ClusterState) -> Plan:
+    """The plan to take the maintenance page down: back to normal, or to read-only if it was."""
+    site = _survey(inv, state, needs_primary=False)
+    under = _read_only_underneath(site, state)
+    if under:
+        flags: steps.Flags | steps.Resolve = _read_only_texts(site.nodes)
+        path = site.balancer.flags_map
+        shown = (
+            f"set map {path} message|until <read from the nodes' role files>; "
+            f"set map {path} mode read-only"
+        )
+    else:
+        flags = steps.Flags("normal")
+        shown = _set_command(site.balancer, flags)
+    mode = "read-only" if under else "normal"
+    plan_steps = [
+        steps.set_flags(site.balancer, flags, shown),
+        steps.save_flags(site.balancer, mode),
+        checks.check_site(site.balancer, mode),
+    ]
+    summary = (
+        "the maintenance page comes down; the site was read-only underneath and stays "
+        "read-only (`hotspare read-only off` takes writes again)"
+        if under
+        else "the maintenance page comes down; the site serves normally"
+    )
+    back = "hotspare maintenance on --until TIME"
+    if site.flags is not None and site.flags.mode == "maintenance" and site.flags.until:
+        back = f"hotspare maintenance on --until {shlex.quote(site.flags.until)}"
+    return Plan("maintenance off", TARGET, summary, tuple(plan_steps), site.refusals, None, back)
+
+
+def _read_only_underneath(site: _Site, state: ClusterState) -> bool:
+    """Whether read-only is on below the balancer: on the primary or in a node's role file."""
+    dbs = {d.name: d for d in state.databases}
+    primary = dbs.get(site.primary.name) if site.primary else None
+    if primary is not None and primary.read_only_default:
+        return True
+    names = {n.name for n in site.nodes}
+    return any(n.read_only for n in state.nodes if n.name in names)
+
+
+def _read_only_texts(nodes: tuple[WebNode, ...]) -> steps.Resolve:
+    """The read-only page's texts, from the first node whose role file is read-only."""
+
+    async def resolve(ctx: Context) -> steps.Flags:
+        for node in nodes:
+            role = await steps.read_role(ctx, node)
+            if role.read_only:
+                return steps.Flags(
+                    "read-only",
+                    role.read_only_message or READ_ONLY_MESSAGE,
+                    role.read_only_until or NO_UNTIL,
+                )
+        return steps.Flags("read-only", READ_ONLY_MESSAGE, NO_UNTIL)
+
+    return resolve
