@@ -53,6 +53,18 @@ async def until(pilot: Pilot[int], check: Callable[[], object], timeout: float =
         await pilot.pause(0.1)
 
 
+def finished(screen: ActionScreen) -> Callable[[], bool]:
+    return lambda: screen.outcome is not None
+
+
+def mode_is(app: RecordingApp, wanted: str) -> Callable[[], bool]:
+    def check() -> bool:
+        balancer = app.state.balancer if app.state is not None else None
+        return balancer is not None and balancer.flags.mode == wanted
+
+    return check
+
+
 async def select_server(app: RecordingApp, pilot: Pilot[int], server: str) -> None:
     panel = app.query_one(BalancerPanel)
     await until(pilot, lambda: panel.selected is not None)
@@ -150,17 +162,10 @@ def test_o_turns_read_only_on_then_off_and_capital_m_asks_the_time_first(
                 screen = app.screen
                 assert isinstance(screen, ActionScreen)
                 await pilot.press("enter")
-                await until(pilot, lambda s=screen: s.outcome is not None, timeout=30)
+                await until(pilot, finished(screen), timeout=30)
                 assert screen.outcome is not None and screen.outcome.ok, screen.outcome
                 await pilot.press("escape")
-                await until(
-                    pilot,
-                    lambda w=wanted: (
-                        app.state is not None
-                        and app.state.balancer is not None
-                        and app.state.balancer.flags.mode == w
-                    ),
-                )
+                await until(pilot, mode_is(app, wanted))
             await pilot.press("M")
             await until(pilot, lambda: isinstance(app.screen, PromptScreen))
             await pilot.press(*"45m", "enter")
