@@ -57,10 +57,13 @@ LAB_USER = "hotspare-lab"
 
 
 def _lab_user() -> str:
-    """Who every lab process runs as: the invoking user, or LAB_USER for root.
+    """Who the lab's servers run as and log in as over SSH: the invoking user, or LAB_USER for root.
 
-    A lab started by root drops privileges: PostgreSQL refuses root, and an
-    unprivileged login with a plain /bin/sh keeps each SSH session cheap.
+    A lab started by root runs sshd, HAProxy and PostgreSQL as LAB_USER:
+    PostgreSQL refuses root, and an unprivileged login with a plain /bin/sh
+    keeps each SSH session cheap. The demo sites and the SMTP sink stay the
+    invoking user (the project's Python may be readable by that user only),
+    so files they create later (a warm log, a mail log) belong to it.
     """
     return LAB_USER if os.getuid() == 0 else pwd.getpwuid(os.getuid()).pw_name
 
