@@ -86,7 +86,7 @@ class LogsScreen(Screen[None]):
         self.merged = False
         self.brief = True
         self.prompting: str | None = None
-        self._hidden: set[str] = set()
+        self._applied: dict[LogView, tuple[object, ...]] = {}
         self._roles: dict[str, Source] = {}
         self._notes = 0
 
@@ -218,13 +218,21 @@ class LogsScreen(Screen[None]):
         return keep
 
     def _apply_view(self) -> None:
+        """Show the chosen views with the current filter and marks.
+
+        Only the views on screen are filtered now (tens of thousands of lines
+        each); a hidden one is when it is shown again, if the filter changed.
+        """
         self.query_one("#columns").display = not self.merged
         self.query_one("#merged", LogView).display = self.merged
+        wanted = (self.kinds, self.pattern, self.invert, self.search or self.highlight)
         keep = self._keep()
-        for view in [*self._columns(), self.query_one("#merged", LogView)]:
-            view.set_filter(keep)
-            view.set_marks(self.search or self.highlight)
-            # A view that was hidden could not scroll: it catches up once shown.
+        for view in self.views():
+            if self._applied.get(view) != wanted:
+                view.set_filter(keep)
+                view.set_marks(self.search or self.highlight)
+                self._applied[view] = wanted
+            # A view that was hidden has no size yet: it fits its window once shown.
             self.call_after_refresh(view.catch_up)
         self._status()
         self._titles()
@@ -284,6 +292,7 @@ class LogsScreen(Screen[None]):
         for view in self._columns():
             view.display = True
         self._fit(self.size.width)
+        self._apply_view()
 
     # Following, cursor and time -------------------------------------------------
 

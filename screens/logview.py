@@ -5,12 +5,19 @@ lines cost no more to show than twenty. Lines arrive in batches; the view
 keeps at most `max_lines`, a filter decides which are shown, and a cursor
 marks the line the operator is on once they stop following. Every line is
 drawn from a rich Text built without markup: a "[/]" in a log is just text.
+
+While following, the view is a fixed window on its newest lines: a batch
+only repaints it. Changing its virtual size would make Textual lay out the
+whole screen again, ten times a second under a busy log (measured: most of
+the cost of a key press, docs/BENCHMARKS.md). Once paused, it scrolls over
+every line it keeps, and new lines extend it at most once a second.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
@@ -18,7 +25,6 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -38,10 +44,19 @@ STYLES = {
     "cut": Style(dim=True),
 }
 Keep = Callable[[LogLine], bool]
+CACHE_LINES = 4096
+PAUSED_RESIZE_EVERY = 1.0
 
 
 def _keep_all(line: LogLine) -> bool:
     return True
+
+
+def _merged(kept: list[LogLine], sorted_new: Sequence[LogLine]) -> list[LogLine]:
+    """KEPT (in time order) with SORTED_NEW merged in, re-sorting only the tail they reach."""
+    at = bisect.bisect(kept, order(sorted_new[0]), key=order)
+    kept[at:] = sorted([*kept[at:], *sorted_new], key=order)
+    return kept
 
 
 class LogView(ScrollView, can_focus=True):
@@ -96,7 +111,11 @@ class LogView(ScrollView, can_focus=True):
         self._keep: Keep = _keep_all
         self._marks: re.Pattern[str] | None = None
         self._width = 0
-        self._cache: LRUCache[int, Strip] = LRUCache(512)
+        # Drawn lines by sequence number: a dict, not Textual's LRUCache, whose
+        # clear() hands a ring of lists to the garbage collector at every trim.
+        self._cache: dict[int, Strip] = {}
+        self._sized_at = 0.0
+        self._style: Style | None = None
         self.cursor: int | None = None
         self.following = True
 
@@ -127,18 +146,22 @@ class LogView(ScrollView, can_focus=True):
             self._grow(new)
 
     def _insert(self, lines: Sequence[LogLine]) -> None:
-        """Place LINES, some older than lines already shown, in time order."""
+        """Place LINES (sorted), some older than lines already kept, in time order.
+
+        Late lines belong near the end: only the tail from the first of them
+        is merged again (timsort merges two sorted runs in one pass), never
+        the whole list shifted once per line.
+        """
         keep = self._keep
-        new = []
-        for line in lines:
-            bisect.insort(self._all, line, key=order)
-            if keep(line):
-                at = bisect.bisect(self._shown, order(line), key=order)
-                self._shown.insert(at, line)
-                new.append(line)
-                if self.cursor is not None and at <= self.cursor:
-                    self.cursor += 1
-        self._cache.clear()
+        new = [line for line in lines if keep(line)]
+        self._all = _merged(self._all, lines)
+        if new:
+            at = bisect.bisect(self._shown, order(new[0]), key=order)
+            if self.cursor is not None and at <= self.cursor:
+                self.cursor += sum(
+                    1 for line in new if order(line) <= order(self._shown[self.cursor])
+                )
+            self._shown = _merged(self._shown, new)
         excess = len(self._all) - self.max_lines
         if excess > self.max_lines // 10:
             self._trim(excess)
@@ -146,32 +169,48 @@ class LogView(ScrollView, can_focus=True):
             self._grow(new)
 
     def _trim(self, excess: int) -> None:
-        gone = {id(line) for line in self._all[:excess]}
+        gone = {line.seq for line in self._all[:excess]}
         del self._all[:excess]
-        self._cache.clear()  # strips are cached by index, and the indices moved
+        for line_id in gone:
+            self._cache.pop(line_id, None)
         before = len(self._shown)
-        self._shown = [line for line in self._shown if id(line) not in gone]
+        self._shown = [line for line in self._shown if line.seq not in gone]
         if self.cursor is not None:
             self.cursor = max(0, self.cursor - (before - len(self._shown)))
 
     def _grow(self, new: Sequence[LogLine]) -> None:
-        self._width = max(self._width, max(cell_len(self._text(line)) for line in new[-200:]))
-        self.virtual_size = Size(self._width + self._tag_width + 1, len(self._shown))
-        if self.following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        width = max(cell_len(self._text(line)) for line in new[-200:])
+        if width > self._width:
+            self._width = width
+            self._fit_size()
+        elif self.following:
+            if len(self._shown) - len(new) < self._height():  # still filling its window
+                self._fit_size()
+        elif time.monotonic() - self._sized_at > PAUSED_RESIZE_EVERY:
+            self._fit_size()
         self.refresh()
+
+    def _height(self) -> int:
+        return max(1, self.scrollable_content_region.height)
+
+    def _fit_size(self) -> None:
+        """Set the virtual size: the window while following, every line once paused."""
+        height = min(len(self._shown), self._height()) if self.following else len(self._shown)
+        self.virtual_size = Size(self._width + self._tag_width + 1, height)
+        self._sized_at = time.monotonic()
+
+    def on_resize(self) -> None:
+        if self.following:
+            self._fit_size()
 
     def set_filter(self, keep: Keep | None) -> None:
         """Show only the lines KEEP accepts (all of them for None)."""
         at = self.cursor_line
         self._keep = keep or _keep_all
         self._shown = [line for line in self._all if self._keep(line)]
-        self._cache.clear()
-        self.virtual_size = Size(self._width + self._tag_width + 1, len(self._shown))
+        self._fit_size()
         if at is not None:
             self._place_cursor(self.index_at(at.when), announce=False)
-        elif self.following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
         self.refresh()
 
     def set_marks(self, pattern: re.Pattern[str] | None) -> None:
@@ -189,25 +228,32 @@ class LogView(ScrollView, can_focus=True):
         return self._shown[min(self.cursor, len(self._shown) - 1)]
 
     def follow(self) -> None:
-        """Drop the cursor and stay at the newest line."""
+        """Drop the cursor and stay at the newest lines."""
         self.following, self.cursor = True, None
-        self._cache.clear()
-        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self._fit_size()
+        self.scroll_to(y=0, animate=False, immediate=True)
         self.refresh()
 
     def catch_up(self) -> None:
-        """Scroll to the newest line if following (a hidden view could not)."""
+        """Fit the window to the view's size now that it is shown (a hidden one has none)."""
         if self.following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._fit_size()
+            self.refresh()
+
+    def _unfollow(self) -> None:
+        """From a window on the newest lines to scrolling over all of them, at the same place."""
+        if not self.following:
+            return
+        self.following = False
+        self._fit_size()
+        top = max(0, len(self._shown) - self._height())
+        self.scroll_to(y=top, animate=False, immediate=True)
 
     def pause(self) -> None:
         """Stop at the lines on screen: new ones are kept but do not scroll."""
         if self.following:
-            self.following = False
-            bottom = min(
-                len(self._shown), int(self.scroll_y) + self.scrollable_content_region.height
-            )
-            self._place_cursor(max(0, bottom - 1), announce=False)
+            self._unfollow()
+            self._place_cursor(max(0, len(self._shown) - 1), announce=False)
 
     def index_at(self, when: float) -> int:
         """The shown line nearest in time at or after WHEN (the last line if none is).
@@ -224,7 +270,7 @@ class LogView(ScrollView, can_focus=True):
 
     def cursor_to_time(self, when: float) -> None:
         """Put the cursor on the first line at or after WHEN (keeps columns in step)."""
-        self.following = False
+        self._unfollow()
         self._place_cursor(self.index_at(when), announce=False)
 
     def find(self, pattern: re.Pattern[str], forward: bool = True) -> bool | None:
@@ -240,7 +286,7 @@ class LogView(ScrollView, can_focus=True):
         for n in range(1, count + 1):
             i = (start + step * n) % count
             if pattern.search(self._shown[i].text):
-                self.following = False
+                self._unfollow()
                 self._place_cursor(i)
                 wrapped = (i <= start) if forward else (i >= start)
                 return None if wrapped else True
@@ -251,10 +297,9 @@ class LogView(ScrollView, can_focus=True):
             self.cursor = None
             return
         self.cursor = max(0, min(index, len(self._shown) - 1))
-        height = self.scrollable_content_region.height
+        height = self._height()
         if not (self.scroll_y <= self.cursor < self.scroll_y + height):
             self.scroll_to(y=max(0, self.cursor - height // 2), animate=False, immediate=True)
-        self._cache.clear()
         self.refresh()
         line = self.cursor_line
         if announce and line is not None:
@@ -263,6 +308,8 @@ class LogView(ScrollView, can_focus=True):
     def action_cursor(self, step: int) -> None:
         if self.following:
             self.pause()
+            if step < 0:  # the first up arrow lands on the newest line, then moves
+                step += 1
         base = self.cursor if self.cursor is not None else len(self._shown) - 1
         self._place_cursor(base + step)
 
@@ -270,7 +317,7 @@ class LogView(ScrollView, can_focus=True):
         self.action_cursor(pages * max(1, self.scrollable_content_region.height - 1))
 
     def action_top(self) -> None:
-        self.following = False
+        self._unfollow()
         self._place_cursor(0)
 
     # Drawing ---------------------------------------------------------------
@@ -280,8 +327,19 @@ class LogView(ScrollView, can_focus=True):
         self.brief = on
         self._cache.clear()
         self._width = max((cell_len(self._text(line)) for line in self._shown[-500:]), default=0)
-        self.virtual_size = Size(self._width + self._tag_width + 1, len(self._shown))
+        self._fit_size()
         self.refresh()
+
+    def _base_style(self) -> Style:
+        """The view's own colours, worked out once: Textual walks the DOM for each ask."""
+        if self._style is None:
+            self._style = self.rich_style
+        return self._style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style = None  # a theme or a pseudo-class changed: colours again, and lines
+        self._cache.clear()
 
     def _text(self, line: LogLine) -> str:
         text = (brief(line) if self.brief and not line.notice else line.text).expandtabs(8)
@@ -289,15 +347,23 @@ class LogView(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
+        # Following, the view is a window on its newest lines.
+        top = max(0, len(self._shown) - self._height()) if self.following else scroll_y
+        index = top + y
         width = self.scrollable_content_region.width
-        style = self.rich_style
+        style = self._base_style()
         if index >= len(self._shown):
             return Strip.blank(width, style)
-        strip = self._cache.get(index)
-        if strip is None:
-            strip = self._draw(self._shown[index], index == self.cursor)
-            self._cache[index] = strip
+        line = self._shown[index]
+        cached = None if index == self.cursor else self._cache.get(line.seq)
+        if cached is not None:
+            strip = cached
+        elif index == self.cursor:
+            strip = self._draw(line, True)
+        else:
+            if len(self._cache) > CACHE_LINES:
+                self._cache.clear()
+            strip = self._cache[line.seq] = self._draw(line, False)
         return strip.crop_extend(scroll_x, scroll_x + width, style)
 
     def _draw(self, line: LogLine, on_cursor: bool) -> Strip:
@@ -306,7 +372,7 @@ class LogView(ScrollView, can_focus=True):
         start = len(tag)
         # The widget's own colours first, under everything else (later spans win).
         text = Text(tag + body, no_wrap=True, end="")
-        text.stylize(self.rich_style)
+        text.stylize(self._base_style())
         if tag:
             text.stylize(Style(color=self._tags.get(line.source.node)), 0, start)
         level = "notice" if line.notice else severity(line)
