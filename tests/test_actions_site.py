@@ -18,8 +18,9 @@ from console import cli, node_role
 from console.actions import site
 from console.actions.audit import AuditLog
 from console.actions.context import ActionError
+from console.actions.rolefile import fill_hook
 from console.actions.site_input import check_message, parse_until
-from console.actions.site_steps import edit_map_file, fill_hook, map_command, parse_map_file
+from console.actions.site_steps import edit_map_file, map_command, parse_map_file
 from console.lab.layout import LabLayout
 from tests import verdict_parts as parts
 from tests.labclient import db, haproxy, http

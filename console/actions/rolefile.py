@@ -171,12 +171,14 @@ async def _logged_under(ctx: Context, node: WebNode, role: str) -> str | None:
     return None
 
 
+def fill_hook(hook: str, node: WebNode, role: str, address: str) -> str:
+    """The hook's command with {node}, {role} and {address} filled in (docs/inventory.md)."""
+    return hook.replace("{node}", node.name).replace("{role}", role).replace("{address}", address)
+
+
 def hook_command(inv: Inventory, node: WebNode, template: str, role: str) -> str:
-    """TEMPLATE with {node}, {role} and {address} filled in (docs/inventory.md, hooks)."""
-    address = inv.box(node.box).address
-    return (
-        template.replace("{node}", node.name).replace("{role}", role).replace("{address}", address)
-    )
+    """TEMPLATE filled in for NODE, whose address is its box's."""
+    return fill_hook(template, node, role, inv.box(node.box).address)
 
 
 def run_hook(inv: Inventory, node: WebNode, name: str, role: str) -> list[Step]:

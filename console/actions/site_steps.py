@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from console import node_role
 from console.actions.context import ActionError, Context
 from console.actions.plan import Check, Step
+from console.actions.rolefile import fill_hook, read_role
 from console.inventory import Balancer, Database, WebNode
 from console.probes.haproxy import BalancerProbeError, parse_map
 
@@ -183,22 +184,6 @@ def tell_node(
         act=act,
         verify=verify,
     )
-
-
-async def read_role(ctx: Context, node: WebNode) -> node_role.NodeRole:
-    """NODE's role file, parsed."""
-    text = await ctx.read_file(node.box, node.role_file)
-    try:
-        return node_role.parse(text)
-    except node_role.RoleFileError as exc:
-        raise ActionError(
-            f"{node.name}: {node.role_file} does not parse ({exc}); fix it by hand"
-        ) from exc
-
-
-def fill_hook(hook: str, node: WebNode, role: str, address: str) -> str:
-    """The hook's command with {node}, {role} and {address} filled in (docs/inventory.md)."""
-    return hook.replace("{node}", node.name).replace("{role}", role).replace("{address}", address)
 
 
 def db_flag(db: Database, on: bool, standby: bool) -> Step:
