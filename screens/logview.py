@@ -247,7 +247,8 @@ class LogView(ScrollView, can_focus=True):
         self.following = False
         self._fit_size()
         top = max(0, len(self._shown) - self._height())
-        self.scroll_to(y=top, animate=False, immediate=True)
+        # force: the scrollbar that allows scrolling appears only at the next layout.
+        self.scroll_to(y=top, animate=False, immediate=True, force=True)
 
     def pause(self) -> None:
         """Stop at the lines on screen: new ones are kept but do not scroll."""
@@ -299,7 +300,9 @@ class LogView(ScrollView, can_focus=True):
         self.cursor = max(0, min(index, len(self._shown) - 1))
         height = self._height()
         if not (self.scroll_y <= self.cursor < self.scroll_y + height):
-            self.scroll_to(y=max(0, self.cursor - height // 2), animate=False, immediate=True)
+            self.scroll_to(
+                y=max(0, self.cursor - height // 2), animate=False, immediate=True, force=True
+            )
         self.refresh()
         line = self.cursor_line
         if announce and line is not None:
