@@ -87,6 +87,7 @@ class LogsScreen(Screen[None]):
         self.brief = True
         self.prompting: str | None = None
         self._applied: dict[LogView, tuple[object, ...]] = {}
+        self._on_screen: set[LogView] = set()
         self._roles: dict[str, Source] = {}
         self._notes = 0
 
@@ -232,8 +233,10 @@ class LogsScreen(Screen[None]):
                 view.set_filter(keep)
                 view.set_marks(self.search or self.highlight)
                 self._applied[view] = wanted
-            # A view that was hidden has no size yet: it fits its window once shown.
-            self.call_after_refresh(view.catch_up)
+            if view not in self._on_screen:
+                # A view that was hidden has no size yet: it fits its window once shown.
+                self.call_after_refresh(view.catch_up)
+        self._on_screen = set(self.views())
         self._status()
         self._titles()
 
