@@ -92,6 +92,17 @@ def test_a_read_only_primary_is_a_warning_not_a_missing_primary() -> None:
     assert run(databases=dbs)[0].primaries == ()
 
 
+def test_a_read_only_primary_is_expected_in_the_sites_read_only_mode() -> None:
+    dbs = (db("db1", writable=False, read_only_default=True), db("db2", role="standby"))
+    for mode in ("read-only", "maintenance"):
+        lb = balancer(flags=SiteFlags(mode, "upgrading", "03:30 UTC"))
+        assert "primary-read-only" not in codes(databases=dbs, balancer=lb)
+        assert "no-primary" not in codes(databases=dbs, balancer=lb)
+    stale = tuple(box(b.name, stale=True) if b.name == "lb1" else box(b.name) for b in INV.boxes)
+    lb = balancer(flags=SiteFlags("read-only", None, None))
+    assert "primary-read-only" in codes(databases=dbs, balancer=lb, boxes=stale)
+
+
 def test_a_standby_whose_receiver_is_not_streaming() -> None:
     dbs = (db("db1", standbys=()), db("db2", role="standby", receiver_status=None))
     alarm = only("standby-not-streaming", databases=dbs)

@@ -54,7 +54,7 @@ def judge(
     streaming, standby_alarms = _standby_alarms(inv, fresh_dbs)
     alarms = [
         *_box_alarms(boxes),
-        *_primary_alarms(stale, databases, fresh_dbs),
+        *_primary_alarms(stale, databases, fresh_dbs, _deliberately_read_only(balancer, stale)),
         *_unreachable_alarms(stale, databases),
         *standby_alarms,
         *_identity_alarms(fresh_dbs),
@@ -101,7 +101,16 @@ def _writable(db: Database) -> bool:
     return db.role == "primary" and bool(db.writable)
 
 
-def _primary_alarms(stale: _Stale, dbs: tuple[Database, ...], fresh: list[Database]) -> list[Alarm]:
+def _deliberately_read_only(balancer: Balancer | None, stale: _Stale) -> bool:
+    """Whether the balancer itself keeps writes out (read-only or maintenance mode)."""
+    if balancer is None or balancer.box in stale:
+        return False
+    return balancer.flags.mode in ("read-only", "maintenance")
+
+
+def _primary_alarms(
+    stale: _Stale, dbs: tuple[Database, ...], fresh: list[Database], site_read_only: bool
+) -> list[Alarm]:
     writable = [d for d in fresh if _writable(d)]
     stale_writable = [d for d in dbs if d.box in stale and _writable(d)]
     alarms = []
@@ -117,6 +126,8 @@ def _primary_alarms(stale: _Stale, dbs: tuple[Database, ...], fresh: list[Databa
     if writable or not dbs:
         return alarms
     read_only = [d for d in fresh if d.role == "primary"]
+    if read_only and site_read_only:
+        return alarms  # the operator's read-only mode: the banner says so, nothing is wrong
     if read_only:
         message = (
             f"{_and(d.name for d in read_only)}: primary but read-only by default "
