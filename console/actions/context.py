@@ -72,6 +72,16 @@ class Context:
         finally:
             writer.close()
 
+    async def haproxy_change(self, command: str) -> None:
+        """A runtime API command that changes something: HAProxy answers nothing when it obeys.
+
+        Raises:
+            ActionError: HAProxy answered, which is its refusal.
+        """
+        answer = (await self.haproxy(command)).strip()
+        if answer:
+            raise ActionError(f"HAProxy refused {command!r}: {answer.splitlines()[0]}")
+
     async def run(self, box: str, command: str, timeout: float = RUN_TIMEOUT) -> Result:
         """COMMAND in a shell on BOX."""
         return await self.links[box].run(command, timeout)

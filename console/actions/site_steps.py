@@ -101,9 +101,7 @@ def set_flags(balancer: Balancer, flags: Flags | Resolve, shown: str) -> Step:
         present = await runtime_map(ctx, path)
         for key, value in wanted.items():
             command = map_command("set" if key in present else "add", path, key, value)
-            answer = (await ctx.haproxy(command)).strip()
-            if answer:  # HAProxy answers nothing when it obeys
-                raise ActionError(f"HAProxy refused {command!r}: {answer.splitlines()[0]}")
+            await ctx.haproxy_change(command)
         return f"mode {wanted.mode}, message {wanted.message!r}, until {wanted.until!r}"
 
     async def verify(ctx: Context) -> Check:
