@@ -10,7 +10,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from console import cli_actions, cli_logs, cli_roles, cli_site, cli_status, cli_trust, inventory
+from console import (
+    cli_actions,
+    cli_logs,
+    cli_promote,
+    cli_roles,
+    cli_site,
+    cli_status,
+    cli_trust,
+    inventory,
+)
 from console.lab import cli as lab_cli
 
 CLUSTER_ENV = "HOTSPARE_CLUSTER"
@@ -68,6 +77,7 @@ def build_parser(extend: Extend | None = None) -> argparse.ArgumentParser:
     cli_actions.add_parser(commands, load_inventory)
     cli_site.add_parser(commands, load_inventory)
     cli_roles.add_parser(commands, load_inventory)
+    cli_promote.add_parser(commands, load_inventory)
     lab_cli.add_parser(commands)
     if extend is not None:
         extend(parser, commands)

@@ -13,13 +13,20 @@ import importlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from console.inventory import Database as DatabaseConfig
 from console.inventory import Inventory
 from console.probes.haproxy import BalancerProbeError, probe_balancer
 from console.probes.node import probe_node
+from console.probes.patroni import (
+    CLUSTER_TIMEOUT,
+    PatroniProbeError,
+    PatroniView,
+    probe_patroni,
+    unreachable,
+)
 from console.ssh import BoxError, BoxLink, RemoteFailed
 from console.state import model
 from console.state.verdicts import judge
@@ -82,6 +89,10 @@ class Monitor:
         self._nodes: dict[str, model.Node] = {}
         self._databases: dict[str, model.Database] = {}
         self._pg: dict[str, psycopg.AsyncConnection[Any]] = {}
+        self._patroni_dbs = tuple(d for d in inv.databases if d.manager == "patroni")
+        self._patroni: PatroniView | None = None
+        self._patroni_reason = "not read yet"
+        self._patroni_failed: set[str] = set()
 
     # One refresh --------------------------------------------------------------
 
@@ -109,6 +120,8 @@ class Monitor:
             return
         record.ok, record.reason = True, None
         record.last_ok, record.rtt_ms = self._clock(), round(rtt, 2)
+        if self._patroni_dbs and box == self._patroni_reader():
+            await self._probe_patroni(box)
 
     async def refresh_all(self, deadline: float | None = None) -> None:
         """Refresh every box concurrently; a box not done by DEADLINE s is failed."""
@@ -144,6 +157,43 @@ class Monitor:
                 writer.close()
 
         self._balancer = await probe_balancer(ask, cfg, self._clock())
+
+    def _patroni_reader(self) -> str | None:
+        """The box that reads Patroni's view: the first database box whose Patroni answers.
+
+        Boxes are tried in cluster.yaml's order, skipping those whose SSH link or
+        Patroni failed last time; when every one has failed, all are tried again.
+        """
+        answering = [d.box for d in self._patroni_dbs if self._records[d.box].ok]
+        for box in answering:
+            if box not in self._patroni_failed:
+                return box
+        self._patroni_failed.clear()
+        return answering[0] if answering else None
+
+    async def _probe_patroni(self, box: str) -> None:
+        """Read Patroni's view on BOX; a failure is kept as the reason, never the box's."""
+        # curl gives up after CLUSTER_TIMEOUT; this only bounds a hung shell.
+        timeout = min(self.probe_timeout, CLUSTER_TIMEOUT + 1.0)
+
+        async def run(command: str) -> str:
+            shell = await self.links[box].shell()
+            return await shell.ask(command, timeout)
+
+        for db in self._patroni_dbs:
+            if db.box != box or db.patroni_url is None:
+                continue
+            try:
+                self._patroni = await probe_patroni(run, db.patroni_url, self._clock())
+            except BoxError as exc:
+                self._patroni_reason = f"{db.name}: {exc.reason}"
+            except PatroniProbeError as exc:
+                self._patroni_reason = f"{db.name}: {exc}"
+            else:
+                self._patroni_reason = "no database box has answered since"
+                self._patroni_failed.discard(box)
+                return
+        self._patroni_failed.add(box)
 
     async def _probe_db(self, db: DatabaseConfig) -> None:
         import psycopg
@@ -207,7 +257,20 @@ class Monitor:
             databases=dbs,
             verdicts=verdicts,
             alarms=alarms,
+            patroni=self._patroni_view(now),
         )
+
+    def _patroni_view(self, now: float) -> PatroniView | None:
+        """Patroni's view, with a problem once no box has read it for `stale_after` s."""
+        if not self._patroni_dbs:
+            return None
+        view = self._patroni
+        if view is None:
+            return unreachable(now, f"Patroni's view: {self._patroni_reason}")
+        age = now - view.observed_at
+        if age <= self.stale_after:
+            return view
+        return replace(view, problem=f"no answer for {age:.0f} s ({self._patroni_reason})")
 
     def _freshness(self, name: str, now: float) -> model.BoxFreshness:
         record = self._records[name]

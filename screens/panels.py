@@ -7,10 +7,12 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.markup import escape
 from textual.widgets import DataTable, Log, Static
 
 from console.events import Event
 from console.inventory import Inventory
+from console.probes.patroni import summary as patroni_summary
 from console.state import model
 from console.text import one_line
 from screens import rows
@@ -147,6 +149,12 @@ class ReplicasPanel(Panel):
     def update_from(self, state: model.ClusterState, inv: Inventory) -> None:
         primaries = state.verdicts.primaries
         self.subtitle("primary: " + (", ".join(primaries) or "NONE"))
+        # Patroni's own view goes on the top border: one line, names escaped (they are untrusted).
+        title = "databases"
+        if state.patroni is not None:
+            title += " │ " + escape(patroni_summary(state.patroni, 76 - len(title) - 3))
+        if self.border_title != title:
+            self.border_title = title
         known = {d.name: d for d in state.databases}
         width = len(rows.DB_COLUMNS)
         self.show(

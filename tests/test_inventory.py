@@ -235,3 +235,55 @@ def test_problem_and_error_format() -> None:
     assert error.problems[0] is problem
     with pytest.raises(dataclasses.FrozenInstanceError):
         problem.line = 3  # type: ignore[misc]
+
+
+def test_patroni_url_fills_in_each_databases_host(tmp_path: Path) -> None:
+    text = GOOD_LAB.read_text().replace(
+        "  become: runuser\n",
+        "  become: runuser\n  manager: patroni\n  patroni_url: http://{host}:8008\n",
+    )
+    (tmp_path / "cluster.yaml").write_text(text)
+    inv = load(tmp_path / "cluster.yaml")
+    assert [(d.manager, d.patroni_url) for d in inv.databases] == [
+        ("patroni", "http://127.0.10.21:8008"),
+        ("patroni", "http://127.0.10.22:8008"),
+    ]
+
+
+def test_databases_are_managed_by_hotspare_unless_said(lab: Inventory) -> None:
+    assert {(d.manager, d.patroni_url) for d in lab.databases} == {("postgres", None)}
+
+
+@pytest.mark.parametrize(
+    ("added", "key", "says"),
+    [
+        (
+            "manager: patroni",
+            "databases.db2.manager",
+            "manager is patroni but patroni_url is not set; add patroni_url",
+        ),
+        ("manager: patroniy", "databases.db2.manager", "(did you mean 'patroni'?)"),
+        (
+            "manager: patroni, patroni_url: 'http://{address}:8008'",
+            "databases.db2.patroni_url",
+            "placeholders allowed here: {host}",
+        ),
+        (
+            "manager: patroni, patroni_url: '127.0.0.1:8008'",
+            "databases.db2.patroni_url",
+            "expected an http:// or https:// URL",
+        ),
+    ],
+)
+def test_patroni_settings_that_cannot_work_are_refused(
+    tmp_path: Path, added: str, key: str, says: str
+) -> None:
+    text = GOOD_LAB.read_text().replace(
+        "  db2: {host: 127.0.10.22}", f"  db2: {{host: 127.0.10.22, {added}}}"
+    )
+    (tmp_path / "cluster.yaml").write_text(text)
+    with pytest.raises(InventoryError) as info:
+        load(tmp_path / "cluster.yaml")
+    (problem,) = info.value.problems
+    assert problem.key == key
+    assert says in problem.message

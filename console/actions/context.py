@@ -106,7 +106,9 @@ class Context:
             raise RemoteFailed(box, f"cannot read {path}: {result.stderr.strip()[:200]}")
         return result.stdout
 
-    async def sql(self, db: Database, statement: str) -> list[tuple[Any, ...]]:
+    async def sql(
+        self, db: Database, statement: str, timeout: float = SQL_TIMEOUT
+    ) -> list[tuple[Any, ...]]:
         """Run STATEMENT on DB (autocommit); its rows, if it returns any."""
         import psycopg
 
@@ -118,7 +120,7 @@ class Context:
                 port = await self.links[db.box].forward(db.host, db.port)
                 conn = await asyncio.wait_for(dbconn.connect(db, port), SQL_TIMEOUT)
                 self._pg[db.name] = conn
-            cursor = await asyncio.wait_for(conn.execute(statement.encode()), SQL_TIMEOUT)
+            cursor = await asyncio.wait_for(conn.execute(statement.encode()), timeout)
             return await cursor.fetchall() if cursor.description else []
         except (psycopg.Error, dbconn.DatabaseUnreachable, TimeoutError) as exc:
             await self._drop(db.name)
@@ -132,6 +134,10 @@ class Context:
             if check.ok or time.monotonic() >= deadline:
                 return check
             await asyncio.sleep(every)
+
+    async def forget(self, db: Database) -> None:
+        """Close the connection to DB: its server is being stopped or started."""
+        await self._drop(db.name)
 
     async def _drop(self, name: str) -> None:
         conn = self._pg.pop(name, None)

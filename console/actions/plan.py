@@ -24,6 +24,18 @@ class Check:
     detail: str
 
 
+@dataclass(frozen=True)
+class Condition:
+    """A precondition of the whole plan, as found while planning: ticked or failed."""
+
+    what: str
+    ok: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"what": self.what, "ok": self.ok, "detail": self.detail}
+
+
 Probe = Callable[["Context"], Awaitable[Check]]
 Act = Callable[["Context"], Awaitable[str]]
 
@@ -41,6 +53,9 @@ class Step:
         pre: checks the precondition just before the step runs.
         act: runs the command; returns what the box answered, shortened.
         verify: checks the result (polling for a while where the effect takes time).
+        undo: puts this step back if a later step fails, while that is still safe.
+        no_return: once this step has begun, nothing is put back any more (a
+            promotion cannot be undone by starting the old primary again).
     """
 
     title: str
@@ -51,15 +66,22 @@ class Step:
     act: Act = field(repr=False, compare=False)
     verify: Probe = field(repr=False, compare=False)
     pre: Probe | None = field(default=None, repr=False, compare=False)
+    undo: Step | None = field(default=None, repr=False, compare=False)
+    no_return: bool = False
 
-    def as_dict(self) -> dict[str, str]:
-        return {
+    def as_dict(self) -> dict[str, Any]:
+        said: dict[str, Any] = {
             "title": self.title,
             "where": self.where,
             "command": self.command,
             "expects": self.expects,
             "proves": self.proves,
         }
+        if self.undo is not None:
+            said["undo"] = self.undo.as_dict()
+        if self.no_return:
+            said["no_return"] = True
+        return said
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,9 @@ class Plan:
         refusals: why it must not run now (empty: it may); found while planning.
         confirm: the word the operator must type to go ahead (a node's name), or None.
         way_back: how to undo it, as a command.
+        preconditions: what was checked while planning, each ticked or failed
+            (a failed one is also among the refusals).
+        always: steps run at the end whatever happened (releasing a lock).
     """
 
     action: str
@@ -83,9 +108,11 @@ class Plan:
     refusals: tuple[str, ...] = ()
     confirm: str | None = None
     way_back: str = ""
+    preconditions: tuple[Condition, ...] = ()
+    always: tuple[Step, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        said: dict[str, Any] = {
             "action": self.action,
             "target": self.target,
             "summary": self.summary,
@@ -94,17 +121,30 @@ class Plan:
             "confirm": self.confirm,
             "way_back": self.way_back,
         }
+        if self.preconditions:
+            said["preconditions"] = [c.as_dict() for c in self.preconditions]
+        if self.always:
+            said["always"] = [step.as_dict() for step in self.always]
+        return said
 
     def describe(self) -> str:
         """The plan as text, for --dry-run and the console's confirmation."""
         lines = [f"{self.action} {self.target}: {self.summary}"]
+        if self.preconditions:
+            lines.append("  before anything is done:")
+        for cond in self.preconditions:
+            lines.append(f"    [{'ok' if cond.ok else 'NO'}] {cond.what}: {cond.detail}")
         for n, step in enumerate(self.steps, 1):
             lines += [
-                f"  {n}. {step.title}",
+                f"  {n}. {step.title}" + ("   (point of no return)" if step.no_return else ""),
                 f"     expects: {step.expects}",
                 f"     runs:    {step.command}   ({step.where})",
                 f"     proves:  {step.proves}",
             ]
+            if step.undo is not None:
+                lines.append(f"     if a later step fails first: {step.undo.title}")
+        for step in self.always:
+            lines.append(f"  at the end, whatever happened: {step.title} ({step.command})")
         if self.way_back:
             lines.append(f"  way back: {self.way_back}")
         for reason in self.refusals:

@@ -5,6 +5,11 @@ that needs a name typed runs only with that name. Each step's precondition
 is checked just before it runs (the site may have moved since planning),
 then its command, then its verification; the first step that fails stops
 the plan, and the outcome says where the site was left and the way back.
+
+A step may carry its undo: when a later step fails, the steps done so far
+are put back in reverse order, unless a step marked ``no_return`` has
+begun (after a promotion, starting the old primary again would be split
+brain). A plan's ``always`` steps run at the end whatever happened.
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ class Outcome:
     plan: Plan
     results: tuple[StepResult, ...]
     reason: str | None
+    undone: tuple[StepResult, ...] = ()
+    cleanup: tuple[StepResult, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -64,6 +71,8 @@ class Outcome:
             "reason": self.reason,
             "plan": self.plan.as_dict(),
             "steps": [result.as_dict() for result in self.results],
+            "undone": [result.as_dict() for result in self.undone],
+            "cleanup": [result.as_dict() for result in self.cleanup],
             "way_back": self.plan.way_back,
         }
 
@@ -111,17 +120,53 @@ async def execute(
 
 async def _steps(plan: Plan, ctx: Context) -> Outcome:
     results: list[StepResult] = []
+    status: Status = "done"
+    left: str | None = None
+    undone: tuple[StepResult, ...] = ()
+    past_return = False
     for n, step in enumerate(plan.steps, 1):
         ctx.say(f"{n}/{len(plan.steps)} {step.title}")
+        past_return = past_return or step.no_return
         result = await _one(step, ctx)
         results.append(result)
         ctx.say(f"{n}/{len(plan.steps)} {'ok' if result.ok else 'FAILED'}: {result.check}")
         if not result.ok:
-            left = f"stopped at step {n} ({step.title}): {result.check}"
-            if plan.way_back:
-                left += f"; way back: {plan.way_back}"
-            return Outcome("failed", plan, tuple(results), left)
-    return Outcome("done", plan, tuple(results), None)
+            status, left = "failed", f"stopped at step {n} ({step.title}): {result.check}"
+            if not past_return:
+                undone = await _undo(plan.steps[:n], ctx)
+            left += _after_failure(plan, undone, past_return)
+            break
+    cleanup = []
+    for step in plan.always:
+        ctx.say(f"finally: {step.title}")
+        cleanup.append(await _one(step, ctx))
+        ctx.say(f"finally {'ok' if cleanup[-1].ok else 'FAILED'}: {cleanup[-1].check}")
+    return Outcome(status, plan, tuple(results), left, undone, tuple(cleanup))
+
+
+async def _undo(done: tuple[Step, ...], ctx: Context) -> tuple[StepResult, ...]:
+    """Put back the steps in DONE, last first (the failed one too: undos are idempotent)."""
+    results = []
+    for step in reversed(done):
+        if step.undo is not None:
+            ctx.say(f"putting back: {step.undo.title}")
+            results.append(await _one(step.undo, ctx))
+            ctx.say(f"put back {'ok' if results[-1].ok else 'FAILED'}: {results[-1].check}")
+    return tuple(results)
+
+
+def _after_failure(plan: Plan, undone: tuple[StepResult, ...], past_return: bool) -> str:
+    said = ""
+    if undone:
+        failed = [r for r in undone if not r.ok]
+        said += "; put back: " + ", ".join(r.title for r in undone)
+        if failed:
+            said += "; NOT put back: " + ", ".join(f"{r.title} ({r.check})" for r in failed)
+    if past_return:
+        said += "; past the point of no return, nothing was put back"
+    if plan.way_back and (past_return or not undone or any(not r.ok for r in undone)):
+        said += f"; way back: {plan.way_back}"
+    return said
 
 
 async def _one(step: Step, ctx: Context) -> StepResult:

@@ -9,6 +9,7 @@ from .fields import (
     Bad,
     Check,
     choice,
+    http_url,
     is_host,
     local_path,
     name,
@@ -16,6 +17,7 @@ from .fields import (
     placeholders,
     port,
     remote_path,
+    size,
     text,
     user_name,
 )
@@ -54,6 +56,9 @@ def database_keys(base: Path, where: str) -> dict[str, Key]:
         "bin_dir": Key(path(), required=True),
         "os_user": Key(user_name, required=True),
         "become": Key(choice(("sudo", "runuser", "none")), required=True),
+        "switchover_max_lag": Key(size, default=16 * 1024 * 1024),
+        "manager": Key(choice(("postgres", "patroni")), default="postgres"),
+        "patroni_url": Key(optional(placeholders(("host",), http_url))),
     }
 
 
@@ -90,7 +95,17 @@ def read_databases(
                 "two PostgreSQL servers cannot share a port on one box",
             )
             continue
+        if values["manager"] == "patroni" and not values["patroni_url"]:
+            rep.at(
+                nodes["manager"],
+                f"databases.{db_name}.manager",
+                "manager is patroni but patroni_url is not set; add patroni_url "
+                "(Patroni's REST API as seen from the box, e.g. http://{host}:8008)",
+            )
+            continue
         values.update(name=db_name, box=box, data_dir=values["data_dir"].replace("{node}", db_name))
+        if values["patroni_url"]:
+            values["patroni_url"] = values["patroni_url"].replace("{host}", values["host"])
         databases.append(Database(**values))
     return tuple(databases)
 

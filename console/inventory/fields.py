@@ -100,6 +100,26 @@ def timeout(node: Node) -> float:
     return float(value)
 
 
+_SIZE_UNITS = {"": 1, "B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+_SIZE = re.compile(r"\s*(\d+)\s*(B|kB|MB|GB|TB)?\s*")
+
+
+def size(node: Node) -> int:
+    """An amount of data: a whole number of bytes, or with PostgreSQL's units (16MB, 512kB)."""
+    value = scalar(node)
+    expected = "expected a size such as 16MB, 512kB or 1GB (PostgreSQL's units), or bytes"
+    if isinstance(value, bool):
+        raise Bad(expected)
+    if isinstance(value, int):
+        if value < 0:
+            raise Bad(expected)
+        return value
+    found = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        raise Bad(expected)
+    return int(found.group(1)) * _SIZE_UNITS[found.group(2) or ""]
+
+
 def flag(node: Node) -> bool:
     """true or false."""
     value = scalar(node)

@@ -12,6 +12,7 @@ from typing import Literal, TypeVar
 
 Role = Literal["hot", "warm"]
 Become = Literal["sudo", "runuser", "none"]
+Manager = Literal["postgres", "patroni"]
 _Named = TypeVar("_Named", "Box", "WebNode", "Database")
 
 
@@ -87,7 +88,14 @@ class WebNode:
 
 @dataclass(frozen=True)
 class Database:
-    """One PostgreSQL server (primary or standby: that is found out live)."""
+    """One PostgreSQL server (primary or standby: that is found out live).
+
+    Attributes:
+        switchover_max_lag: bytes of WAL a standby may be behind and still be
+            switched over to (it must replay them while writes are stopped).
+        manager: who promotes: hotspare itself ("postgres"), or Patroni
+            through its REST API at ``patroni_url``.
+    """
 
     name: str
     box: str
@@ -100,6 +108,9 @@ class Database:
     bin_dir: str
     os_user: str
     become: Become
+    switchover_max_lag: int = 16 * 1024 * 1024
+    manager: Manager = "postgres"
+    patroni_url: str | None = None
 
 
 @dataclass(frozen=True)

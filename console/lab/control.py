@@ -74,14 +74,26 @@ def services(lab: LabLayout) -> list[tuple[str, str, str]]:
     return found
 
 
+def _live(lab: LabLayout, name: str, recorded: dict[str, procs.Proc]) -> procs.Proc | None:
+    """NAME's live process: a postmaster by its data directory, the rest by record.
+
+    The console's promote, failover and rejoin restart postmasters with pg_ctl,
+    so the lab's record of one may be stale while it runs.
+    """
+    kind, _, box = name.partition("-")
+    if kind == "postgres":
+        return pg.postmaster(lab, box)
+    proc = recorded.get(name)
+    return proc if proc is not None and procs.is_alive(proc) else None
+
+
 def status(lab: LabLayout) -> LabStatus:
     """The lab's processes (alive or not) and where to reach the site."""
     recorded = procs.recorded(lab.pid_dir)
     rows = []
     for name, box, listen in services(lab):
-        proc = recorded.get(name)
-        alive = proc is not None and procs.is_alive(proc)
-        rows.append(Service(name, box, listen, alive, proc.pid if proc and alive else None))
+        proc = _live(lab, name, recorded)
+        rows.append(Service(name, box, listen, proc is not None, proc.pid if proc else None))
     return LabStatus(
         block=lab.block,
         root=str(lab.root),
@@ -263,19 +275,19 @@ def _up(lab: LabLayout, say: Say) -> LabStatus:
     _start_smtp(lab)
     if pg.init_primary(lab):
         say("db1: initdb done")
-    pg.start(lab, pg.PRIMARY)
-    pg.bootstrap(lab)
+    pg.start_members(lab, say)
+    primary = pg.primary(lab)
+    pg.bootstrap(lab, primary)
     _start_sites(lab)
-    if pg.init_standby(lab):
+    if pg.init_standby(lab):  # only while db1 is the one member, so the primary
         say("db2: pg_basebackup from db1 done")
-    pg.start(lab, pg.STANDBY)
+        pg.start(lab, pg.STANDBY)
     for name, box, listen in services(lab):
-        if name.startswith(("sshd", "smtp", "postgres")):
+        kind = name.split("-")[0]
+        if kind in ("sshd", "smtp") or (kind == "postgres" and pg.is_running(lab, box)):
             _ready(lab, name, listen, _log_of(lab, name))
-            say(f"{box}: {name.split('-')[0]} ready on {listen}")
-    db2_log = _log_of(lab, "postgres-db2")
-    _wait_for(lambda: pg.standby_streaming(lab), 20, "db2 is not streaming from db1", db2_log)
-    say("db2: streaming from db1")
+            say(f"{box}: {kind} ready on {listen}")
+    _wait_streaming(lab, primary, say)
     for node in lab.web_names:
         log = lab.box_dir(node) / "log" / "site.out"
         health = f"{lab.node_url(node)}healthz"
@@ -286,6 +298,21 @@ def _up(lab: LabLayout, say: Say) -> LabStatus:
     say(f"lb1: haproxy serving {lab.site_url}")
     say(f"lab up in {time.monotonic() - t0:.1f} s; inventory: {lab.cluster_file}")
     return status(lab)
+
+
+def _wait_streaming(lab: LabLayout, primary: str, say: Say) -> None:
+    """Wait until PRIMARY lists every other running member as streaming."""
+    standbys = [db for db in lab.db_names if db != primary and pg.is_running(lab, db)]
+    if not standbys:
+        return
+    _wait_for(
+        lambda: set(standbys) <= pg.streaming_from(lab, primary),
+        20,
+        f"{', '.join(standbys)} not streaming from {primary}",
+        _log_of(lab, f"postgres-{standbys[0]}"),
+    )
+    for db in standbys:
+        say(f"{db}: streaming from {primary}")
 
 
 def _log_of(lab: LabLayout, name: str) -> Path:
@@ -310,11 +337,9 @@ def _down(lab: LabLayout, say: Say, purge: bool) -> LabStatus:
     order += [f"postgres-{db}" for db in reversed(lab.db_names)]
     order += [f"sshd-{box}" for box in lab.boxes]
     for name in order + sorted(set(recorded) - set(order)):
-        proc = recorded.get(name)
-        if proc is None:
-            continue
-        sig = signal.SIGINT if name.startswith("postgres") else signal.SIGTERM
-        if procs.stop(proc, sig, timeout=30):
+        proc = _live(lab, name, recorded)
+        sig = signal.SIGINT if name.startswith("postgres") else signal.SIGTERM  # fast shutdown
+        if proc is not None and procs.stop(proc, sig, timeout=30):
             say(f"stopped {name} (pid {proc.pid})")
         procs.forget(lab.pid_dir, name)
     result = status(lab)

@@ -1,4 +1,9 @@
-"""The lab's PostgreSQL: db1 primary with WAL archiving, db2 streaming from it."""
+"""The lab's PostgreSQL: db1 primary with WAL archiving, db2 streaming from it.
+
+That is how the lab creates them. The console's promote, failover and rejoin
+may swap the roles and restart a postmaster with pg_ctl over SSH, so the lab
+finds a member's postmaster by its data directory and its primary by asking.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -17,11 +23,19 @@ from console.lab.layout import PG_PORT, LabLayout, find_pg_bin
 from console.lab.site import SCHEMA_SQL
 
 ROLES = ("replicator", "hotspare", "site")
+REWIND_GRANTS = """
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO replicator;
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO replicator;
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO replicator;
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)
+  TO replicator;
+"""
+# The roles the lab creates the members in; a failover may swap them.
 PRIMARY, STANDBY = "db1", "db2"
 
 
-def _run_as_pg(lab: LabLayout, argv: list[str], env: dict[str, str] | None = None) -> None:
-    """Run a PostgreSQL program as the PostgreSQL OS user; raise with its output."""
+def _run_as_pg(lab: LabLayout, argv: list[str], env: dict[str, str] | None = None) -> str:
+    """Run a PostgreSQL program as the PostgreSQL OS user; its output, or raise with it."""
     result = subprocess.run(
         argv,
         user=procs.run_as(lab),
@@ -37,6 +51,7 @@ def _run_as_pg(lab: LabLayout, argv: list[str], env: dict[str, str] | None = Non
             f"{Path(argv[0]).name} failed (exit {result.returncode}): "
             + (result.stderr or result.stdout).strip()[-800:]
         )
+    return result.stdout
 
 
 def passwords(lab: LabLayout) -> dict[str, str]:
@@ -90,23 +105,83 @@ def init_primary(lab: LabLayout) -> bool:
     return True
 
 
+def postmaster(lab: LabLayout, db: str) -> procs.Proc | None:
+    """DB's live postmaster: the one the lab recorded, else the one postmaster.pid names.
+
+    A postmaster started outside the lab (pg_ctl over SSH) counts only if its
+    pid is alive and its working directory is DB's data directory, where a
+    postmaster chdirs before it writes postmaster.pid: a pid reused by an
+    unrelated process is never taken for it.
+    """
+    name = f"postgres-{db}"
+    proc = procs.recorded(lab.pid_dir).get(name)
+    if proc is not None and procs.is_alive(proc):
+        return proc
+    data = lab.data_dir(db).resolve()
+    try:
+        pid_line, data_line = (data / "postmaster.pid").read_text().splitlines()[:2]
+        pid = int(pid_line)
+        started = procs.start_time(pid)
+        cwd = Path(f"/proc/{pid}/cwd").readlink()
+    except (OSError, ValueError):
+        return None
+    if started is None or cwd != data or Path(data_line).resolve() != data:
+        return None
+    return procs.Proc(name, pid, started)
+
+
 def is_running(lab: LabLayout, db: str) -> bool:
-    """Whether DB's postmaster (as recorded) is alive."""
-    proc = procs.recorded(lab.pid_dir).get(f"postgres-{db}")
-    return proc is not None and procs.is_alive(proc)
+    """Whether DB's postmaster is alive, whoever started it."""
+    return postmaster(lab, db) is not None
 
 
 def start(lab: LabLayout, db: str) -> None:
-    """Start DB's postmaster and wait until it accepts connections."""
-    if is_running(lab, db):
+    """Start DB's postmaster unless one runs, wait until it accepts connections, record it."""
+    name, data = f"postgres-{db}", lab.data_dir(db)
+    running = postmaster(lab, db)
+    if running is not None:
+        procs.record(lab.pid_dir, name, running.pid)
         return
-    data = lab.data_dir(db)
+    # No live postmaster has this directory: its postmaster.pid, if any, is stale.
     (data / "postmaster.pid").unlink(missing_ok=True)
     log = lab.box_dir(db) / "log" / "postgresql.log"
     argv = [f"{find_pg_bin()}/pg_ctl", "-D", str(data), "-l", str(log), "-w", "-t", "60"]
     _run_as_pg(lab, [*argv, "start"])
     pid = int((data / "postmaster.pid").read_text().split()[0])
-    procs.record(lab.pid_dir, f"postgres-{db}", pid)
+    procs.record(lab.pid_dir, name, pid)
+
+
+def _has_data(lab: LabLayout, db: str) -> bool:
+    return (lab.data_dir(db) / "PG_VERSION").exists()
+
+
+def _latest_checkpoint(lab: LabLayout, db: str) -> tuple[int, int]:
+    """The timeline and WAL position of DB's latest checkpoint: a promoted member's is later."""
+    argv = [f"{find_pg_bin()}/pg_controldata", str(lab.data_dir(db))]
+    out = _run_as_pg(lab, argv, env={"LC_ALL": "C"})
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    high, low = fields["Latest checkpoint location"].strip().split("/")
+    return int(fields["Latest checkpoint's TimeLineID"]), int(high, 16) << 32 | int(low, 16)
+
+
+def start_members(lab: LabLayout, say: Callable[[str], None]) -> None:
+    """Start every member that has data, but never a second primary.
+
+    A member without standby.signal starts as a primary: after a failover the
+    old primary is one. It is left stopped while another runs as primary (or,
+    both stopped, while another has the later checkpoint) until it is rejoined.
+    """
+    members = [db for db in lab.db_names if _has_data(lab, db)]
+    leaders = [db for db in members if not (lab.data_dir(db) / "standby.signal").exists()]
+    if len(leaders) > 1:
+        leaders.sort(
+            key=lambda db: (is_running(lab, db), _latest_checkpoint(lab, db)), reverse=True
+        )
+    for db in members:
+        if db in leaders[1:] and not is_running(lab, db):
+            say(f"{db}: left stopped: it would be a second primary beside {leaders[0]}")
+            continue
+        start(lab, db)
 
 
 def superuser(lab: LabLayout, db: str, dbname: str = "postgres") -> psycopg.Connection:
@@ -121,10 +196,35 @@ def superuser(lab: LabLayout, db: str, dbname: str = "postgres") -> psycopg.Conn
     )
 
 
-def bootstrap(lab: LabLayout) -> None:
-    """Create the lab's roles, database and schema on the primary (idempotent)."""
+def _ask(lab: LabLayout, db: str, query: str) -> list[tuple[object, ...]]:
+    """The rows of QUERY on DB as the superuser, or raise LabProcessError."""
+    try:
+        with superuser(lab, db) as conn:
+            return conn.execute(query).fetchall()
+    except psycopg.Error as exc:
+        raise procs.LabProcessError(f"{db}: cannot ask PostgreSQL: {exc}") from exc
+
+
+def primary(lab: LabLayout) -> str:
+    """The one running member that is not in recovery, or raise LabProcessError."""
+    running = [db for db in lab.db_names if is_running(lab, db)]
+    leaders = [db for db in running if _ask(lab, db, "SELECT pg_is_in_recovery()") == [(False,)]]
+    if len(leaders) == 1:
+        return leaders[0]
+    if leaders:
+        raise procs.LabProcessError(
+            f"{' and '.join(leaders)} are both primaries: stop one and rejoin it as a standby"
+        )
+    raise procs.LabProcessError(
+        f"no primary: {', '.join(running) or 'no member'} running, none out of recovery; "
+        "promote one (SELECT pg_promote()) or start the lab afresh (lab down --purge)"
+    )
+
+
+def bootstrap(lab: LabLayout, db: str) -> None:
+    """Create the lab's roles, database and schema on DB, the primary (idempotent)."""
     secret = passwords(lab)
-    with superuser(lab, PRIMARY) as conn:
+    with superuser(lab, db) as conn:
         for role in ROLES:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
             verb = "ALTER" if exists else "CREATE"
@@ -136,7 +236,10 @@ def bootstrap(lab: LabLayout) -> None:
             )
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'site'").fetchone():
             conn.execute("CREATE DATABASE site OWNER site")
-    with superuser(lab, PRIMARY, "site") as conn:
+    with superuser(lab, db, "site") as conn:
+        # pg_rewind (hotspare rejoin) connects as the replication user: the
+        # documented minimum it needs instead of being a superuser.
+        conn.execute(REWIND_GRANTS)
         conn.execute("SET ROLE site")
         conn.execute(SCHEMA_SQL.read_text())
 
@@ -176,19 +279,14 @@ def init_standby(lab: LabLayout) -> bool:
 
 
 def stop(lab: LabLayout, db: str) -> bool:
-    """Fast-shutdown DB's postmaster by its recorded pid."""
-    proc = procs.recorded(lab.pid_dir).get(f"postgres-{db}")
-    if proc is None:
-        return False
-    stopped = procs.stop(proc, signal.SIGINT, timeout=30)
-    procs.forget(lab.pid_dir, proc.name)
+    """Fast-shutdown DB's postmaster, whoever started it."""
+    proc = postmaster(lab, db)
+    stopped = proc is not None and procs.stop(proc, signal.SIGINT, timeout=30)
+    procs.forget(lab.pid_dir, f"postgres-{db}")
     return stopped
 
 
-def standby_streaming(lab: LabLayout) -> bool:
-    """Whether db1 reports db2 as a streaming standby."""
-    with superuser(lab, PRIMARY) as conn:
-        row = conn.execute(
-            "SELECT state FROM pg_stat_replication WHERE application_name = %s", (STANDBY,)
-        ).fetchone()
-    return row is not None and row[0] == "streaming"
+def streaming_from(lab: LabLayout, db: str) -> set[str]:
+    """The members DB, a primary, lists as streaming standbys."""
+    query = "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'"
+    return {str(name) for (name,) in _ask(lab, db, query)}

@@ -9,7 +9,10 @@ tests build it directly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from console.probes.patroni import PatroniView
 
 SCHEMA_VERSION = 1
 
@@ -251,7 +254,11 @@ class Verdicts:
 
 @dataclass(frozen=True)
 class ClusterState:
-    """The whole site at one moment; `taken_at` is epoch seconds."""
+    """The whole site at one moment; `taken_at` is epoch seconds.
+
+    ``patroni`` is Patroni's own view, read only when cluster.yaml says
+    Patroni manages the databases; None otherwise.
+    """
 
     cluster: str
     environment: str
@@ -263,6 +270,7 @@ class ClusterState:
     databases: tuple[Database, ...]
     verdicts: Verdicts
     alarms: tuple[Alarm, ...]
+    patroni: PatroniView | None = None
 
     def freshness(self, box: str) -> BoxFreshness | None:
         """The freshness record of BOX, if the snapshot has one."""

@@ -58,6 +58,7 @@ def judge(
         *_unreachable_alarms(stale, databases),
         *standby_alarms,
         *_identity_alarms(fresh_dbs),
+        *_stale_primary_alarms(fresh_dbs),
         *_archiver_alarms(fresh_dbs),
         *_node_alarms(inv, fresh_nodes),
         *_scheduler_alarms(inv, nodes, fresh_nodes),
@@ -221,6 +222,23 @@ def _identity_alarms(fresh: list[Database]) -> list[Alarm]:
         detail = ", ".join(f"{name} on {tli}" for name, tli in timelines.items())
         message = f"members are on different timelines: {detail}"
         alarms.append(_alarm("timeline-mismatch", "critical", timelines, message))
+    return alarms
+
+
+def _stale_primary_alarms(fresh: list[Database]) -> list[Alarm]:
+    """A primary on an older timeline than another: an old primary back after a failover."""
+    primaries = [d for d in fresh if d.role == "primary" and d.timeline is not None]
+    newest = max((d.timeline or 0 for d in primaries), default=0)
+    leaders = [d.name for d in primaries if d.timeline == newest]
+    alarms = []
+    for db in primaries:
+        if (db.timeline or 0) < newest:
+            message = (
+                f"{db.name} is an old primary (timeline {db.timeline}; {_and(leaders)} was "
+                f"promoted to timeline {newest}): it must not take writes; rejoin it with "
+                f"`hotspare rejoin {db.name}`"
+            )
+            alarms.append(_alarm("stale-primary", "critical", [db.name], message))
     return alarms
 
 

@@ -110,6 +110,13 @@ class Database:
         assert row is not None
         return row[0], row[1], row[2]
 
+    def write_probe(self) -> None:
+        """A write on the primary in a default transaction, rolled back."""
+        with self._connect() as conn:
+            conn.execute("BEGIN")
+            conn.execute("CREATE TABLE hotspare_write_probe ()")
+            conn.execute("ROLLBACK")
+
     def health(self) -> Health:
         """Run the health query; the caller bounds the total time."""
         with self._connect(HEALTH_TIMEOUT_MS) as conn:

@@ -205,6 +205,9 @@ class SiteHandler(BaseHTTPRequestHandler):
         self._reply_json(200, {"node": self.site.node, "notes": [_note_json(n) for n in notes]})
 
     def _post(self) -> None:
+        if urlsplit(self.path).path == "/hotspare-probe":
+            self._write_probe()
+            return
         if urlsplit(self.path).path != "/notes":
             self.close_connection = True  # the unread body must not pass for a next request
             self._reply(404, pages.message_page("Not found", "Notes are posted to /notes."))
@@ -230,6 +233,21 @@ class SiteHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
         # After the answer, so a slow mail relay never delays the visitor.
         self._notify(role, note)
+
+    def _write_probe(self) -> None:
+        """POST /hotspare-probe: a write on the primary, rolled back; 204 if it was taken.
+
+        hotspare's checks through the balancer post here to prove the site
+        writes again after a switchover, without leaving anything behind.
+        """
+        if self._read_form() is None:
+            return
+        try:
+            self.site.db.write_probe()
+        except SiteDbError as exc:
+            self._reply_db_error(exc, "write probe")
+            return
+        self._reply(204, "")
 
     def _read_form(self) -> dict[str, list[str]] | None:
         """Read an urlencoded form body; answer the client and return None if unusable."""

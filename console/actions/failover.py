@@ -1,0 +1,202 @@
+"""Failover: the primary is gone; promote a standby, fencing the old primary first.
+
+Only when the primary answers neither the console nor the standby (its
+WAL receiver has lost the connection). The old primary is fenced before
+anything is promoted: stopped over SSH if its box answers, with a
+standby.signal left in its data directory so that a restart brings it back
+read-only, never as a second primary. If its box does not answer, the
+operator must type that it is off. What the standby had received is
+recorded: commits after that are not on it.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from console.actions import pgserver as server
+from console.actions import pgsteps, promote_checks, promotion_lock
+from console.actions import site_checks as checks
+from console.actions.context import Context
+from console.actions.plan import Check, Condition, Plan, Step
+from console.inventory import Database, Inventory
+from console.state.model import ClusterState
+
+
+def conditions(
+    inv: Inventory, state: ClusterState, cfg: Database
+) -> tuple[list[Condition], list[Database]]:
+    """The preconditions of failing over to CFG, and the members that may be the old primary."""
+    found = promote_checks.members(inv, state)
+    me = found.seen.get(cfg.name)
+    others = [db for db in inv.databases if db.name != cfg.name]
+    gone = [db for db in others if db.name in found.unseen]
+    primaries = ", ".join(d.name for d in found.primaries)
+    conds = [
+        Condition(
+            "no primary answers the console",
+            not found.primaries,
+            f"{primaries} answers as primary: use `hotspare promote {cfg.name}` (switchover)"
+            if found.primaries
+            else f"not answering: {', '.join(d.name for d in gone) or 'none'}",
+        ),
+        Condition(
+            f"{cfg.name} is a standby that answers",
+            me is not None and me.role == "standby",
+            "it does not answer" if me is None else f"it is a {me.role}",
+        ),
+    ]
+    if me is not None and me.role == "standby":
+        conds += [
+            Condition(
+                f"{cfg.name} has lost its primary too",
+                me.receiver_status != "streaming",
+                f"its WAL receiver is {me.receiver_status or 'not running'}"
+                + (
+                    ": the primary is alive and only the console cannot reach it"
+                    if me.receiver_status == "streaming"
+                    else ""
+                ),
+            ),
+            Condition(
+                "replay is not paused",
+                me.replay_paused is False,
+                "paused: pg_wal_replay_resume() on it first" if me.replay_paused else "replaying",
+            ),
+        ]
+    return conds, gone
+
+
+def fence(db: Database) -> Step:
+    """Stop DB if it runs and leave standby.signal, so a restart cannot make it a primary."""
+    signal_file = f"{db.data_dir}/standby.signal"
+    stop = (
+        f"{server.program(db, 'pg_ctl')} -D {shlex.quote(db.data_dir)} stop -m immediate -w -t 30"
+    )
+
+    async def act(ctx: Context) -> str:
+        said = "it was not running"
+        if await server.running(ctx, db):
+            result = await ctx.run(db.box, server.as_owner(db, stop), 45)
+            said = f"stopped (exit {result.exit_status})"
+        touch = await ctx.run(db.box, server.as_owner(db, f"touch {shlex.quote(signal_file)}"))
+        if touch.exit_status != 0:
+            said += f"; standby.signal NOT written: {touch.stderr.strip()[:200]}"
+        return said
+
+    async def verify(ctx: Context) -> Check:
+        runs = await server.running(ctx, db)
+        marked = (await ctx.run(db.box, f"test -f {shlex.quote(signal_file)}")).exit_status == 0
+        said = f"{db.name} {'STILL RUNS' if runs else 'is stopped'}, standby.signal "
+        return Check(not runs and marked, said + ("in place" if marked else "MISSING"))
+
+    return Step(
+        title=f"Fence {db.name}: stop it and keep it from coming back as a primary",
+        where=f"ssh {db.box}",
+        command=f"{stop} (if it runs); touch {signal_file}",
+        expects=f"{db.box} answers over SSH",
+        proves="pg_ctl status says no server runs, and standby.signal is in its data directory",
+        act=act,
+        verify=verify,
+    )
+
+
+def estimate(cfg: Database, gone: list[Database]) -> Step:
+    """What the standby has: the edge of what survives the failover, for the audit log."""
+    statement = (
+        "SELECT pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, "
+        "pg_last_xact_replay_timestamp()::text, "
+        "extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8"
+    )
+    old = ", ".join(d.name for d in gone) or "the old primary"
+
+    async def act(ctx: Context) -> str:
+        received, replayed, last, age = (await ctx.sql(cfg, statement))[0]
+        ago = f" ({age:.0f} s ago)" if age is not None else ""
+        return (
+            f"{cfg.name} received WAL up to {received}, replayed to {replayed}; its last "
+            f"replayed commit was at {last or 'unknown'}{ago}. Commits {old} made after "
+            f"what it sent are not on {cfg.name}; `hotspare rejoin` measures them and keeps "
+            "its WAL aside"
+        )
+
+    async def verify(ctx: Context) -> Check:
+        rows = await ctx.sql(cfg, "SELECT pg_is_in_recovery()")
+        return Check(bool(rows and rows[0][0]), f"{cfg.name} is still a standby; estimate recorded")
+
+    return Step(
+        title="Record what may be lost",
+        where=f"SQL on {cfg.name}",
+        command=statement,
+        expects=f"{cfg.name} is a standby",
+        proves="the received and replayed positions and the last commit's time are in the audit",
+        act=act,
+        verify=verify,
+    )
+
+
+def plan_failover(inv: Inventory, state: ClusterState, candidate: str) -> Plan:
+    """The plan to promote CANDIDATE because the primary is gone."""
+    cfg = promote_checks.database(inv, candidate)
+    if cfg.manager == "patroni":
+        from console.actions import patroni
+
+        return patroni.plan_failover(inv, state, candidate)
+    conds, gone = conditions(inv, state, cfg)
+    refusals = tuple(f"{c.what}: {c.detail}" for c in conds if not c.ok)
+    if refusals:
+        return Plan("failover", candidate, "nothing is done", (), refusals, None, "", tuple(conds))
+    reachable = [db for db in gone if _box_answers(state, db.box)]
+    cut_off = [db for db in gone if db not in reachable]
+    lock_box, lock_path = promotion_lock.where(inv, cfg.box, cfg.data_dir.rsplit("/", 1)[0])
+    mine = promotion_lock.token("failover", candidate)
+    recheck = promote_checks.rechecked(
+        promotion_lock.take(lock_box, lock_path, mine),
+        lambda fresh: conditions(inv, fresh, cfg)[0],
+    )
+    hot = tuple(
+        n for n in inv.web_nodes if any(s.name == n.name and s.role == "hot" for s in state.nodes)
+    )
+    plan_steps = [
+        recheck,
+        *(fence(db) for db in reachable),
+        estimate(cfg, gone),
+        pgsteps.promote(cfg),
+        pgsteps.accepts_writes(cfg),
+        *([checks.check_nodes(hot)] if hot else []),
+    ]
+    if inv.balancer is not None and inv.balancer.site_url and _mode(state) == "normal":
+        plan_steps.append(checks.check_site(inv.balancer, "normal"))
+    me = promote_checks.seen(state, candidate)
+    summary = (
+        f"{candidate} becomes the primary; it has WAL up to {me.receive_lsn if me else '?'} "
+        "(anything the old primary committed after it sent that is lost from the new history)"
+    )
+    confirm = candidate
+    if cut_off:
+        names = ", ".join(db.name for db in cut_off)
+        summary += (
+            f". {names} does not answer over SSH, so hotspare CANNOT stop it: if it still runs "
+            "and the site can reach it, there will be TWO primaries and writes will go to both "
+            "(split brain). Go ahead only if it is powered off or cut off from the site"
+        )
+        confirm = f"{names} is off, promote {candidate}"
+    return Plan(
+        "failover",
+        candidate,
+        summary,
+        tuple(plan_steps),
+        (),
+        confirm,
+        f"hotspare rejoin {', '.join(d.name for d in gone)} once its box answers",
+        tuple(conds),
+        (promotion_lock.release(lock_box, lock_path, mine),),
+    )
+
+
+def _mode(state: ClusterState) -> str:
+    return state.balancer.flags.mode if state.balancer is not None else "normal"
+
+
+def _box_answers(state: ClusterState, box: str) -> bool:
+    fresh = state.freshness(box)
+    return fresh is not None and not fresh.stale

@@ -1,0 +1,303 @@
+"""Promotion when Patroni manages PostgreSQL: switchover and failover through its REST API.
+
+Patroni holds the leader lock and does the work: it stops the old leader
+cleanly, promotes the candidate, and makes the old leader follow it again
+(with pg_rewind where its configuration allows). hotspare reads Patroni's
+own view first, asks Patroni with curl from the candidate's box, then
+watches ``/cluster`` until the new leader shows. It never acts on
+PostgreSQL directly here: two managers of one cluster is how split brain
+starts.
+"""
+
+from __future__ import annotations
+
+from console.actions.context import ActionError, Context
+from console.actions.plan import Check, Condition, Plan, Step
+from console.inventory import Database, Inventory
+from console.probes.patroni import (
+    CLUSTER_TIMEOUT,
+    REPLICA_ROLES,
+    PatroniMember,
+    PatroniProbeError,
+    PatroniView,
+    curl_command,
+    parse_curl,
+    probe_patroni,
+)
+from console.ssh import BoxError
+from console.state.model import ClusterState
+from console.status_table import size
+from console.text import one_line
+
+POST_TIMEOUT = 30.0
+"""curl's --max-time for the POST: Patroni answers once the new leader shows, or after
+about twice max(10, loop_wait) seconds."""
+SETTLE = 60.0
+"""How long the new leader (and, after a switchover, the old one as a replica) may take."""
+RUN_MARGIN = 5.0
+READY = ("running", "streaming")
+
+
+def managed(inv: Inventory, name: str) -> Database:
+    """The database NAME, which Patroni must manage. Raises ActionError otherwise."""
+    try:
+        cfg = inv.database(name)
+    except KeyError:
+        names = ", ".join(db.name for db in inv.databases) or "none"
+        raise ActionError(
+            f"no database named {name!r} in cluster.yaml (there are: {names})"
+        ) from None
+    if cfg.manager != "patroni" or cfg.patroni_url is None:
+        raise ActionError(
+            f"cluster.yaml does not say Patroni manages {name} (manager: patroni and "
+            "patroni_url); hotspare's own promote acts on PostgreSQL directly"
+        )
+    return cfg
+
+
+def conditions(view: PatroniView | None, cfg: Database, switchover: bool) -> list[Condition]:
+    """What must hold in Patroni's view before promoting CFG; each failed detail is a sentence."""
+    if view is None or view.problem is not None:
+        said = view.problem if view is not None else "hotspare has not read it yet"
+        return [Condition("Patroni's view is current", False, f"Patroni's view is unknown: {said}")]
+    name = cfg.name
+    conds = [
+        Condition("Patroni's view is current", True, "read from /cluster"),
+        _leader(view, switchover),
+    ]
+    member = view.member(name)
+    if member is None:
+        known = ", ".join(m.name for m in view.members) or "none"
+        return [
+            *conds,
+            Condition(
+                f"{name} is a Patroni member",
+                False,
+                f"Patroni has no member {name} (it has: {known}); name the database in "
+                "cluster.yaml as Patroni names the member",
+            ),
+        ]
+    conds += [_replica(member), _lag(member, cfg, switchover)]
+    conds.append(
+        Condition(
+            "Patroni is not paused",
+            not view.paused,
+            "Patroni is paused (maintenance mode): resume it with `patronictl resume` first"
+            if view.paused
+            else "it manages the cluster",
+        )
+    )
+    planned = view.scheduled_switchover
+    conds.append(
+        Condition(
+            "no switchover is scheduled",
+            planned is None,
+            "none"
+            if planned is None
+            else f"Patroni has a switchover scheduled at {planned.at} "
+            f"({planned.leader or '?'} to {planned.candidate or 'any'}): cancel it with "
+            "`patronictl flush CLUSTER switchover`, or let it run first",
+        )
+    )
+    return conds
+
+
+def _leader(view: PatroniView, switchover: bool) -> Condition:
+    leaders = view.leaders
+    what = "exactly one leader" if switchover else "at most one leader"
+    if len(leaders) > 1:
+        names = ", ".join(m.name for m in leaders)
+        return Condition(what, False, f"Patroni shows {len(leaders)} leaders ({names}): look first")
+    if not leaders:
+        if switchover:
+            return Condition(what, False, "Patroni shows no leader: a switchover needs one")
+        return Condition(what, True, "no leader: Patroni promotes the candidate alone")
+    leader = leaders[0]
+    if leader.role != "leader":
+        return Condition(
+            what,
+            False,
+            f"{leader.name} is a standby leader (a Patroni standby cluster): "
+            "hotspare does not promote within a standby cluster",
+        )
+    return Condition(what, True, f"{leader.name} leads, {leader.state or 'state unknown'}")
+
+
+def _replica(member: PatroniMember) -> Condition:
+    name = member.name
+    what = f"{name} is a healthy replica"
+    if member.role not in REPLICA_ROLES:
+        return Condition(what, False, f"{name} is Patroni's {member.role}, not a replica")
+    if member.state not in READY:
+        state = member.state or "in no known state"
+        return Condition(what, False, f"{name} is {state} in Patroni, not running or streaming")
+    if member.nofailover:
+        return Condition(what, False, f"{name} has the nofailover tag: Patroni never promotes it")
+    return Condition(what, True, f"{member.role.replace('_', ' ')}, {member.state}")
+
+
+def _lag(member: PatroniMember, cfg: Database, switchover: bool) -> Condition:
+    name, limit = member.name, cfg.switchover_max_lag
+    if not switchover:
+        behind = size(member.lag) if member.lag is not None else "an unknown amount"
+        return Condition(
+            f"what {name} has not received is lost",
+            True,
+            f"{behind} behind the leader; a failover does not wait for it",
+        )
+    what = f"{name} is caught up"
+    if member.lag is None:
+        return Condition(what, False, f"Patroni does not know {name}'s lag: wait for it to stream")
+    if member.lag > limit:
+        return Condition(
+            what,
+            False,
+            f"{name} is {size(member.lag)} behind the leader, more than switchover_max_lag "
+            f"({size(limit)}): wait for it to catch up",
+        )
+    return Condition(what, True, f"{size(member.lag)} behind (at most {size(limit)})")
+
+
+def plan_switchover(inv: Inventory, state: ClusterState, candidate: str) -> Plan:
+    """The plan to have Patroni hand the leader to CANDIDATE while the leader is healthy."""
+    cfg = managed(inv, candidate)
+    conds = conditions(state.patroni, cfg, switchover=True)
+    refusals = tuple(c.detail for c in conds if not c.ok)
+    if refusals or state.patroni is None:
+        return Plan("promote", candidate, "nothing is done", (), refusals, None, "", tuple(conds))
+    old = state.patroni.leaders[0].name
+    body = {"leader": old, "candidate": candidate}
+    steps = (_ask(cfg, "switchover", body, old), _watch(cfg, old, switchover=True))
+    summary = (
+        f"Patroni hands the leader from {old} to {candidate}: it stops {old} cleanly, "
+        f"promotes {candidate} once caught up, and {old} follows it as a replica"
+    )
+    return Plan(
+        "promote", candidate, summary, steps, (), None, f"hotspare promote {old}", tuple(conds)
+    )
+
+
+def plan_failover(inv: Inventory, state: ClusterState, candidate: str) -> Plan:
+    """The plan to have Patroni promote CANDIDATE now, with or without a leader."""
+    cfg = managed(inv, candidate)
+    conds = conditions(state.patroni, cfg, switchover=False)
+    refusals = tuple(c.detail for c in conds if not c.ok)
+    if refusals or state.patroni is None:
+        return Plan("failover", candidate, "nothing is done", (), refusals, None, "", tuple(conds))
+    leaders = state.patroni.leaders
+    old = leaders[0].name if leaders else None
+    steps = (_ask(cfg, "failover", {"candidate": candidate}, old), _watch(cfg, old, False))
+    summary = f"Patroni promotes {candidate} now" + (
+        f"; {old} is demoted and, once rewound or re-cloned, follows it"
+        if old
+        else "; there is no leader to wait for"
+    )
+    back = f"hotspare promote {old} (once Patroni shows {old} streaming again)" if old else ""
+    return Plan("failover", candidate, summary, steps, (), candidate, back, tuple(conds))
+
+
+async def read_view(ctx: Context, cfg: Database) -> PatroniView:
+    """Patroni's view now, read on CFG's box. Raises ActionError if Patroni does not answer."""
+    assert cfg.patroni_url is not None  # managed() checked it
+
+    async def run(command: str) -> str:
+        return (await ctx.run(cfg.box, command, CLUSTER_TIMEOUT + RUN_MARGIN)).stdout
+
+    try:
+        return await probe_patroni(run, cfg.patroni_url, ctx.clock())
+    except PatroniProbeError as exc:
+        raise ActionError(f"{cfg.box}: {exc}") from exc
+
+
+def _ask(cfg: Database, action: str, body: dict[str, str], old: str | None) -> Step:
+    """POST /switchover or /failover to the candidate's Patroni, from its own box."""
+    url = f"{(cfg.patroni_url or '').rstrip('/')}/{action}"
+    command = curl_command(url, POST_TIMEOUT, body)
+    answered: list[Check] = []
+
+    async def pre(ctx: Context) -> Check:
+        view = await read_view(ctx, cfg)
+        failed = [c.detail for c in conditions(view, cfg, action == "switchover") if not c.ok]
+        leaders = [m.name for m in view.leaders]
+        if old is not None and action == "switchover" and leaders != [old]:
+            failed.append(f"the leader is {', '.join(leaders) or 'none'} now, not {old}")
+        return Check(not failed, "; ".join(failed) or "Patroni's view still allows it")
+
+    async def act(ctx: Context) -> str:
+        result = await ctx.run(cfg.box, command, POST_TIMEOUT + RUN_MARGIN)
+        answer = parse_curl(result.stdout, url)
+        said = one_line(answer.body, 160) or "no text"
+        problem = answer.problem(url)
+        if answer.exit == 28 or (answer.status == 503 and "status unknown" in said):
+            # Patroni took the request but did not see the outcome in its own wait.
+            answered[:] = [Check(True, f"no outcome from Patroni in time ({said}); watching")]
+        elif problem is not None:
+            answered[:] = [Check(False, problem)]
+        elif answer.status == 200:
+            answered[:] = [Check(True, f"Patroni answered 200: {said}")]
+        else:
+            answered[:] = [Check(False, f"Patroni answered {answer.status}, not 200: {said}")]
+        return answered[0].detail
+
+    async def verify(ctx: Context) -> Check:
+        return answered[0]
+
+    candidate = body["candidate"]
+    return Step(
+        title=f"Ask Patroni to {action.replace('over', ' over')} to {candidate}",
+        where=f"curl on {cfg.box} to Patroni",
+        command=command,
+        expects="Patroni's view still allows it, read again just before"
+        + (f" ({old} leads)" if old and action == "switchover" else ""),
+        proves="Patroni answers 200 (it waits for the new leader before it answers)",
+        act=act,
+        verify=verify,
+        pre=pre,
+    )
+
+
+def _watch(cfg: Database, old: str | None, switchover: bool) -> Step:
+    """Poll /cluster until CFG leads and, after a switchover, OLD is a replica again."""
+    name = cfg.name
+    last: list[Check] = []
+
+    async def probe(ctx: Context) -> Check:
+        try:
+            view = await read_view(ctx, cfg)
+        except (ActionError, BoxError) as exc:
+            return Check(False, str(exc))  # Patroni may be busy for a moment: ask again
+        return done(view, name, old if switchover else None)
+
+    async def act(ctx: Context) -> str:
+        last[:] = [await ctx.poll(probe, SETTLE, every=1.0)]
+        return last[0].detail
+
+    async def verify(ctx: Context) -> Check:
+        return last[0]
+
+    back = f", and {old} is back as a replica, running or streaming" if switchover and old else ""
+    return Step(
+        title=f"Watch Patroni until {name} leads",
+        where=f"curl on {cfg.box} to Patroni",
+        command=f"GET {(cfg.patroni_url or '').rstrip('/')}/cluster (every 1 s)",
+        expects="Patroni took the request",
+        proves=f"within {SETTLE:g} s {name} is the only leader, running{back}",
+        act=act,
+        verify=verify,
+    )
+
+
+def done(view: PatroniView, candidate: str, follower: str | None) -> Check:
+    """Whether VIEW shows CANDIDATE as the only running leader and FOLLOWER as a replica."""
+    leaders = view.leaders
+    names = ", ".join(m.name for m in leaders) or "none"
+    if [m.name for m in leaders] != [candidate] or leaders[0].state != "running":
+        state = f", {leaders[0].state or '?'}" if len(leaders) == 1 else ""
+        return Check(False, f"leader: {names}{state}")
+    if follower is None:
+        return Check(True, f"{candidate} leads, running")
+    member = view.member(follower)
+    if member is None or member.role not in REPLICA_ROLES or member.state not in READY:
+        seen = f"{member.role}, {member.state or '?'}" if member else "not a member"
+        return Check(False, f"{candidate} leads; {follower} is {seen} so far")
+    return Check(True, f"{candidate} leads; {follower} is a replica, {member.state}")

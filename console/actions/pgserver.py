@@ -1,0 +1,109 @@
+"""A PostgreSQL server on its box: pg_ctl, pg_controldata and SQL, as the steps use them.
+
+Commands run over the box's SSH link as the data directory's owner
+(``become`` in cluster.yaml), each with a timeout. The parsing here is pure.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from console.actions.context import ActionError, Context
+from console.inventory import Database, Inventory
+
+STOP_TIMEOUT = 60  # pg_ctl -t: a fast shutdown after a checkpoint takes well under a second
+START_TIMEOUT = 60
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def as_owner(db: Database, command: str) -> str:
+    """COMMAND as the data directory's owner, the way cluster.yaml says to become it."""
+    if db.become == "none":
+        return command
+    how = "sudo -n -u" if db.become == "sudo" else "runuser -u"
+    return f"{how} {shlex.quote(db.os_user)} -- sh -c {shlex.quote(command)}"
+
+
+def program(db: Database, name: str) -> str:
+    return shlex.quote(f"{db.bin_dir}/{name}")
+
+
+def pg_ctl(db: Database, verb: str) -> str:
+    """The pg_ctl command line for VERB (stop, start, status) on DB's data directory."""
+    data = shlex.quote(db.data_dir)
+    base = f"{program(db, 'pg_ctl')} -D {data}"
+    if verb == "stop":
+        return f"{base} stop -m fast -w -t {STOP_TIMEOUT}"
+    if verb == "start":
+        log = shlex.quote(server_log(db))
+        return f"{base} start -w -t {START_TIMEOUT} -l {log}"
+    return f"{base} {verb}"
+
+
+def server_log(db: Database) -> str:
+    """Where pg_ctl start sends the server's output: beside the data directory, in log/."""
+    return f"{db.data_dir.rstrip('/').rsplit('/', 1)[0]}/log/postgresql.log"
+
+
+def lsn(text: str) -> int:
+    """A WAL position ('16/B374D848') as a number of bytes.
+
+    Raises:
+        ValueError: TEXT is not a WAL position.
+    """
+    high, sep, low = text.strip().partition("/")
+    if not sep:
+        raise ValueError(f"not a WAL position: {text!r}")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def parse_controldata(text: str) -> dict[str, str]:
+    """pg_controldata's 'Name:   value' lines as a dict."""
+    found = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition(":")
+        if sep:
+            found[name.strip()] = value.strip()
+    return found
+
+
+async def controldata(ctx: Context, db: Database) -> dict[str, str]:
+    """pg_controldata of DB (works with the server stopped)."""
+    command = as_owner(db, f"{program(db, 'pg_controldata')} -D {shlex.quote(db.data_dir)}")
+    result = await ctx.run(db.box, f"LC_ALL=C {command}")
+    if result.exit_status != 0:
+        said = (result.stderr or result.stdout).strip()[:300]
+        raise ActionError(f"{db.box}: pg_controldata failed (exit {result.exit_status}): {said}")
+    return parse_controldata(result.stdout)
+
+
+async def running(ctx: Context, db: Database) -> bool:
+    """Whether DB's postmaster runs (pg_ctl status: 0 runs, 3 does not)."""
+    result = await ctx.run(db.box, as_owner(db, pg_ctl(db, "status")))
+    if result.exit_status in (0, 3):
+        return result.exit_status == 0
+    said = (result.stderr or result.stdout).strip()[:300]
+    raise ActionError(f"{db.box}: pg_ctl status exited {result.exit_status}: {said}")
+
+
+async def pg_ctl_run(ctx: Context, db: Database, verb: str) -> str:
+    """pg_ctl VERB on DB's box; its last line of output."""
+    timeout = (STOP_TIMEOUT if verb == "stop" else START_TIMEOUT) + 10
+    await ctx.forget(db)  # a connection from before would be cut by the stop
+    result = await ctx.run(db.box, as_owner(db, pg_ctl(db, verb)), timeout)
+    said = (result.stdout + result.stderr).strip()
+    if result.exit_status != 0:
+        raise ActionError(f"{db.box}: pg_ctl {verb} exited {result.exit_status}: {said[-300:]}")
+    return said.splitlines()[-1] if said else f"pg_ctl {verb}: done"
+
+
+async def in_recovery(ctx: Context, db: Database) -> bool:
+    rows = await ctx.sql(db, "SELECT pg_is_in_recovery()")
+    return bool(rows and rows[0][0])
+
+
+def reachable_host(inv: Inventory, db: Database) -> str:
+    """DB's address as other boxes reach it: its host, or its box's address when that is local."""
+    if db.host.startswith("/") or db.host in LOCAL_HOSTS:
+        return inv.box(db.box).address
+    return db.host

@@ -1,0 +1,105 @@
+"""One promotion at a time, whichever console starts it: a lock file on the balancer's box.
+
+Two operators on two jump hosts both see the balancer, so its box holds
+the lock; it is taken atomically (the shell's noclobber) and released only
+by the run that took it. A console that died mid-promotion leaves the lock,
+which names who took it and when: the message says how to remove it.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shlex
+import socket
+import time
+
+from console.actions.audit import operator
+from console.actions.context import ActionError, Context
+from console.actions.plan import Check, Step
+from console.inventory import Inventory
+
+LOCK_NAME = "hotspare-promotion.lock"
+HELD = 75  # the exit status the take command gives when the lock is held
+
+
+def where(inv: Inventory, fallback_box: str, fallback_dir: str) -> tuple[str, str]:
+    """(box, path) of the lock: beside the flags map on the balancer, else FALLBACK."""
+    if inv.balancer is not None:
+        return inv.balancer.box, posixpath.join(
+            posixpath.dirname(inv.balancer.flags_map), LOCK_NAME
+        )
+    return fallback_box, posixpath.join(fallback_dir, LOCK_NAME)
+
+
+def token(action: str, target: str) -> str:
+    """What the lock file says: who, from where, what, since when (one line, no quotes)."""
+    who = operator()
+    user = str(who.get("user") or "unknown")
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    line = f"{user}@{socket.gethostname()} pid {os.getpid()}: {action} {target} since {stamp}"
+    return "".join(c if c.isprintable() and c not in "'\"\\" else "?" for c in line)
+
+
+def take(box: str, path: str, mine: str) -> Step:
+    """Take the lock, or fail naming who holds it."""
+    quoted = shlex.quote(path)
+    command = (
+        f"(set -C; printf '%s\\n' {shlex.quote(mine)} > {quoted}) 2>/dev/null"
+        f" || {{ cat {quoted}; exit {HELD}; }}"
+    )
+
+    async def act(ctx: Context) -> str:
+        result = await ctx.run(box, command)
+        if result.exit_status == HELD:
+            holder = result.stdout.strip()[:200] or "(empty lock file)"
+            raise ActionError(
+                f"another promotion is in progress: {holder}. If that console is gone, "
+                f"check the databases, then remove {path} on {box}"
+            )
+        if result.exit_status != 0:
+            said = (result.stderr or result.stdout).strip()[:200]
+            raise ActionError(f"{box}: cannot create {path}: {said}")
+        return f"taken: {path}"
+
+    async def verify(ctx: Context) -> Check:
+        held = (await ctx.run(box, f"cat {quoted}")).stdout.strip()
+        return Check(
+            held == mine, f"{path} names this run" if held == mine else f"it says {held!r}"
+        )
+
+    return Step(
+        title="Take the promotion lock",
+        where=f"ssh {box}",
+        command=f"set -C; echo '{mine}' > {path}",
+        expects="no other promotion is in progress (no lock file)",
+        proves="the lock file names this run",
+        act=act,
+        verify=verify,
+    )
+
+
+def release(box: str, path: str, mine: str) -> Step:
+    """Remove the lock if this run holds it."""
+    quoted = shlex.quote(path)
+    command = f'[ "$(cat {quoted} 2>/dev/null)" = {shlex.quote(mine)} ] && rm -f {quoted}; true'
+
+    async def act(ctx: Context) -> str:
+        await ctx.run(box, command)
+        return "released"
+
+    async def verify(ctx: Context) -> Check:
+        held = (await ctx.run(box, f"cat {quoted} 2>/dev/null")).stdout.strip()
+        if held == mine:
+            return Check(False, f"{path} still names this run")
+        return Check(True, f"{path} no longer names this run")
+
+    return Step(
+        title="Release the promotion lock",
+        where=f"ssh {box}",
+        command=f"rm {path} (if it names this run)",
+        expects="this run took the lock",
+        proves="the lock file is gone (or names another run)",
+        act=act,
+        verify=verify,
+    )

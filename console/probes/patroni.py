@@ -1,0 +1,312 @@
+"""Patroni's view of the cluster through its REST API (``GET /cluster``, Patroni 3.x).
+
+Nothing here knows about SSH: the caller passes ``run``, a coroutine that runs
+one shell command on a database's box and returns what it printed (the
+monitor's probe shell, or an action's ``ctx.run``). curl on that box asks
+Patroni, so its REST API need not be reachable from the operator's machine.
+
+Patroni's answer is untrusted: every field is checked, and an answer out of
+shape is a PatroniProbeError that says what is wrong and what to check.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from console.status_table import size
+from console.text import one_line
+
+T = TypeVar("T")
+
+Run = Callable[[str], Awaitable[str]]
+
+CLUSTER_TIMEOUT = 3.0
+"""curl's --max-time for ``GET /cluster``, in seconds."""
+MAX_ANSWER = 1_000_000
+LEADER_ROLES = ("leader", "standby_leader")
+REPLICA_ROLES = ("replica", "sync_standby", "quorum_standby")
+
+_STATUS, _EXIT = "hotspare-http", "hotspare-curl"
+_STATUS_LINE = re.compile(rf"{_STATUS} (\d{{3}})")
+_EXIT_LINE = re.compile(rf"{_EXIT} (\d+)")
+# C0 and C1 controls, line separators and bidi overrides: never in a name shown or sent.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CHECK = "check patroni_url in cluster.yaml (Patroni's REST API, as seen from the box)"
+
+
+class PatroniProbeError(RuntimeError):
+    """Patroni did not answer, or not what the probe expected; the message says what to check."""
+
+
+@dataclass(frozen=True)
+class PatroniMember:
+    """One member as Patroni sees it.
+
+    Attributes:
+        name: Patroni's name for it (hotspare expects the database's name in cluster.yaml).
+        role: leader, standby_leader, sync_standby, quorum_standby or replica.
+        state: running, streaming, "in archive recovery", stopped, starting...
+        lag: bytes behind the leader; None for the leader or when Patroni does not know.
+        nofailover: the member's nofailover tag: Patroni never promotes it.
+    """
+
+    name: str
+    role: str
+    state: str
+    host: str | None
+    port: int | None
+    timeline: int | None
+    lag: int | None
+    nofailover: bool = False
+
+
+@dataclass(frozen=True)
+class ScheduledSwitchover:
+    """A switchover Patroni will run by itself at ``at`` (from ``leader`` to ``candidate``)."""
+
+    at: str
+    leader: str | None
+    candidate: str | None
+
+
+@dataclass(frozen=True)
+class PatroniView:
+    """Patroni's view of the cluster at ``observed_at`` (epoch seconds).
+
+    ``problem`` says why the view is missing or old (Patroni did not answer);
+    None when it was read cleanly.
+    """
+
+    members: tuple[PatroniMember, ...]
+    paused: bool
+    scheduled_switchover: ScheduledSwitchover | None
+    observed_at: float
+    problem: str | None = None
+
+    @property
+    def leaders(self) -> tuple[PatroniMember, ...]:
+        """The members holding the leader lock (more than one is never right)."""
+        return tuple(m for m in self.members if m.role in LEADER_ROLES)
+
+    def member(self, name: str) -> PatroniMember | None:
+        """The member called NAME, if Patroni has one."""
+        return next((m for m in self.members if m.name == name), None)
+
+
+def unreachable(observed_at: float, problem: str) -> PatroniView:
+    """The view when Patroni could not be read: no members, and why."""
+    return PatroniView((), False, None, observed_at, problem)
+
+
+def summary(view: PatroniView, width: int = 76) -> str:
+    """One line for the console: "patroni: leader db1 · db2 streaming lag 0B · paused"."""
+    if view.problem is not None:
+        return one_line(f"patroni: ✗ {view.problem}", width)
+    leaders = view.leaders
+    parts = [_leaders(leaders)]
+    for m in view.members:
+        if m not in leaders:
+            lag = size(m.lag) if m.lag is not None else "?"
+            parts.append(f"{m.name} {m.state or '?'} lag {lag}")
+    if view.paused:
+        parts.append("paused")
+    if view.scheduled_switchover is not None:
+        parts.append(f"switchover {view.scheduled_switchover.at[:16].replace('T', ' ')}")
+    return one_line("patroni: " + " · ".join(parts), width)
+
+
+def _leaders(leaders: tuple[PatroniMember, ...]) -> str:
+    if not leaders:
+        return "NO leader"
+    if len(leaders) > 1:
+        return f"{len(leaders)} LEADERS " + ", ".join(m.name for m in leaders)
+    return f"{leaders[0].role.replace('_', ' ')} {leaders[0].name}"
+
+
+# --- curl on a box ----------------------------------------------------------------------
+
+
+def curl_command(url: str, max_time: float, body: Mapping[str, str] | None = None) -> str:
+    """The shell line that asks URL with curl (a JSON POST when BODY is given).
+
+    It prints the answer's body, then the HTTP status and curl's exit status on
+    lines of their own, so one stdout tells every outcome apart (see parse_curl).
+    """
+    post = ""
+    if body is not None:
+        payload = shlex.quote(json.dumps(dict(body), separators=(",", ":")))
+        post = f"-X POST -H 'Content-Type: application/json' -d {payload} "
+    return (
+        f"curl -s --max-time {max_time:g} {post}-w '\\n{_STATUS} %{{http_code}}\\n' "
+        f'{shlex.quote(url)}; echo "{_EXIT} $?"'
+    )
+
+
+@dataclass(frozen=True)
+class CurlAnswer:
+    """What a curl_command line printed: curl's exit status, the HTTP status, the body."""
+
+    exit: int
+    status: int | None
+    body: str
+
+    def problem(self, url: str) -> str | None:
+        """Why there is no HTTP answer, in an operator's words; None when there is one."""
+        if self.exit == 0 and self.status is not None:
+            return None
+        if self.exit == 127:
+            return "curl is not installed on the database's box: hotspare asks Patroni with it"
+        if self.exit in (6, 7):
+            return f"nothing answers at {url}: is Patroni running? {_CHECK}"
+        if self.exit == 28:
+            return f"Patroni did not answer at {url} in time: is it overloaded or hung?"
+        return f"curl could not ask {url} (curl exit {self.exit}): {_CHECK}"
+
+
+def parse_curl(output: str, url: str) -> CurlAnswer:
+    """Read the output of a curl_command line for URL.
+
+    Raises:
+        PatroniProbeError: the output does not end with curl's exit status.
+    """
+    rest, _, last = output.rstrip("\n").rpartition("\n")
+    ended = _EXIT_LINE.fullmatch(last.strip())
+    if ended is None:
+        raise PatroniProbeError(f"no curl result from the box for {url}: {one_line(output, 80)}")
+    body, _, status_line = rest.rpartition("\n")
+    status = _STATUS_LINE.fullmatch(status_line.strip())
+    if status is None:
+        return CurlAnswer(int(ended.group(1)), None, rest)
+    return CurlAnswer(int(ended.group(1)), int(status.group(1)), body)
+
+
+# --- GET /cluster -----------------------------------------------------------------------
+
+
+def parse_cluster(text: str, observed_at: float) -> PatroniView:
+    """Read Patroni's ``GET /cluster`` JSON.
+
+    Raises:
+        PatroniProbeError: not JSON, or not the shape Patroni 3.x gives.
+    """
+    if len(text) > MAX_ANSWER:
+        raise _shape(f"an answer of {len(text)} characters")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise PatroniProbeError(
+            f"Patroni's /cluster answer is not JSON ({one_line(str(exc), 80)}): {_CHECK}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise _shape(f"a JSON {_kind(data)} at the top, not an object")
+    raw_members = data.get("members")
+    if not isinstance(raw_members, list):
+        raise _shape("no list of members")
+    members = tuple(_member(raw, n) for n, raw in enumerate(raw_members))
+    names = [m.name for m in members]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise _shape(f"the member name {twice[0]!r} twice")
+    paused = data.get("pause", False)
+    if not isinstance(paused, bool):
+        raise _shape(f"pause as a {_kind(paused)}, not true or false")
+    return PatroniView(members, paused, _scheduled(data.get("scheduled_switchover")), observed_at)
+
+
+async def probe_patroni(run: Run, url: str, now: float) -> PatroniView:
+    """Ask the Patroni at URL for its view of the cluster.
+
+    Args:
+        run: runs one shell command on the database's box; returns its stdout.
+        url: Patroni's REST API as seen from that box (patroni_url).
+        now: epoch seconds to stamp the view with.
+
+    Raises:
+        PatroniProbeError: no answer, an HTTP error, or an answer out of shape.
+            Errors raised by ``run`` (the transport's) pass through unchanged.
+    """
+    cluster_url = url.rstrip("/") + "/cluster"
+    answer = parse_curl(await run(curl_command(cluster_url, CLUSTER_TIMEOUT)), cluster_url)
+    problem = answer.problem(cluster_url)
+    if problem is not None:
+        raise PatroniProbeError(problem)
+    if answer.status != 200:
+        said = one_line(answer.body, 120) or "no reason given"
+        raise PatroniProbeError(f"Patroni answered {answer.status} at {cluster_url}: {said}")
+    return parse_cluster(answer.body, now)
+
+
+def _member(raw: object, n: int) -> PatroniMember:
+    if not isinstance(raw, dict):
+        raise _shape(f"member {n + 1} as a {_kind(raw)}, not an object")
+    name = _text(raw.get("name"), f"member {n + 1}'s name")
+    where = f"member {name}'s"
+    tags = raw.get("tags", {})
+    if not isinstance(tags, dict):
+        raise _shape(f"{where} tags as a {_kind(tags)}")
+    return PatroniMember(
+        name=name,
+        role=_text(raw.get("role"), f"{where} role"),
+        state=_text(raw.get("state", ""), f"{where} state", empty=True),
+        host=_optional(raw.get("host"), lambda v: _text(v, f"{where} host")),
+        port=_optional(raw.get("port"), lambda v: _count(v, f"{where} port")),
+        timeline=_optional(raw.get("timeline"), lambda v: _count(v, f"{where} timeline")),
+        lag=_lag(raw.get("lag"), where),
+        nofailover=tags.get("nofailover") in (True, "true", "yes", "on"),
+    )
+
+
+def _scheduled(raw: object) -> ScheduledSwitchover | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise _shape(f"scheduled_switchover as a {_kind(raw)}, not an object")
+    return ScheduledSwitchover(
+        at=_text(raw.get("at"), "scheduled_switchover's time"),
+        leader=_optional(raw.get("from"), lambda v: _text(v, "scheduled_switchover's from")),
+        candidate=_optional(raw.get("to"), lambda v: _text(v, "scheduled_switchover's to")),
+    )
+
+
+def _text(value: object, what: str, empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise _shape(f"{what} as {'nothing' if value is None else 'a ' + _kind(value)}")
+    if (not value.strip() and not empty) or len(value) > 255:
+        raise _shape(f"{what} {'empty' if not value.strip() else 'longer than 255 characters'}")
+    if _UNSAFE.search(value):
+        raise _shape(f"control characters in {what} ({one_line(value, 40)!r})")
+    return value
+
+
+def _count(value: object, what: str) -> int:
+    # bool is an int in Python; JSON true is not a number.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _shape(f"{what} as {value!r:.40}, not a whole number")
+    return value
+
+
+def _lag(value: object, where: str) -> int | None:
+    if value is None or value == "unknown":
+        return None
+    return _count(value, f"{where} lag")
+
+
+def _optional(value: object, check: Callable[[object], T]) -> T | None:
+    return None if value is None else check(value)
+
+
+def _kind(value: object) -> str:
+    names = {dict: "object", list: "list", str: "text", bool: "true/false", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def _shape(found: str) -> PatroniProbeError:
+    return PatroniProbeError(
+        f"Patroni's /cluster answer has {found}: is patroni_url Patroni's REST API "
+        "(Patroni 3 or later)? Check it in cluster.yaml"
+    )
