@@ -31,15 +31,45 @@ def plan_text(plan: Plan) -> Text:
     text = Text()
     text.append(f"{plan.action} {plan.target}", style="bold")
     text.append(f": {plan.summary}\n\n")
+    if plan.preconditions:
+        text.append("Checked before anything is done:\n", style="bold")
+    for cond in plan.preconditions:
+        text.append(" ✓ " if cond.ok else " ✗ ", style="bold green" if cond.ok else "bold red")
+        text.append(f"{cond.what}: {cond.detail}\n")
+    if plan.preconditions:
+        text.append("\n")
     for n, step in enumerate(plan.steps, 1):
-        text.append(f"{n}. {step.title}\n", style="bold")
+        text.append(f"{n}. {step.title}", style="bold")
+        if step.no_return:
+            text.append("  (point of no return)", style="bold yellow")
+        text.append("\n")
         text.append(f"   runs    {step.command}  ({step.where})\n")
         text.append(f"   proves  {step.proves}\n", style="dim")
+        if step.undo is not None:
+            text.append(f"   if a later step fails first: {step.undo.title}\n", style="dim")
+    for step in plan.always:
+        text.append(f"at the end, whatever happened: {step.title}\n", style="dim")
     if plan.way_back:
         text.append(f"\nway back: {plan.way_back}\n")
     for reason in plan.refusals:
         text.append(f"\nREFUSED: {reason}\n", style="bold red")
     return text
+
+
+def outcome_lines(outcome: Outcome) -> list[str]:
+    """The summary at the end: the outcome, what each step verified, what was put back."""
+    lines = [f"{outcome.plan.action} {outcome.plan.target}: {outcome.status.upper()}"]
+    if outcome.reason:
+        lines.append(one_line(outcome.reason, 500))
+    if outcome.results:
+        lines.append("verified:")
+    for result in outcome.results:
+        mark = "✓" if result.ok else "✗"
+        lines.append(one_line(f" {mark} {result.title}: {result.check}", 300))
+    for result in outcome.undone:
+        mark = "✓" if result.ok else "✗"
+        lines.append(one_line(f" {mark} put back: {result.title}: {result.check}", 300))
+    return lines
 
 
 class ActionScreen(ModalScreen[Outcome | None]):
@@ -116,11 +146,8 @@ class ActionScreen(ModalScreen[Outcome | None]):
             return
         self.outcome, self.running = outcome, False
         progress.write_line("")
-        progress.write_line(
-            f"{outcome.plan.action} {outcome.plan.target}: {outcome.status.upper()}"
-        )
-        if outcome.reason:
-            progress.write_line(one_line(outcome.reason, 500))
+        for line in outcome_lines(outcome):
+            progress.write_line(line)
         self.query_one("#action-hint", Static).update(self._hint())
 
     def action_close(self) -> None:

@@ -25,6 +25,7 @@ from textual.theme import Theme
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
+from console.actions import member
 from console.actions.audit import AuditLog, default_path
 from console.actions.context import ActionError, Context
 from console.actions.plan import Plan
@@ -310,7 +311,17 @@ class HotspareApp(App[int]):
         self._site_action("maint")
 
     def action_promote(self) -> None:
-        self._site_action("promote")
+        # On a standby: switchover (or failover when no primary answers); on an
+        # old primary: rejoin. The core decides from the snapshot; see member.py.
+        panel = self.focused if isinstance(self.focused, Panel) else None
+        name = panel.selected if panel is not None and panel.id == "replicas" else None
+        if name is None:
+            self.notify("Select a database first (tab to the databases panel, then up/down).")
+            return
+        if self.monitor is None or self.state is None:
+            self.notify("Actions need the live site: no connection yet.", severity="warning")
+            return
+        self._plan(lambda inv, state: member.plan_for(inv, state, name))
 
     def action_read_only(self) -> None:
         self._site_action("read_only")

@@ -30,7 +30,13 @@ ACTIONS: tuple[Key, ...] = (
     Key("d", "drain", "drain", "Drain the selected node", True),
     Key("r", "ready", "ready", "Set the selected node ready", True),
     Key("m", "maint", "maint", "Put the selected node in maintenance", True),
-    Key("p", "promote", "promote", "Promote the selected standby", True, "issue 7"),
+    Key(
+        "p",
+        "promote",
+        "promote",
+        "Promote the selected standby (fail over if no primary answers; rejoin an old one)",
+        True,
+    ),
     Key("o", "read_only", "read-only", "Turn the site's read-only mode on or off", True),
     Key(
         "M",

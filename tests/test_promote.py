@@ -73,7 +73,7 @@ def db_lab(lab: LabLayout, capsys: pytest.CaptureFixture[str]) -> Iterator[LabLa
     eventually(lambda: _streams(lab, "db1", "db2"), timeout=20)
     yield lab
     if not _primary(lab, "db1") or _primary(lab, "db2"):
-        code, answer = hotspare(lab, capsys, "promote", "db1", "--rejoin", "--yes")
+        code, answer = hotspare(lab, capsys, "promote", "db1", "--rejoin", "--confirm", "db1")
         assert code == 0, answer
     eventually(lambda: _streams(lab, "db1", "db2"), timeout=30)
 
@@ -85,7 +85,7 @@ def _switch(
     eventually(lambda: len(writer.acked) > 50, timeout=10)
     started = time.monotonic()
     try:
-        code, answer = hotspare(lab, capsys, "promote", new, "--rejoin", "--yes")
+        code, answer = hotspare(lab, capsys, "promote", new, "--rejoin", "--confirm", new)
         assert code == 0, (answer["reason"], answer["undone"])
         before = len(writer.acked)
         eventually(lambda: len(writer.acked) > before + 50, timeout=10)
@@ -124,7 +124,7 @@ async def _run_switchover(lab: LabLayout, candidate: str, on_say: Any, audit: Au
     try:
         plan = promote.plan_switchover(inv, await monitor.once(8.0), candidate)
         assert not plan.refusals, plan.refusals
-        return await execute(plan, ctx, Authority.decide(False, False, "lab"), audit)
+        return await execute(plan, ctx, Authority.decide(False, False, "lab"), audit, candidate)
     finally:
         await ctx.close()
         await monitor.close()
@@ -267,7 +267,7 @@ def test_failover_after_the_primary_dies_then_the_old_primary_is_refused_and_rej
     assert code == 3 and "exactly one primary" in answer["reason"]
     code, answer = hotspare(lab, capsys, "read-only", "off", "--yes")
     assert code == 3
-    code, answer = hotspare(lab, capsys, "rejoin", "db1", "--yes")
+    code, answer = hotspare(lab, capsys, "rejoin", "db1", "--confirm", "db1")
     assert code == 0, answer
     kept = next(s["answer"] for s in answer["steps"] if s["title"] == "Keep what only db1 has")
     assert "kept in" in kept

@@ -18,6 +18,10 @@ from console.inventory import Database
 CATCH_UP = 5.0  # the old primary's walsender sends everything before its shutdown ends
 PROMOTE_WAIT = 30
 WRITE_CHECK = "BEGIN READ WRITE; SELECT pg_current_xact_id(); COMMIT"
+# A promoted primary's pg_control keeps the old timeline until its next
+# checkpoint; the name of the WAL file it writes has the new one at once.
+TIMELINE = """SELECT pg_is_in_recovery(), CASE WHEN NOT pg_is_in_recovery() THEN
+  ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END"""
 
 
 @dataclass
@@ -170,10 +174,11 @@ def promote(db: Database) -> Step:
         return "promoted"
 
     async def verify(ctx: Context) -> Check:
-        standby = await server.in_recovery(ctx, db)
-        return Check(
-            not standby, f"{db.name} is {'still in recovery' if standby else 'out of recovery'}"
-        )
+        rows = await ctx.sql(db, TIMELINE)
+        standby, timeline = bool(rows[0][0]), rows[0][1]
+        if standby:
+            return Check(False, f"{db.name} is still in recovery")
+        return Check(True, f"{db.name} is the primary, on timeline {timeline}")
 
     return Step(
         title=f"Promote {db.name}",

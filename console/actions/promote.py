@@ -74,7 +74,7 @@ def plan_switchover(
         summary,
         tuple(plan_steps),
         (),
-        None,
+        candidate,
         back,
         tuple(conds),
         (promotion_lock.release(lock_box, lock_path, mine),),

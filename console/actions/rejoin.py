@@ -382,4 +382,4 @@ def plan_rejoin(inv: Inventory, state: ClusterState, name: str) -> Plan:
         f"and its own settings kept in {keep_dir(old)}"
     )
     plan_steps = tuple(rejoin_steps(inv, old, new, failed_over=True))
-    return Plan("rejoin", name, summary, plan_steps, (), None, "", conds)
+    return Plan("rejoin", name, summary, plan_steps, (), name, "", conds)
