@@ -51,3 +51,16 @@ def lab() -> Iterator[LabLayout]:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def db_lab(lab: LabLayout, capsys: pytest.CaptureFixture[str]) -> Iterator[LabLayout]:
+    """The lab with db1 primary and db2 streaming from it, before and after the test."""
+    from tests.labclient import eventually, hotspare, is_primary, streams
+
+    eventually(lambda: streams(lab, "db1", "db2"), timeout=20)
+    yield lab
+    if not is_primary(lab, "db1") or is_primary(lab, "db2"):
+        code, answer = hotspare(lab, capsys, "promote", "db1", "--rejoin", "--confirm", "db1")
+        assert code == 0, answer and answer.get("reason")
+    eventually(lambda: streams(lab, "db1", "db2"), timeout=30)

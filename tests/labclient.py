@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.error
 import urllib.parse
@@ -12,7 +13,9 @@ from typing import Any
 
 import asyncssh
 import psycopg
+import pytest
 
+from console import cli
 from console.lab.layout import PG_PORT, SSH_PORT, LabLayout
 
 
@@ -80,3 +83,30 @@ def eventually(check: Callable[[], Any], timeout: float = 10.0, every: float = 0
             assert value, f"condition still false after {timeout} s: {value!r}"
             return value
         time.sleep(every)
+
+
+def hotspare(lab: LabLayout, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
+    """Run the hotspare command on the lab with --json; its exit status and its answer."""
+    capsys.readouterr()
+    code = cli.main(["--cluster", str(lab.cluster_file), *argv, "--json"])
+    out = capsys.readouterr().out
+    return code, json.loads(out) if out.strip() else None
+
+
+def is_primary(lab: LabLayout, member: str) -> bool:
+    """Whether MEMBER answers and is out of recovery (False when it does not answer)."""
+    try:
+        with db(lab, member) as conn:
+            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    except psycopg.OperationalError:
+        return False
+    return row is not None and not row[0]
+
+
+def streams(lab: LabLayout, primary: str, standby: str) -> bool:
+    """Whether PRIMARY lists STANDBY as streaming."""
+    with db(lab, primary) as conn:
+        row = conn.execute(
+            "SELECT state FROM pg_stat_replication WHERE application_name = %s", (standby,)
+        ).fetchone()
+    return row is not None and row[0] == "streaming"

@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 
-from console import cli, node_role
+from console import node_role
 from console.actions.audit import AuditLog
 from console.lab.layout import LabLayout
-from tests.labclient import db, haproxy, http
+from tests.labclient import db, haproxy, hotspare, http
 from tests.loadgen import Answer, Load
 
 MESSAGE = "Upgrading the database, back soon"
 
 
 # --- the lab ----------------------------------------------------------------------------------
-
-
-def hotspare(lab: LabLayout, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
-    """Run the hotspare command on the lab; its exit status and its JSON answer."""
-    capsys.readouterr()
-    code = cli.main(["--cluster", str(lab.cluster_file), *argv, "--json"])
-    out = capsys.readouterr().out
-    return code, json.loads(out) if out.strip() else None
 
 
 def _flags(lab: LabLayout) -> dict[str, str]:

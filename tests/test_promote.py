@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,37 +26,12 @@ from console.actions.runner import Outcome, execute
 from console.authority import Authority
 from console.inventory import load
 from console.lab import pg
-from console.lab.layout import LabLayout
+from console.lab.layout import LabLayout, find_pg_bin
 from console.monitor import Monitor
 from tests.dbwatch import Watch, Writer
-from tests.labclient import db, eventually, http
+from tests.labclient import db, eventually, hotspare, http, is_primary, streams
 
 pytestmark = pytest.mark.lab
-
-
-def hotspare(lab: LabLayout, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
-    """Run the hotspare command on the lab; its exit status and its JSON answer."""
-    capsys.readouterr()
-    code = cli.main(["--cluster", str(lab.cluster_file), *argv, "--json"])
-    out = capsys.readouterr().out
-    return code, json.loads(out) if out.strip() else None
-
-
-def _primary(lab: LabLayout, member: str) -> bool:
-    try:
-        with db(lab, member) as conn:
-            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
-    except Exception:
-        return False
-    return row is not None and not row[0]
-
-
-def _streams(lab: LabLayout, primary: str, standby: str) -> bool:
-    with db(lab, primary) as conn:
-        row = conn.execute(
-            "SELECT state FROM pg_stat_replication WHERE application_name = %s", (standby,)
-        ).fetchone()
-    return row is not None and row[0] == "streaming"
 
 
 @pytest.fixture
@@ -65,17 +39,6 @@ def audit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AuditLog:
     path = tmp_path / "audit.jsonl"
     monkeypatch.setenv("HOTSPARE_AUDIT", str(path))
     return AuditLog(path, "lab")
-
-
-@pytest.fixture
-def db_lab(lab: LabLayout, capsys: pytest.CaptureFixture[str]) -> Iterator[LabLayout]:
-    """The lab with db1 primary and db2 streaming, before and after the test."""
-    eventually(lambda: _streams(lab, "db1", "db2"), timeout=20)
-    yield lab
-    if not _primary(lab, "db1") or _primary(lab, "db2"):
-        code, answer = hotspare(lab, capsys, "promote", "db1", "--rejoin", "--confirm", "db1")
-        assert code == 0, answer
-    eventually(lambda: _streams(lab, "db1", "db2"), timeout=30)
 
 
 def _switch(
@@ -106,8 +69,8 @@ def test_switchover_there_and_back_loses_no_commit_and_never_has_two_primaries(
         assert writer.missing_on(new) == [], "acknowledged commits missing on the new primary"
         assert watch.both_writable() == [], "a round saw two members out of recovery"
         assert watch.primaries_seen() == [old, new]
-        assert _primary(lab, new) and not _primary(lab, old)
-        assert _streams(lab, new, old), f"{old} does not stream from {new}"
+        assert is_primary(lab, new) and not is_primary(lab, old)
+        assert streams(lab, new, old), f"{old} does not stream from {new}"
         titles = [step["title"] for step in answer["steps"]]
         assert f"Promote {new}" in titles and f"Check {old} streams from {new}" in titles
         stopped = next(s["check"] for s in answer["steps"] if s["title"].endswith("takes writes"))
@@ -156,10 +119,10 @@ def test_a_candidate_that_cannot_catch_up_aborts_and_db1_takes_writes_again(
     ]
     assert all(r.ok for r in outcome.undone + outcome.cleanup)
     assert outcome.reason is not None and "put back" in outcome.reason
-    assert _primary(lab, "db1") and not _primary(lab, "db2")
+    assert is_primary(lab, "db1") and not is_primary(lab, "db2")
     with db(lab, "db1") as conn:
         conn.execute("BEGIN READ WRITE; CREATE TEMP TABLE t (); COMMIT")
-    eventually(lambda: _streams(lab, "db1", "db2"), timeout=20)
+    eventually(lambda: streams(lab, "db1", "db2"), timeout=20)
     # The nodes' health checks failed while db1 was down: HAProxy takes them back in a few s.
     # The site answers a saved note with 303 to its front page, which lists the note.
     note = f"after the abort {time.time()}"
@@ -207,29 +170,23 @@ def test_promote_is_refused_for_observers_and_unfit_candidates(
         conn.execute("ALTER SYSTEM SET primary_conninfo = ''")
         conn.execute("SELECT pg_reload_conf()")
     try:
-        eventually(lambda: not _streams(lab, "db1", "db2"), timeout=20)
+        eventually(lambda: not streams(lab, "db1", "db2"), timeout=20)
         code, answer = hotspare(lab, capsys, "promote", "db2", "--yes")
         assert code == 3 and "db2 streams from db1" in answer["reason"]
     finally:
         with db(lab, "db2") as conn:
             conn.execute(f"ALTER SYSTEM SET primary_conninfo = '{conninfo}'")
             conn.execute("SELECT pg_reload_conf()")
-    eventually(lambda: _streams(lab, "db1", "db2"), timeout=20)
+    eventually(lambda: streams(lab, "db1", "db2"), timeout=20)
     outcomes = [r["outcome"] for r in audit.records()]
     assert outcomes == ["refused", "refused", "refused", "refused"]
-    assert _primary(lab, "db1")
+    assert is_primary(lab, "db1")
 
 
 def _pg_ctl(lab: LabLayout, member: str, verb: str) -> None:
     data = str(lab.data_dir(member))
     log = str(lab.box_dir(member) / "log" / "postgresql.log")
-    pg._run_as_pg(lab, [f"{lab_bin()}/pg_ctl", "-D", data, "-l", log, "-w", verb])
-
-
-def lab_bin() -> str:
-    from console.lab.layout import find_pg_bin
-
-    return find_pg_bin()
+    pg._run_as_pg(lab, [f"{find_pg_bin()}/pg_ctl", "-D", data, "-l", log, "-w", verb])
 
 
 def test_failover_after_the_primary_dies_then_the_old_primary_is_refused_and_rejoined(
@@ -247,18 +204,18 @@ def test_failover_after_the_primary_dies_then_the_old_primary_is_refused_and_rej
     assert "received WAL up to" in answers["Record what may be lost"]
     fence = "Fence db1: stop it and keep it from coming back as a primary"
     assert fence in answers
-    assert _primary(lab, "db2")
+    assert is_primary(lab, "db2")
     assert (lab.data_dir("db1") / "standby.signal").exists()
     # Restarted as it was left, the fenced db1 comes back read-only and cannot be promoted.
     _pg_ctl(lab, "db1", "start")
-    assert not _primary(lab, "db1")
+    assert not is_primary(lab, "db1")
     code, answer = hotspare(lab, capsys, "promote", "db1", "--yes")
     assert code == 3 and "db1 streams from db2" in answer["reason"]
     # Worse: someone removes the fence and starts it by hand. It is flagged and refused.
     _pg_ctl(lab, "db1", "stop")
     (lab.data_dir("db1") / "standby.signal").unlink()
     _pg_ctl(lab, "db1", "start")
-    assert _primary(lab, "db1") and _primary(lab, "db2")
+    assert is_primary(lab, "db1") and is_primary(lab, "db2")
     code, status = hotspare(lab, capsys, "status")
     codes = {alarm["code"]: alarm for alarm in status["alarms"]}
     assert "stale-primary" in codes and codes["stale-primary"]["subject"] == ["db1"]
@@ -272,8 +229,8 @@ def test_failover_after_the_primary_dies_then_the_old_primary_is_refused_and_rej
     kept = next(s["answer"] for s in answer["steps"] if s["title"] == "Keep what only db1 has")
     assert "kept in" in kept
     assert list((Path(f"{lab.data_dir('db1')}.hotspare-kept") / "pg_wal").iterdir())
-    eventually(lambda: _streams(lab, "db2", "db1"), timeout=20)
-    assert not _primary(lab, "db1")
+    eventually(lambda: streams(lab, "db2", "db1"), timeout=20)
+    assert not is_primary(lab, "db1")
     outcomes = [(r["action"], r["outcome"]) for r in audit.records()]
     assert outcomes == [
         ("failover", "refused"),

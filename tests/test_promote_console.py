@@ -12,8 +12,8 @@ from textual.widgets import Input, Log
 from console.lab.layout import LabLayout
 from screens.action import ActionScreen
 from screens.panels import ReplicasPanel
+from tests.labclient import is_primary, streams
 from tests.test_actions_console import live_app, until
-from tests.test_promote import _primary, _streams, db_lab  # noqa: F401 - db_lab is a fixture
 
 pytestmark = pytest.mark.lab
 
@@ -26,7 +26,7 @@ def audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_p_on_the_standby_shows_the_preconditions_asks_its_name_and_switches_over(
-    db_lab: LabLayout, audit: Path  # noqa: F811 - the fixture imported above
+    db_lab: LabLayout, audit: Path
 ) -> None:
     lab = db_lab
     lines: list[str] = []
@@ -52,7 +52,7 @@ def test_p_on_the_standby_shows_the_preconditions_asks_its_name_and_switches_ove
             assert screen.plan.preconditions and all(c.ok for c in screen.plan.preconditions)
             await pilot.press("enter")  # nothing typed: nothing runs
             await pilot.pause(0.3)
-            assert screen.outcome is None and not screen.running and _primary(lab, "db1")
+            assert screen.outcome is None and not screen.running and is_primary(lab, "db1")
             screen.query_one("#action-name", Input).value = "db2"
             await pilot.press("enter")
             await until(pilot, lambda: screen.outcome is not None, timeout=90)
@@ -67,7 +67,7 @@ def test_p_on_the_standby_shows_the_preconditions_asks_its_name_and_switches_ove
     assert "✓ Promote db2: db2 is the primary, on timeline" in text
     assert "writes were stopped for" in text
     assert "✓ Check db1 streams from db2" in text
-    assert _primary(lab, "db2") and _streams(lab, "db2", "db1")
+    assert is_primary(lab, "db2") and streams(lab, "db2", "db1")
     records = [json.loads(line) for line in audit.read_text().splitlines()]
     assert [(r["action"], r["target"], r["outcome"]) for r in records] == [
         ("promote", "db2", "done")
