@@ -1,10 +1,10 @@
-"""Which core plan each action key builds: for the selected node, or for the whole site."""
+"""Which core plan each action key builds: for the selected node or database, or the site."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from console.actions import nodes, roles, scheduler, site
+from console.actions import member, nodes, roles, scheduler, site
 from console.actions.plan import Plan
 from console.actions.site_input import parse_until
 from console.inventory import Inventory
@@ -39,6 +39,10 @@ def _maintenance(inv: Inventory, state: ClusterState, answer: str | None) -> Pla
         return site.plan_maintenance_off(inv, state)
     return site.plan_maintenance_on(inv, state, parse_until(answer or ""), None)
 
+
+# On a standby: switchover with rejoin (failover when no primary answers); on an
+# old primary: rejoin. The core decides from the snapshot (console/actions/member.py).
+DB_PLANS: dict[str, NodeBuild] = {"promote": member.plan_for}
 
 SITE_PLANS: dict[str, SiteBuild] = {
     "read_only": _read_only,

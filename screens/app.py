@@ -25,7 +25,6 @@ from textual.theme import Theme
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from console.actions import member
 from console.actions.audit import AuditLog, default_path
 from console.actions.context import ActionError, Context
 from console.actions.plan import Plan
@@ -39,7 +38,7 @@ from console.ssh import BoxLink
 from console.state.model import ClusterState
 from screens import keys
 from screens.action import ActionScreen, Runner
-from screens.actions_map import NODE_PLANS, SITE_PLANS, question
+from screens.actions_map import DB_PLANS, NODE_PLANS, SITE_PLANS, question
 from screens.detail import BoxScreen, box_of
 from screens.help import HelpScreen
 from screens.logs import LogsScreen
@@ -220,14 +219,6 @@ class HotspareApp(App[int]):
         return True
 
     def _site_action(self, action: str) -> None:
-        key = next(k for k in keys.ACTIONS if k.action == action)
-        if action not in NODE_PLANS and action not in SITE_PLANS:
-            self.notify(
-                f"{key.description}: the action is not built yet ({key.arrives_with}). "
-                "Nothing was changed.",
-                severity="warning",
-            )
-            return
         if self.monitor is None or self.state is None:
             self.notify("Actions need the live site: no connection yet.", severity="warning")
             return
@@ -237,6 +228,13 @@ class HotspareApp(App[int]):
                 self._plan(lambda inv, state: SITE_PLANS[action](inv, state, None))
             else:
                 self.push_screen(PromptScreen(ask), partial(self._answered, action))
+            return
+        if action in DB_PLANS:
+            name = self._selected_database()
+            if name is None:
+                self.notify("Select a database first (tab to the databases panel, then up/down).")
+                return
+            self._plan(lambda inv, state: DB_PLANS[action](inv, state, name))
             return
         node = self._selected_node()
         if node is None:
@@ -271,6 +269,10 @@ class HotspareApp(App[int]):
         if panel.id == "balancer":
             return next((n.name for n in self.inv.web_nodes if n.server == row), None)
         return None
+
+    def _selected_database(self) -> str | None:
+        panel = self.focused if isinstance(self.focused, Panel) else None
+        return panel.selected if panel is not None and panel.id == "replicas" else None
 
     def _plan_runner(self, plan: Plan) -> Runner:
         async def run(typed: str | None, say: Callable[[str], None]) -> Outcome:
@@ -311,17 +313,7 @@ class HotspareApp(App[int]):
         self._site_action("maint")
 
     def action_promote(self) -> None:
-        # On a standby: switchover (or failover when no primary answers); on an
-        # old primary: rejoin. The core decides from the snapshot; see member.py.
-        panel = self.focused if isinstance(self.focused, Panel) else None
-        name = panel.selected if panel is not None and panel.id == "replicas" else None
-        if name is None:
-            self.notify("Select a database first (tab to the databases panel, then up/down).")
-            return
-        if self.monitor is None or self.state is None:
-            self.notify("Actions need the live site: no connection yet.", severity="warning")
-            return
-        self._plan(lambda inv, state: member.plan_for(inv, state, name))
+        self._site_action("promote")
 
     def action_read_only(self) -> None:
         self._site_action("read_only")

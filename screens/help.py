@@ -21,15 +21,13 @@ def help_text(observer: bool) -> Text:
         text.append(f"  {label:18} {description}\n")
     text.append("\nViews\n", style="bold")
     for key in keys.VIEWS:
-        later = f"  (arrives with {key.arrives_with})" if key.arrives_with else ""
-        text.append(f"  {keys.shown(key.key):18} {key.description}{later}\n")
+        text.append(f"  {keys.shown(key.key):18} {key.description}\n")
     text.append("\nActions on the site\n", style="bold")
     if observer:
         text.append("  OBSERVER: none of these is available on this console.\n", "bold")
     for key in keys.ACTIONS:
-        later = f"  (arrives with {key.arrives_with})" if key.arrives_with else ""
         style = "dim strike" if observer else ""
-        text.append(f"  {keys.shown(key.key):18} {key.description}{later}\n", style)
+        text.append(f"  {keys.shown(key.key):18} {key.description}\n", style)
     text.append("\nLogs screen (l)\n", style="bold")
     for label, description in keys.LOG_MOVES:
         text.append(f"  {label:18} {description}\n")

@@ -15,7 +15,6 @@ class Key:
         label: the footer's word for it.
         description: what it does, in an operator's words.
         changes_site: True for actions that change the site: observers never get them.
-        arrives_with: the issue that builds the core action, while it does not exist.
     """
 
     key: str
@@ -23,7 +22,6 @@ class Key:
     label: str
     description: str
     changes_site: bool = False
-    arrives_with: str | None = None
 
 
 ACTIONS: tuple[Key, ...] = (

@@ -48,22 +48,7 @@ def test_the_first_snapshot_fills_banner_and_panels() -> None:
     _run(go())
 
 
-@pytest.mark.parametrize("key", [k for k in keys.ACTIONS if k.arrives_with])
-def test_each_action_key_not_built_yet_says_so_and_changes_nothing(key: keys.Key) -> None:
-    async def go() -> None:
-        app, _ = console_app()
-        async with app.run_test(size=(100, 32)) as pilot:
-            await _settle(pilot)
-            await pilot.press(key.key)
-            await _settle(pilot)
-            assert app.told, f"{key.key} said nothing"
-            assert "not built yet" in app.told[-1] and "Nothing was changed" in app.told[-1]
-            assert key.arrives_with and key.arrives_with in app.told[-1]
-
-    _run(go())
-
-
-@pytest.mark.parametrize("key", [k for k in keys.ACTIONS if not k.arrives_with])
+@pytest.mark.parametrize("key", keys.ACTIONS)
 def test_an_action_key_without_the_live_site_says_so_and_changes_nothing(key: keys.Key) -> None:
     async def go() -> None:
         app, _ = console_app()

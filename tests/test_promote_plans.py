@@ -10,11 +10,11 @@ import pytest
 
 from console.actions.context import ActionError, Context
 from console.actions.failover import plan_failover
-from console.actions.plan import Plan
+from console.actions.plan import Check, Plan
 from console.actions.promote import plan_switchover
 from console.actions.rejoin import plan_rejoin
 from console.inventory import Inventory
-from console.state.model import ClusterState, SiteFlags
+from console.state.model import ClusterState, SiteFlags, SiteMode
 from tests import verdict_parts as parts
 from tests.verdict_parts import box, db, link
 
@@ -106,15 +106,16 @@ def test_with_rejoin_the_old_primary_then_follows() -> None:
     assert plan.way_back == "hotspare promote db1"
 
 
-def test_a_balancer_already_read_only_or_in_maintenance_is_left_as_it_is() -> None:
-    for mode in ("read-only", "maintenance"):
-        flags = SiteFlags(mode, "Back soon", None)  # type: ignore[arg-type]
-        plan = plan_switchover(INV, state(balancer=parts.balancer(flags=flags)), "db2")
-        assert plan.refusals == ()
-        assert not set(READ_ONLY[:2]) & set(titles(plan))
-        assert "Lift the read-only mode on the balancer" not in titles(plan)
-        assert "Check the site through the balancer" not in titles(plan)
-        assert plan.summary.endswith("already read-only or in maintenance: left as it is")
+@pytest.mark.parametrize("mode", ["read-only", "maintenance"])
+def test_a_balancer_already_read_only_or_in_maintenance_is_left_as_it_is(mode: SiteMode) -> None:
+    flags = SiteFlags(mode, "Back soon", None)
+    plan = plan_switchover(INV, state(balancer=parts.balancer(flags=flags)), "db2")
+    assert plan.refusals == ()
+    assert not set(READ_ONLY[:2]) & set(titles(plan))
+    assert "Lift the read-only mode on the balancer" not in titles(plan)
+    assert "Check the site through the balancer" not in titles(plan)
+    assert "Check the nodes still answer directly" in titles(plan)
+    assert plan.summary.endswith("already read-only or in maintenance: left as it is")
 
 
 @pytest.mark.parametrize(
@@ -204,18 +205,17 @@ class _SnapshotMonitor:
 
 def test_the_preconditions_are_judged_again_on_a_fresh_snapshot_before_the_lock() -> None:
     lock = plan_switchover(INV, HEALTHY, "db2").steps[0]
-    assert lock.pre is not None
+    probe = lock.pre
+    assert probe is not None
 
-    def pre(fresh: ClusterState) -> tuple[bool, str]:
-        assert lock.pre is not None
-        check = asyncio.run(lock.pre(Context(cast("Monitor", _SnapshotMonitor(fresh)))))
-        return check.ok, check.detail
+    async def judged(fresh: ClusterState) -> Check:
+        assert probe is not None
+        return await probe(Context(cast("Monitor", _SnapshotMonitor(fresh))))
 
-    assert pre(HEALTHY) == (True, "every precondition still holds")
-    ok, said = pre(with_db2(replay_paused=True))
-    assert (
-        not ok
-        and said == "replay is not paused: replay is paused: pg_wal_replay_resume() on it first"
+    assert asyncio.run(judged(HEALTHY)) == Check(True, "every precondition still holds")
+    paused = asyncio.run(judged(with_db2(replay_paused=True)))
+    assert paused == Check(
+        False, "replay is not paused: replay is paused: pg_wal_replay_resume() on it first"
     )
 
 
@@ -286,7 +286,7 @@ AFTER_FAILOVER = (
 
 def test_the_old_primary_on_an_older_timeline_is_rejoined() -> None:
     plan = plan_rejoin(INV, state(databases=AFTER_FAILOVER), "db1")
-    assert plan.refusals == ()
+    assert plan.refusals == () and plan.confirm == "db1"
     assert all(c.ok for c in plan.preconditions)
     assert titles(plan)[:2] == ["Make sure db1 is stopped", "Keep what only db1 has"]
     assert titles(plan)[2:] == REJOIN_AFTER_SWITCHOVER[1:]
@@ -322,3 +322,17 @@ def test_an_old_primary_on_an_older_timeline_raises_stale_primary() -> None:
 def test_two_primaries_on_one_timeline_are_no_stale_primary() -> None:
     codes = parts.codes(databases=(db("db1", standbys=()), db("db2", standbys=())))
     assert "split-brain" in codes and "stale-primary" not in codes
+
+
+def test_without_a_site_url_the_switchover_does_not_check_through_the_balancer() -> None:
+    plan = plan_switchover(parts.INV, HEALTHY, "db2")
+    assert parts.INV.balancer is not None and parts.INV.balancer.site_url is None
+    assert plan.refusals == ()
+    assert "Check the site through the balancer" not in titles(plan)
+    assert "Turn writes away at the balancer (read-only page)" in titles(plan)
+
+
+def test_a_balancer_whose_state_is_unknown_refuses_the_switchover() -> None:
+    plan = plan_switchover(INV, state(balancer=None), "db2")
+    assert any("the balancer answers" in reason for reason in plan.refusals)
+    assert "already read-only" not in plan.summary

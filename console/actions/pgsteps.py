@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from console.actions import pgserver as server
 from console.actions.context import ActionError, Context
 from console.actions.plan import Check, Step
+from console.actions.site_checks import checked
 from console.inventory import Database
 
 CATCH_UP = 5.0  # the old primary's walsender sends everything before its shutdown ends
@@ -142,24 +143,16 @@ def caught_up(old: Database, standby: Database, handover: Handover) -> Step:
             f"{handover.shutdown_lsn}",
         )
 
-    last: list[Check] = []
-
-    async def act(ctx: Context) -> str:
-        last[:] = [await ctx.poll(probe, CATCH_UP, every=0.05)]
-        return last[0].detail
-
-    async def verify(ctx: Context) -> Check:
-        return last[0]
-
-    return Step(
+    return checked(
         title=f"Check {standby.name} has every committed transaction",
         where=f"SQL on {standby.name}",
         command=statement + "  -- compared with the shutdown checkpoint",
         expects=f"{old.name} is shut down cleanly",
         proves=f"{standby.name} replayed WAL past {old.name}'s shutdown checkpoint "
         f"(within {CATCH_UP:g} s); if not, {old.name} is started again as it was",
-        act=act,
-        verify=verify,
+        probe=probe,
+        settle=CATCH_UP,
+        every=0.05,
     )
 
 

@@ -128,7 +128,7 @@ def _read_only_on(balancer: Balancer) -> list[Step]:
             undo=_lift(balancer),
         ),
         steps.save_flags(balancer, "read-only"),
-        checks.check_site(balancer, "read-only"),
+        *([checks.check_site(balancer, "read-only")] if balancer.site_url else []),
     ]
 
 

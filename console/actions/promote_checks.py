@@ -78,6 +78,17 @@ def switchover(inv: Inventory, state: ClusterState, cfg: DbConfig) -> list[Condi
             else ", ".join(sorted(found.seen)),
         )
     ]
+    if inv.balancer is not None:
+        fresh = state.freshness(inv.balancer.box)
+        known = state.balancer is not None and fresh is not None and not fresh.stale
+        conds.append(
+            Condition(
+                "the balancer answers",
+                known,
+                f"{inv.balancer.box} answers" if known else f"{inv.balancer.box} does not "
+                "answer: the read-only page cannot be put up during the switchover",
+            )
+        )
     primary = found.primaries[0] if len(found.primaries) == 1 else None
     names = ", ".join(d.name for d in found.primaries) or "none"
     conds.append(

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import re
 import shlex
-import time
 
 from console.actions import pgserver as server
 from console.actions.context import ActionError, Context
 from console.actions.plan import Check, Condition, Plan, Step
 from console.actions.promote_checks import database, members, newest_timeline
-from console.actions.replication import standby_settings
+from console.actions.replication import conf_string, standby_settings
+from console.actions.site_checks import checked
 from console.inventory import Database, Inventory
 from console.state.model import ClusterState
 
@@ -218,8 +218,10 @@ def configure(inv: Inventory, old: Database, new: Database) -> Step:
             for line in text.splitlines()
             if not re.match(r"\s*(primary_conninfo|primary_slot_name)\s*=", line)
         ]
-        escaped = conninfo.replace("'", "''")
-        wanted[:] = [f"primary_conninfo = '{escaped}'", f"primary_slot_name = '{old.name}'"]
+        wanted[:] = [
+            f"primary_conninfo = {conf_string(conninfo)}",
+            f"primary_slot_name = {conf_string(old.name)}",
+        ]
         body = "\n".join([*kept, *wanted]) + "\n"
         quoted = shlex.quote(auto)
         command = (
@@ -283,24 +285,15 @@ def streams(old: Database, new: Database) -> Step:
         state = str(rows[0][0]) if rows else "not connected"
         return Check(state == "streaming", f"{new.name} lists {old.name} as {state}")
 
-    last: list[Check] = []
-
-    async def act(ctx: Context) -> str:
-        started = time.monotonic()
-        last[:] = [await ctx.poll(probe, STREAM_WAIT, every=0.25)]
-        return f"{last[0].detail} after {time.monotonic() - started:.1f} s"
-
-    async def verify(ctx: Context) -> Check:
-        return last[0]
-
-    return Step(
+    return checked(
         title=f"Check {old.name} streams from {new.name}",
         where=f"SQL on {new.name}",
         command=f"SELECT state FROM pg_stat_replication WHERE application_name = '{old.name}'",
         expects=f"{old.name} runs as a standby",
         proves=f"the state is streaming within {STREAM_WAIT:g} s",
-        act=act,
-        verify=verify,
+        probe=probe,
+        settle=STREAM_WAIT,
+        every=0.25,
     )
 
 

@@ -20,13 +20,21 @@ from console.actions.context import ActionError, Context
 from console.inventory import Database, Inventory
 
 
+def conf_string(value: str) -> str:
+    """VALUE as a quoted string in a PostgreSQL configuration file (as ALTER SYSTEM writes it)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 def parse_auto_conf(text: str, name: str) -> str | None:
-    """The last value of setting NAME in a postgresql.auto.conf (the last one wins)."""
+    """The last value of setting NAME in a postgresql.auto.conf (the last one wins).
+
+    In these files a quote is doubled or backslash-escaped, and a backslash escapes.
+    """
     found = None
     for line in text.splitlines():
-        match = re.match(rf"\s*{name}\s*=\s*'((?:[^']|'')*)'", line)
+        match = re.match(rf"\s*{name}\s*=\s*'((?:[^'\\]|''|\\.)*)'", line)
         if match:
-            found = match.group(1).replace("''", "'")
+            found = re.sub(r"''|\\(.)", lambda m: m.group(1) or "'", match.group(1))
     return found
 
 

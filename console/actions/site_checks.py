@@ -32,12 +32,13 @@ def checked(
     proves: str,
     probe: Callable[[Context], Awaitable[Check]],
     settle: float,
+    every: float = 0.5,
 ) -> Step:
     """A step that only looks: it polls PROBE for up to SETTLE s and reports its last answer."""
     last: list[Check] = []
 
     async def act(ctx: Context) -> str:
-        last[:] = [await ctx.poll(probe, settle, every=0.5)]
+        last[:] = [await ctx.poll(probe, settle, every=every)]
         return last[0].detail
 
     async def verify(ctx: Context) -> Check:
