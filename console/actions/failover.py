@@ -12,6 +12,7 @@ recorded: commits after that are not on it.
 from __future__ import annotations
 
 import shlex
+import time
 
 from console.actions import pgserver as server
 from console.actions import pgsteps, promote_checks, promotion_lock
@@ -20,6 +21,7 @@ from console.actions.context import Context
 from console.actions.plan import Check, Condition, Plan, Step
 from console.inventory import Database, Inventory
 from console.state.model import ClusterState
+from console.state.model import Database as DbState
 
 
 def conditions(
@@ -76,6 +78,7 @@ def fence(db: Database) -> Step:
     async def act(ctx: Context) -> str:
         said = "it was not running"
         if await server.running(ctx, db):
+            await ctx.forget(db)
             result = await ctx.run(db.box, server.as_owner(db, stop), 45)
             said = f"stopped (exit {result.exit_status})"
         touch = await ctx.run(db.box, server.as_owner(db, f"touch {shlex.quote(signal_file)}"))
@@ -167,10 +170,7 @@ def plan_failover(inv: Inventory, state: ClusterState, candidate: str) -> Plan:
     if inv.balancer is not None and inv.balancer.site_url and _mode(state) == "normal":
         plan_steps.append(checks.check_site(inv.balancer, "normal"))
     me = promote_checks.seen(state, candidate)
-    summary = (
-        f"{candidate} becomes the primary; it has WAL up to {me.receive_lsn if me else '?'} "
-        "(anything the old primary committed after it sent that is lost from the new history)"
-    )
+    summary = f"{candidate} becomes the primary. {_kept(me, state.taken_at)}"
     confirm = candidate
     if cut_off:
         names = ", ".join(db.name for db in cut_off)
@@ -191,6 +191,17 @@ def plan_failover(inv: Inventory, state: ClusterState, candidate: str) -> Plan:
         tuple(conds),
         (promotion_lock.release(lock_box, lock_path, mine),),
     )
+
+
+def _kept(me: DbState | None, now: float) -> str:
+    """What the standby has, in words: the edge of what a failover keeps."""
+    if me is None:
+        return ""
+    said = f"It has WAL up to {me.receive_lsn or '?'}"
+    if me.last_replayed_commit is not None:
+        stamp = time.strftime("%H:%M:%S UTC", time.gmtime(me.last_replayed_commit))
+        said += f"; its newest commit is from {stamp} ({now - me.last_replayed_commit:.0f} s ago)"
+    return said + ": what the old primary committed after that is lost from the new history"
 
 
 def _mode(state: ClusterState) -> str:

@@ -85,7 +85,9 @@ def switchover(inv: Inventory, state: ClusterState, cfg: DbConfig) -> list[Condi
             Condition(
                 "the balancer answers",
                 known,
-                f"{inv.balancer.box} answers" if known else f"{inv.balancer.box} does not "
+                f"{inv.balancer.box} answers"
+                if known
+                else f"{inv.balancer.box} does not "
                 "answer: the read-only page cannot be put up during the switchover",
             )
         )

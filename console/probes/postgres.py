@@ -46,6 +46,7 @@ SELECT
   pg_last_wal_receive_lsn()::text AS receive_lsn,
   pg_last_wal_replay_lsn()::text AS replay_lsn,
   CASE WHEN me.in_recovery THEN pg_is_wal_replay_paused() END AS replay_paused,
+  extract(epoch FROM pg_last_xact_replay_timestamp())::float8 AS last_replayed_commit,
   -- On an idle site the last replayed commit grows old while the standby is
   -- fully caught up: replayed everything received means no lag.
   CASE WHEN NOT me.in_recovery THEN NULL
@@ -164,6 +165,7 @@ def _database(row: Mapping[str, Any], cfg: inventory.Database, now: float) -> st
         replay_lsn=row["replay_lsn"],
         replay_paused=row["replay_paused"],
         replay_lag_s=row["replay_lag_s"],
+        last_replayed_commit=row["last_replayed_commit"],
         upstream=receiver.get("sender_host"),
         receiver_status=receiver.get("status"),
         read_only_default=row["read_only_default"],

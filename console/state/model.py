@@ -197,6 +197,8 @@ class Database:
         replay_lag_s: a standby's time since the last replayed commit.
         upstream: the host a standby's WAL receiver streams from.
         receiver_status: pg_stat_wal_receiver.status ("streaming"...).
+        last_replayed_commit: a standby's pg_last_xact_replay_timestamp (epoch s):
+            the newest commit it has, what a failover keeps.
     """
 
     name: str
@@ -219,6 +221,7 @@ class Database:
     slots: tuple[Slot, ...]
     archiver: Archiver | None
     problem: str | None
+    last_replayed_commit: float | None = None
 
 
 @dataclass(frozen=True)
