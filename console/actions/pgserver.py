@@ -40,6 +40,25 @@ def pg_ctl(db: Database, verb: str) -> str:
     return f"{base} {verb}"
 
 
+def stop_and_wait(db: Database) -> str:
+    """A fast shutdown, then a wait for the postmaster to exit, looking every 10 ms.
+
+    `pg_ctl stop -w` looks every 100 ms: most of a switchover's write window
+    was that wait. The postmaster removes postmaster.pid as it exits, after
+    the shutdown checkpoint (pg_ctl's own first test); the process itself
+    may linger as a zombie until its parent reaps it, so it is not waited
+    for. The loop gives up after STOP_TIMEOUT seconds.
+    """
+    data = shlex.quote(db.data_dir)
+    stop = f"{program(db, 'pg_ctl')} -D {data} stop -m fast -W"
+    ticks = STOP_TIMEOUT * 100
+    return (
+        f"{stop} && n=0 && while [ -f {data}/postmaster.pid ]; do n=$((n+1)); "
+        f'[ "$n" -gt {ticks} ] && echo "still running after {STOP_TIMEOUT} s" && exit 1; '
+        "sleep 0.01; done && echo 'server stopped'"
+    )
+
+
 def server_log(db: Database) -> str:
     """Where pg_ctl start sends the server's output: beside the data directory, in log/."""
     return f"{db.data_dir.rstrip('/').rsplit('/', 1)[0]}/log/postgresql.log"
@@ -90,7 +109,8 @@ async def pg_ctl_run(ctx: Context, db: Database, verb: str) -> str:
     """pg_ctl VERB on DB's box; its last line of output."""
     timeout = (STOP_TIMEOUT if verb == "stop" else START_TIMEOUT) + 10
     await ctx.forget(db)  # a connection from before would be cut by the stop
-    result = await ctx.run(db.box, as_owner(db, pg_ctl(db, verb)), timeout)
+    command = stop_and_wait(db) if verb == "stop" else pg_ctl(db, verb)
+    result = await ctx.run(db.box, as_owner(db, command), timeout)
     said = (result.stdout + result.stderr).strip()
     if result.exit_status != 0:
         raise ActionError(f"{db.box}: pg_ctl {verb} exited {result.exit_status}: {said[-300:]}")

@@ -68,7 +68,7 @@ def stop_old(old: Database) -> Step:
     return Step(
         title=f"Make sure {old.name} is stopped",
         where=f"ssh {old.box}",
-        command=server.as_owner(old, server.pg_ctl(old, "stop")) + "  (if it runs)",
+        command=server.as_owner(old, server.stop_and_wait(old)) + "  (if it runs)",
         expects=f"{old.name} is not the primary the site uses",
         proves="pg_ctl status says no server runs",
         act=act,
