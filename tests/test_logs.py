@@ -241,7 +241,7 @@ def test_since_starts_at_the_time_not_at_the_start_of_the_file(
     append(path, old + new)
     assert cli.main(_hotspare(lab, "logs", "web3", "--since", "2m", "--json", "--grep", tag)) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["line"].split()[6] for r in records] == [f"/{tag}/new/{i}" for i in range(5)]
+    assert [r["line"].split()[6] for r in records] == [f"/{tag}/new/{i}" for i in range(5)], records
 
 
 def test_follow_prints_new_lines_until_interrupted(inv: Inventory, lab: LabLayout) -> None:

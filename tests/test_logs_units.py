@@ -70,6 +70,18 @@ def test_the_splitter_keeps_partial_lines_until_they_end() -> None:
     assert splitter.flush(4.0) is None
 
 
+def test_a_splitter_started_inside_a_line_drops_the_part_before_the_first_newline() -> None:
+    # --since starts at a block boundary, one byte early: the rest of that line is dropped.
+    inside = LineSplitter()
+    inside.skip_to_line_start()
+    assert inside.feed(b'00 +0000] "GET /x', 1.0) is None
+    assert inside.feed(b' HTTP/1.1" 200\nwhole\nnext', 2.0) == Chunk([b"whole"], {}, 2.0)
+    # Started one byte before a line's start, that byte is its newline: the line is kept.
+    at_start = LineSplitter()
+    at_start.skip_to_line_start()
+    assert at_start.feed(b"\nwhole\n", 3.0) == Chunk([b"whole"], {}, 3.0)
+
+
 def test_a_line_past_the_limit_is_cut_and_says_by_how_much() -> None:
     splitter = LineSplitter(max_line=10)
     assert splitter.feed(b"0123456789ABCDEF", 1.0) is None  # held, already cut

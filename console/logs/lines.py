@@ -93,9 +93,19 @@ class LineSplitter:
         self.max_line = max_line
         self._pending = b""
         self._cut = 0
+        self._skipping = False
+
+    def skip_to_line_start(self) -> None:
+        """Drop what comes before the first newline: reading starts inside a line."""
+        self._skipping = True
 
     def feed(self, data: bytes, arrived: float) -> Chunk | None:
         """The lines that DATA completes, each stripped of its newline."""
+        if self._skipping:
+            end = data.find(b"\n")
+            if end < 0:
+                return None
+            self._skipping, data = False, data[end + 1 :]
         parts = data.split(b"\n")
         if len(parts) == 1:
             self._extend(data)

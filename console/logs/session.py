@@ -100,7 +100,7 @@ class LogSession:
     async def _run(self, tail: Tail) -> None:
         if self.since is not None:
             try:
-                tail.begin_at(await self._since_position(tail))
+                tail.begin_at(await self._since_position(tail), inside_line=True)
             except BoxError as exc:
                 tail.fail(exc.reason)
                 if not self.follow:

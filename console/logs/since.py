@@ -77,6 +77,9 @@ async def offset_of(
 ) -> int:
     """A byte offset in PATH at or a little before the first line stamped SINCE or later.
 
+    It is a block boundary, so it may fall inside a line: the reader starts one
+    byte before it and drops up to the first newline (Tail.begin_at).
+
     Blocks whose lines carry no stamp we can read are taken as "after": the
     search then errs towards showing more, never less.
     """

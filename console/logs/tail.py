@@ -133,8 +133,16 @@ class Tail:
         self.failure: str | None = None
         self._splitter = LineSplitter()
 
-    def begin_at(self, position: Position) -> None:
-        """Start at POSITION (if the file is still that inode) rather than the backlog."""
+    def begin_at(self, position: Position, inside_line: bool = False) -> None:
+        """Start at POSITION (if the file is still that inode) rather than the backlog.
+
+        INSIDE_LINE: POSITION may fall inside a line (a block boundary): the
+        tail starts one byte earlier and drops up to the first newline, so a
+        position that is a line's start keeps that line whole.
+        """
+        if inside_line and position.offset > 0:
+            position = Position(position.inode, position.offset - 1)
+            self._splitter.skip_to_line_start()
         self._position = position
 
     def fail(self, reason: str) -> None:
