@@ -30,15 +30,16 @@ INV = parts.INV
 
 def test_the_lock_is_beside_the_flags_map_on_the_balancer() -> None:
     inv = replace(INV, balancer=replace(INV.balancer, flags_map="/etc/haproxy/site-flags.map"))  # type: ignore[type-var]
-    assert promotion_lock.where(inv, "db2", "/var/lib/postgresql/15") == (
+    assert promotion_lock.where(inv, inv.database("db2")) == (
         "lb1",
         "/etc/haproxy/hotspare-promotion.lock",
     )
 
 
-def test_without_a_balancer_the_lock_is_on_the_fallback_box() -> None:
+def test_without_a_balancer_the_lock_is_beside_the_candidates_data_directory() -> None:
     inv = replace(INV, balancer=None)
-    assert promotion_lock.where(inv, "db2", "/var/lib/postgresql/15") == (
+    db2 = replace(inv.database("db2"), data_dir="/var/lib/postgresql/15/main/")
+    assert promotion_lock.where(inv, db2) == (
         "db2",
         "/var/lib/postgresql/15/hotspare-promotion.lock",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -105,7 +106,6 @@ PG_DB = replace(DB1, data_dir="/srv/pg data/15/main/", bin_dir="/usr/lib/postgre
 @pytest.mark.parametrize(
     ("verb", "args"),
     [
-        ("stop", ["stop", "-m", "fast", "-w", "-t", "60"]),
         ("start", ["start", "-w", "-t", "60", "-l", "/srv/pg data/15/log/postgresql.log"]),
         ("status", ["status"]),
     ],
@@ -280,3 +280,31 @@ def test_a_conf_string_reads_back_as_written(value: str) -> None:
     assert parse_auto_conf(line, "primary_conninfo") == value
     if "'" in value and "\\" in value:
         assert "\\\\''" in line  # the backslash doubled, then the quote doubled
+
+
+def test_stop_and_wait_returns_once_the_postmaster_removes_its_pid_file(tmp_path: Path) -> None:
+    # The line run by sh on local files: a pg_ctl that removes postmaster.pid a little later.
+    data = tmp_path / "pg data"
+    data.mkdir()
+    (data / "postmaster.pid").write_text("4242\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "pg_ctl"
+    fake.write_text(
+        f'#!/bin/sh\necho "$@" > {tmp_path}/args\n(sleep 0.2; rm "$2/postmaster.pid") &\n'
+    )
+    fake.chmod(0o755)
+    db = replace(DB1, data_dir=str(data), bin_dir=str(bin_dir))
+    done = subprocess.run(
+        ["sh", "-c", server.stop_and_wait(db)], capture_output=True, text=True, timeout=10
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "server stopped"
+    assert not (data / "postmaster.pid").exists()
+    assert (tmp_path / "args").read_text().split() == [
+        "-D",
+        *str(data).split(),
+        "stop",
+        "-m",
+        "fast",
+        "-W",
+    ]

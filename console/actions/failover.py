@@ -150,7 +150,7 @@ def plan_failover(inv: Inventory, state: ClusterState, candidate: str) -> Plan:
         return Plan("failover", candidate, "nothing is done", (), refusals, None, "", tuple(conds))
     reachable = [db for db in gone if _box_answers(state, db.box)]
     cut_off = [db for db in gone if db not in reachable]
-    lock_box, lock_path = promotion_lock.where(inv, cfg.box, cfg.data_dir.rsplit("/", 1)[0])
+    lock_box, lock_path = promotion_lock.where(inv, cfg)
     mine = promotion_lock.token("failover", candidate)
     recheck = promote_checks.rechecked(
         promotion_lock.take(lock_box, lock_path, mine),

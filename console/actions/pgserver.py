@@ -29,11 +29,12 @@ def program(db: Database, name: str) -> str:
 
 
 def pg_ctl(db: Database, verb: str) -> str:
-    """The pg_ctl command line for VERB (stop, start, status) on DB's data directory."""
+    """The pg_ctl command line for VERB (start, status) on DB's data directory.
+
+    Stopping is `stop_and_wait`.
+    """
     data = shlex.quote(db.data_dir)
     base = f"{program(db, 'pg_ctl')} -D {data}"
-    if verb == "stop":
-        return f"{base} stop -m fast -w -t {STOP_TIMEOUT}"
     if verb == "start":
         log = shlex.quote(server_log(db))
         return f"{base} start -w -t {START_TIMEOUT} -l {log}"

@@ -30,7 +30,6 @@ class Handover:
     """What one run has learnt so far (scratch for its steps; not shared between runs)."""
 
     shutdown_lsn: str | None = None
-    timeline: str | None = None
     stop_began: float | None = None
     writable_at: float | None = None
 
@@ -103,7 +102,6 @@ def stop(db: Database, handover: Handover, standby: Database) -> Step:
         control = await server.controldata(ctx, db)
         state = control.get("Database cluster state", "?")
         handover.shutdown_lsn = control.get("Latest checkpoint location")
-        handover.timeline = control.get("Latest checkpoint's TimeLineID")
         if state != "shut down":
             return Check(False, f"{db.name}'s cluster state is {state!r}, not 'shut down'")
         return Check(True, f"shut down cleanly; shutdown checkpoint at {handover.shutdown_lsn}")

@@ -4,7 +4,7 @@ The order is what keeps both promises (never two writable members, never a
 lost commit): the balancer turns writes away with the friendly page; the
 old primary checkpoints while it still takes writes, then stops cleanly,
 its walsender sending everything up to the shutdown checkpoint; only once
-the standby has received past that checkpoint is it promoted. Until the
+the standby has received and replayed past that checkpoint is it promoted. Until the
 promotion, every step is put back if a later one fails (the old primary is
 started again as it was); from the promotion on, nothing is.
 """
@@ -39,7 +39,7 @@ def plan_switchover(
         return Plan("promote", candidate, "nothing is done", (), refusals, None, "", tuple(conds))
     old = inv.database(found.primaries[0].name)
     handover = pgsteps.Handover()
-    lock_box, lock_path = promotion_lock.where(inv, cfg.box, cfg.data_dir.rsplit("/", 1)[0])
+    lock_box, lock_path = promotion_lock.where(inv, cfg)
     mine = promotion_lock.token("promote", candidate)
     guard = _guard(inv, state)
     plan_steps = [

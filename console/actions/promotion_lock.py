@@ -17,19 +17,25 @@ import time
 from console.actions.audit import operator
 from console.actions.context import ActionError, Context
 from console.actions.plan import Check, Step
-from console.inventory import Inventory
+from console.inventory import Database, Inventory
 
 LOCK_NAME = "hotspare-promotion.lock"
 HELD = 75  # the exit status the take command gives when the lock is held
 
 
-def where(inv: Inventory, fallback_box: str, fallback_dir: str) -> tuple[str, str]:
-    """(box, path) of the lock: beside the flags map on the balancer, else FALLBACK."""
+def where(inv: Inventory, candidate: Database) -> tuple[str, str]:
+    """(box, path) of the lock: beside the flags map on the balancer.
+
+    Without a balancer, beside the candidate's data directory on its box:
+    then two operators promoting two different standbys are not kept apart.
+    """
     if inv.balancer is not None:
         return inv.balancer.box, posixpath.join(
             posixpath.dirname(inv.balancer.flags_map), LOCK_NAME
         )
-    return fallback_box, posixpath.join(fallback_dir, LOCK_NAME)
+    return candidate.box, posixpath.join(
+        posixpath.dirname(candidate.data_dir.rstrip("/")), LOCK_NAME
+    )
 
 
 def token(action: str, target: str) -> str:
