@@ -78,6 +78,9 @@ class ActionScreen(ModalScreen[Outcome | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "cancel / close"),
         Binding("enter", "go", "go ahead", show=False),
+        # The plan scrolls while the name field has the focus (80x24 shows its start).
+        Binding("pageup", "scroll_plan(-1)", "plan up", show=False),
+        Binding("pagedown", "scroll_plan(1)", "plan down", show=False),
     ]
 
     def __init__(self, plan: Plan, run: Runner) -> None:
@@ -92,7 +95,10 @@ class ActionScreen(ModalScreen[Outcome | None]):
             with VerticalScroll(id="action-plan"):
                 yield Static(plan_text(self.plan))
             if self.plan.confirm and not self.plan.refusals:
-                yield Input(placeholder=f"type {self.plan.confirm} to go ahead", id="action-name")
+                yield Input(
+                    placeholder=f"type {self.plan.confirm} to go ahead · pgup/pgdn: the plan",
+                    id="action-name",
+                )
             yield Log(id="action-progress", max_lines=200)
             yield Static(self._hint(), id="action-hint")
 
@@ -111,6 +117,13 @@ class ActionScreen(ModalScreen[Outcome | None]):
         if self.plan.confirm:
             return f"type {self.plan.confirm} and press enter to go ahead · escape cancels"
         return "enter: go ahead · escape: cancel (nothing has changed yet)"
+
+    def action_scroll_plan(self, pages: int) -> None:
+        plan = self.query_one("#action-plan", VerticalScroll)
+        if pages < 0:
+            plan.scroll_page_up()
+        else:
+            plan.scroll_page_down()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_go()

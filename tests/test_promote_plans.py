@@ -336,3 +336,33 @@ def test_a_balancer_whose_state_is_unknown_refuses_the_switchover() -> None:
     plan = plan_switchover(INV, state(balancer=None), "db2")
     assert any("the balancer answers" in reason for reason in plan.refusals)
     assert "already read-only" not in plan.summary
+
+
+def test_the_plan_screen_scrolls_with_pgdn_while_the_name_field_has_the_focus() -> None:
+    from textual.app import App
+    from textual.containers import VerticalScroll
+    from textual.widgets import Input
+
+    from screens.action import ActionScreen
+
+    plan = plan_switchover(INV, HEALTHY, "db2", rejoin=True)
+
+    async def never(typed: str | None, say: Any) -> Any:
+        raise AssertionError("nothing may run")
+
+    async def go() -> None:
+        app: App[None] = App()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await app.push_screen(ActionScreen(plan, never))
+            await pilot.pause()
+            assert isinstance(app.focused, Input)
+            scroll = app.screen.query_one("#action-plan", VerticalScroll)
+            assert scroll.scroll_y == 0 and scroll.max_scroll_y > 0
+            await pilot.press("pagedown")
+            await pilot.pause()
+            assert scroll.scroll_y > 0 and isinstance(app.focused, Input)
+            await pilot.press("pageup")
+            await pilot.pause()
+            assert scroll.scroll_y == 0
+
+    asyncio.run(go())
