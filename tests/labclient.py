@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import urllib.error
 import urllib.parse
@@ -110,3 +112,15 @@ def streams(lab: LabLayout, primary: str, standby: str) -> bool:
             "SELECT state FROM pg_stat_replication WHERE application_name = %s", (standby,)
         ).fetchone()
     return row is not None and row[0] == "streaming"
+
+
+def kill_postmaster(lab: LabLayout, member: str) -> None:
+    """SIGKILL MEMBER's postmaster, as a crash would, and wait until the process is gone.
+
+    The lab's postmasters are orphans that PID 1 reaps; until it does, the dead
+    one is a zombie that PostgreSQL itself (pg_ctl, a new postmaster, pg_rewind's
+    single-user recovery) takes for a running postmaster.
+    """
+    pid = int((lab.data_dir(member) / "postmaster.pid").read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    eventually(lambda: not Path(f"/proc/{pid}").exists(), timeout=60, every=0.2)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,15 @@ from console.lab import pg
 from console.lab.layout import LabLayout, find_pg_bin
 from console.monitor import Monitor
 from tests.dbwatch import Watch, Writer
-from tests.labclient import db, eventually, hotspare, http, is_primary, streams
+from tests.labclient import (
+    db,
+    eventually,
+    hotspare,
+    http,
+    is_primary,
+    kill_postmaster,
+    streams,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -193,8 +199,7 @@ def test_failover_after_the_primary_dies_then_the_old_primary_is_refused_and_rej
     db_lab: LabLayout, capsys: pytest.CaptureFixture[str], audit: AuditLog
 ) -> None:
     lab = db_lab
-    pid = int((lab.data_dir("db1") / "postmaster.pid").read_text().split()[0])
-    os.kill(pid, signal.SIGKILL)
+    kill_postmaster(lab, "db1")
     eventually(lambda: not _streams_from_db2_view(lab), timeout=20)
     code, answer = hotspare(lab, capsys, "failover", "db2", "--confirm", "db1")
     assert code == 3 and "needs 'db2' typed" in answer["reason"]

@@ -276,6 +276,17 @@ def test_a_failover_without_the_old_primarys_box_needs_it_said_off() -> None:
     assert "needs the name typed to go ahead: db1 is off, promote db2" in plan.describe()
 
 
+def test_a_box_never_reached_is_a_member_that_does_not_answer() -> None:
+    # The monitor has no Database for a member whose box it never reached.
+    never_db1 = tuple(box(b.name, stale=b.name == "db1") for b in INV.boxes)
+    only_db2 = (db("db2", role="standby", receiver_status="waiting"),)
+    plan = plan_failover(INV, state(boxes=never_db1, databases=only_db2), "db2")
+    assert plan.confirm == "db1 is off, promote db2"
+    assert "CANNOT stop it" in plan.summary
+    switchover = plan_switchover(INV, state(boxes=never_db1, databases=only_db2), "db2")
+    assert "every member answers: db1 did not answer: it could be a primary" in switchover.refusals
+
+
 # --- rejoin ----------------------------------------------------------------------------
 
 AFTER_FAILOVER = (

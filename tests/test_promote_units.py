@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -282,29 +283,53 @@ def test_a_conf_string_reads_back_as_written(value: str) -> None:
         assert "\\\\''" in line  # the backslash doubled, then the quote doubled
 
 
-def test_stop_and_wait_returns_once_the_postmaster_removes_its_pid_file(tmp_path: Path) -> None:
-    # The line run by sh on local files: a pg_ctl that removes postmaster.pid a little later.
+def _sh(line: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=10)
+
+
+def test_a_postmaster_is_alive_only_as_a_live_process_in_its_data_directory(
+    tmp_path: Path,
+) -> None:
+    # The shell test run by sh on local processes: a crash leaves postmaster.pid behind.
     data = tmp_path / "pg data"
     data.mkdir()
-    (data / "postmaster.pid").write_text("4242\n")
+    db = replace(DB1, data_dir=str(data))
+    test = f"if {server.alive(db)}; then echo alive; else echo gone; fi"
+    assert _sh(test).stdout.strip() == "gone"  # no postmaster.pid
+    with subprocess.Popen(["sleep", "30"], cwd=data) as inside:
+        (data / "postmaster.pid").write_text(f"{inside.pid}\n{data}\n")
+        assert _sh(test).stdout.strip() == "alive"
+        inside.kill()
+    with subprocess.Popen(["sleep", "30"], cwd=tmp_path) as elsewhere:  # a reused pid
+        (data / "postmaster.pid").write_text(f"{elsewhere.pid}\n")
+        assert _sh(test).stdout.strip() == "gone"
+        elsewhere.kill()
+    zombie = subprocess.Popen(["sh", "-c", "exit 0"], cwd=data)  # not waited for: a zombie
+    time.sleep(0.2)
+    (data / "postmaster.pid").write_text(f"{zombie.pid}\n")
+    assert _sh(test).stdout.strip() == "gone"
+    zombie.wait()
+
+
+def test_stop_and_wait_returns_once_the_postmaster_has_exited(tmp_path: Path) -> None:
+    # The line run by sh on local files: a pg_ctl that ends the "postmaster" a little later.
+    data = tmp_path / "pg data"
+    data.mkdir()
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "pg_ctl"
     fake.write_text(
-        f'#!/bin/sh\necho "$@" > {tmp_path}/args\n(sleep 0.2; rm "$2/postmaster.pid") &\n'
+        f'#!/bin/sh\necho "$@" > {tmp_path}/args\n'
+        '(sleep 0.2; kill "$(head -n 1 "$2/postmaster.pid")") &\n'
     )
     fake.chmod(0o755)
     db = replace(DB1, data_dir=str(data), bin_dir=str(bin_dir))
-    done = subprocess.run(
-        ["sh", "-c", server.stop_and_wait(db)], capture_output=True, text=True, timeout=10
-    )
-    assert done.returncode == 0 and done.stdout.strip() == "server stopped"
-    assert not (data / "postmaster.pid").exists()
-    assert (tmp_path / "args").read_text().split() == [
-        "-D",
-        *str(data).split(),
-        "stop",
-        "-m",
-        "fast",
-        "-W",
-    ]
+    with subprocess.Popen(["sleep", "30"], cwd=data) as postmaster:
+        (data / "postmaster.pid").write_text(f"{postmaster.pid}\n")
+        started = time.monotonic()
+        done = _sh(server.stop_and_wait(db))
+        waited = time.monotonic() - started
+        assert done.returncode == 0 and done.stdout.strip() == "server stopped"
+        assert postmaster.wait(5) != 0 and waited >= 0.2
+    args = (tmp_path / "args").read_text().split()
+    assert args == ["-D", *str(data).split(), "stop", "-m", "fast", "-W"]

@@ -23,6 +23,8 @@ from console.inventory import Database, Inventory
 from console.state.model import ClusterState
 from console.state.model import Database as DbState
 
+BACK_IN = 30.0  # seconds the balancer gets to take the nodes back after the promotion
+
 
 def conditions(
     inv: Inventory, state: ClusterState, cfg: Database
@@ -168,7 +170,9 @@ def plan_failover(inv: Inventory, state: ClusterState, candidate: str) -> Plan:
         *([checks.check_nodes(hot)] if hot else []),
     ]
     if inv.balancer is not None and inv.balancer.site_url and _mode(state) == "normal":
-        plan_steps.append(checks.check_site(inv.balancer, "normal"))
+        # The nodes' health checks failed while there was no primary: HAProxy
+        # takes them back after `rise` good checks, seconds after the promotion.
+        plan_steps.append(checks.check_site(inv.balancer, "normal", settle=BACK_IN))
     me = promote_checks.seen(state, candidate)
     summary = f"{candidate} becomes the primary. {_kept(me, state.taken_at)}"
     confirm = candidate

@@ -41,20 +41,32 @@ def pg_ctl(db: Database, verb: str) -> str:
     return f"{base} {verb}"
 
 
+def alive(db: Database) -> str:
+    """A shell test: DB's postmaster runs.
+
+    The pid in postmaster.pid must be a live process whose working directory
+    is the data directory (the postmaster's). `pg_ctl status` takes any
+    process with that pid: after a crash the file stays, and its pid may be
+    a zombie nobody has reaped yet, or someone else's process by now.
+    """
+    data = shlex.quote(db.data_dir)
+    return (
+        f'{{ pid=$(head -n 1 {data}/postmaster.pid 2>/dev/null) && [ -n "$pid" ] && '
+        f'[ "$(readlink /proc/"$pid"/cwd 2>/dev/null)" = "$(cd {data} && pwd -P)" ]; }}'
+    )
+
+
 def stop_and_wait(db: Database) -> str:
     """A fast shutdown, then a wait for the postmaster to exit, looking every 10 ms.
 
     `pg_ctl stop -w` looks every 100 ms: most of a switchover's write window
-    was that wait. The postmaster removes postmaster.pid as it exits, after
-    the shutdown checkpoint (pg_ctl's own first test); the process itself
-    may linger as a zombie until its parent reaps it, so it is not waited
-    for. The loop gives up after STOP_TIMEOUT seconds.
+    was that wait. The loop gives up after STOP_TIMEOUT seconds.
     """
     data = shlex.quote(db.data_dir)
     stop = f"{program(db, 'pg_ctl')} -D {data} stop -m fast -W"
     ticks = STOP_TIMEOUT * 100
     return (
-        f"{stop} && n=0 && while [ -f {data}/postmaster.pid ]; do n=$((n+1)); "
+        f"{stop} && n=0 && while {alive(db)}; do n=$((n+1)); "
         f'[ "$n" -gt {ticks} ] && echo "still running after {STOP_TIMEOUT} s" && exit 1; '
         "sleep 0.01; done && echo 'server stopped'"
     )
@@ -98,12 +110,12 @@ async def controldata(ctx: Context, db: Database) -> dict[str, str]:
 
 
 async def running(ctx: Context, db: Database) -> bool:
-    """Whether DB's postmaster runs (pg_ctl status: 0 runs, 3 does not)."""
-    result = await ctx.run(db.box, as_owner(db, pg_ctl(db, "status")))
+    """Whether DB's postmaster runs (see `alive`)."""
+    result = await ctx.run(db.box, as_owner(db, f"if {alive(db)}; then exit 0; else exit 3; fi"))
     if result.exit_status in (0, 3):
         return result.exit_status == 0
     said = (result.stderr or result.stdout).strip()[:300]
-    raise ActionError(f"{db.box}: pg_ctl status exited {result.exit_status}: {said}")
+    raise ActionError(f"{db.box}: checking the postmaster exited {result.exit_status}: {said}")
 
 
 async def pg_ctl_run(ctx: Context, db: Database, verb: str) -> str:

@@ -38,15 +38,17 @@ class Members:
 
 
 def members(inv: Inventory, state: ClusterState) -> Members:
-    seen, unseen = {}, []
-    for db in state.databases:
+    """Who answers, from the inventory's list: a member whose box was never
+    reached is not in the snapshot at all, and is unseen all the same."""
+    probed = {db.name: db for db in state.databases}
+    seen = {}
+    for name, db in probed.items():
         fresh = state.freshness(db.box)
         if fresh is not None and not fresh.stale and db.role is not None:
-            seen[db.name] = db
-        else:
-            unseen.append(db.name)
+            seen[name] = db
+    unseen = tuple(db.name for db in inv.databases if db.name not in seen)
     primaries = tuple(d for d in seen.values() if d.role == "primary")
-    return Members(seen, tuple(unseen), primaries)
+    return Members(seen, unseen, primaries)
 
 
 def newest_timeline(dbs: list[Database]) -> int | None:

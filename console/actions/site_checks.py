@@ -110,8 +110,12 @@ def _page_problem(status: int, body: str, texts: tuple[str, ...]) -> str | None:
     return f"503 without {' and '.join(repr(t) for t in missing)}" if missing else None
 
 
-def check_site(balancer: Balancer, mode: str) -> Step:
-    """What a visitor gets through the balancer in MODE (the page's texts come from the map)."""
+def check_site(balancer: Balancer, mode: str, settle: float = 3.0) -> Step:
+    """What a visitor gets through the balancer in MODE (the page's texts come from the map).
+
+    SETTLE: how long to keep asking; longer after an outage, while the
+    balancer's health checks take the nodes back.
+    """
     url = balancer.site_url or ""
     post_url = urljoin(url, PROBE_PATH)
 
@@ -152,7 +156,7 @@ def check_site(balancer: Balancer, mode: str) -> Step:
         expects=f"the balancer answers at {url}",
         proves=proves,
         probe=probe,
-        settle=3.0,
+        settle=settle,
     )
 
 
