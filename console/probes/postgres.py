@@ -43,10 +43,13 @@ SELECT
   END AS primary_timeline,
   (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline,
   CASE WHEN me.in_recovery THEN NULL ELSE me.position::text END AS current_lsn,
-  pg_last_wal_receive_lsn()::text AS receive_lsn,
-  pg_last_wal_replay_lsn()::text AS replay_lsn,
+  -- A promoted primary keeps answering these with what it had as a standby.
+  CASE WHEN me.in_recovery THEN pg_last_wal_receive_lsn()::text END AS receive_lsn,
+  CASE WHEN me.in_recovery THEN pg_last_wal_replay_lsn()::text END AS replay_lsn,
   CASE WHEN me.in_recovery THEN pg_is_wal_replay_paused() END AS replay_paused,
-  extract(epoch FROM pg_last_xact_replay_timestamp())::float8 AS last_replayed_commit,
+  CASE WHEN me.in_recovery
+       THEN extract(epoch FROM pg_last_xact_replay_timestamp())::float8 END
+    AS last_replayed_commit,
   -- On an idle site the last replayed commit grows old while the standby is
   -- fully caught up: replayed everything received means no lag.
   CASE WHEN NOT me.in_recovery THEN NULL
