@@ -25,29 +25,50 @@ def _site_dsn(lab: LabLayout) -> str:
 
 
 @dataclass
-class Writer:
-    """Commits one row at a time; `acked` holds (id, monotonic time) of each acknowledged one."""
+class _Bounded:
+    """A thread that runs until stopped or until SECONDS have passed."""
 
     lab: LabLayout
     seconds: float = 120.0
-    acked: list[tuple[int, float]] = field(default_factory=list)
-    errors: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _deadline: float = 0.0
+
+    def _spawn(self) -> None:
+        self._deadline = time.monotonic() + self.seconds
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _going(self) -> bool:
+        return not self._stop.is_set() and time.monotonic() < self._deadline
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+@dataclass
+class Writer(_Bounded):
+    """Commits one row at a time; `acked` holds (id, monotonic time) of each acknowledged one."""
+
+    acked: list[tuple[int, float]] = field(default_factory=list)
+    errors: int = 0
 
     def start(self) -> Writer:
         with psycopg.connect(_site_dsn(self.lab), autocommit=True) as conn:
             conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id bigint PRIMARY KEY)")
             row = conn.execute(f"SELECT coalesce(max(id), 0) FROM {TABLE}").fetchone()
         self._next = int(row[0]) + 1 if row else 1
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._spawn()
         return self
 
     def _run(self) -> None:
-        deadline = time.monotonic() + self.seconds
         conn: psycopg.Connection[Any] | None = None
-        while not self._stop.is_set() and time.monotonic() < deadline:
+        while self._going():
             try:
                 if conn is None:
                     conn = psycopg.connect(_site_dsn(self.lab), autocommit=True)
@@ -62,11 +83,6 @@ class Writer:
                 time.sleep(0.01)
         if conn is not None:
             conn.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
 
     def longest_gap(self, after: float = 0.0) -> float:
         """The longest time between two acknowledged commits (after monotonic time AFTER)."""
@@ -93,18 +109,13 @@ def _member(lab: LabLayout, member: str) -> psycopg.Connection[Any]:
 
 
 @dataclass
-class Watch:
+class Watch(_Bounded):
     """Asks every member, round after round, whether it is out of recovery (writable)."""
 
-    lab: LabLayout
-    seconds: float = 120.0
     rounds: list[dict[str, bool | None]] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
 
     def start(self) -> Watch:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._spawn()
         return self
 
     def _ask(self, conns: dict[str, Any], member: str) -> bool | None:
@@ -120,19 +131,13 @@ class Watch:
             return None
 
     def _run(self) -> None:
-        deadline = time.monotonic() + self.seconds
         conns: dict[str, Any] = {}
-        while not self._stop.is_set() and time.monotonic() < deadline:
+        while self._going():
             self.rounds.append({m: self._ask(conns, m) for m in self.lab.db_names})
             time.sleep(0.01)
         for conn in conns.values():
             if conn is not None:
                 conn.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
 
     def both_writable(self) -> list[dict[str, bool | None]]:
         """The rounds in which two or more members said they were out of recovery."""

@@ -24,7 +24,7 @@ from console.actions.runner import Outcome, execute
 from console.authority import Authority
 from console.inventory import load
 from console.lab import pg
-from console.lab.layout import LabLayout, find_pg_bin
+from console.lab.layout import LabLayout
 from console.monitor import Monitor
 from tests.dbwatch import Watch, Writer
 from tests.labclient import (
@@ -189,12 +189,6 @@ def test_promote_is_refused_for_observers_and_unfit_candidates(
     assert is_primary(lab, "db1")
 
 
-def _pg_ctl(lab: LabLayout, member: str, verb: str) -> None:
-    data = str(lab.data_dir(member))
-    log = str(lab.box_dir(member) / "log" / "postgresql.log")
-    pg._run_as_pg(lab, [f"{find_pg_bin()}/pg_ctl", "-D", data, "-l", log, "-w", verb])
-
-
 def test_failover_after_the_primary_dies_then_the_old_primary_is_refused_and_rejoined(
     db_lab: LabLayout, capsys: pytest.CaptureFixture[str], audit: AuditLog
 ) -> None:
@@ -212,14 +206,14 @@ def test_failover_after_the_primary_dies_then_the_old_primary_is_refused_and_rej
     assert is_primary(lab, "db2")
     assert (lab.data_dir("db1") / "standby.signal").exists()
     # Restarted as it was left, the fenced db1 comes back read-only and cannot be promoted.
-    _pg_ctl(lab, "db1", "start")
+    pg.start(lab, "db1")
     assert not is_primary(lab, "db1")
     code, answer = hotspare(lab, capsys, "promote", "db1", "--yes")
     assert code == 3 and "db1 streams from db2" in answer["reason"]
     # Worse: someone removes the fence and starts it by hand. It is flagged and refused.
-    _pg_ctl(lab, "db1", "stop")
+    pg.stop(lab, "db1")
     (lab.data_dir("db1") / "standby.signal").unlink()
-    _pg_ctl(lab, "db1", "start")
+    pg.start(lab, "db1")
     assert is_primary(lab, "db1") and is_primary(lab, "db2")
     code, status = hotspare(lab, capsys, "status")
     codes = {alarm["code"]: alarm for alarm in status["alarms"]}

@@ -18,7 +18,8 @@ from console.actions import pgserver as server
 from console.actions import pgsteps, promote_checks, promotion_lock
 from console.actions import site_checks as checks
 from console.actions.context import Context
-from console.actions.plan import Check, Condition, Plan, Step
+from console.actions.plan import Check, Condition, Plan, Step, failed, refused
+from console.actions.promote import hot_nodes
 from console.inventory import Database, Inventory
 from console.state.model import ClusterState
 from console.state.model import Database as DbState
@@ -147,10 +148,10 @@ def plan_failover(inv: Inventory, state: ClusterState, candidate: str) -> Plan:
 
         return patroni.plan_failover(inv, state, candidate)
     conds, gone = conditions(inv, state, cfg)
-    refusals = tuple(f"{c.what}: {c.detail}" for c in conds if not c.ok)
+    refusals = failed(conds)
     if refusals:
-        return Plan("failover", candidate, "nothing is done", (), refusals, None, "", tuple(conds))
-    reachable = [db for db in gone if _box_answers(state, db.box)]
+        return refused("failover", candidate, conds, refusals)
+    reachable = [db for db in gone if state.answers(db.box)]
     cut_off = [db for db in gone if db not in reachable]
     lock_box, lock_path = promotion_lock.where(inv, cfg)
     mine = promotion_lock.token("failover", candidate)
@@ -158,9 +159,7 @@ def plan_failover(inv: Inventory, state: ClusterState, candidate: str) -> Plan:
         promotion_lock.take(lock_box, lock_path, mine),
         lambda fresh: conditions(inv, fresh, cfg)[0],
     )
-    hot = tuple(
-        n for n in inv.web_nodes if any(s.name == n.name and s.role == "hot" for s in state.nodes)
-    )
+    hot = hot_nodes(inv, state, healthy=False)  # they fail their health checks now
     plan_steps = [
         recheck,
         *(fence(db) for db in reachable),
@@ -169,7 +168,11 @@ def plan_failover(inv: Inventory, state: ClusterState, candidate: str) -> Plan:
         pgsteps.accepts_writes(cfg),
         *([checks.check_nodes(hot)] if hot else []),
     ]
-    if inv.balancer is not None and inv.balancer.site_url and _mode(state) == "normal":
+    if (
+        inv.balancer is not None
+        and inv.balancer.site_url
+        and state.verdicts.site_mode in (None, "normal")
+    ):
         # The nodes' health checks failed while there was no primary: HAProxy
         # takes them back after `rise` good checks, seconds after the promotion.
         plan_steps.append(checks.check_site(inv.balancer, "normal", settle=BACK_IN))
@@ -206,12 +209,3 @@ def _kept(me: DbState | None, now: float) -> str:
         stamp = time.strftime("%H:%M:%S UTC", time.gmtime(me.last_replayed_commit))
         said += f"; its newest commit is from {stamp} ({now - me.last_replayed_commit:.0f} s ago)"
     return said + ": what the old primary committed after that is lost from the new history"
-
-
-def _mode(state: ClusterState) -> str:
-    return state.balancer.flags.mode if state.balancer is not None else "normal"
-
-
-def _box_answers(state: ClusterState, box: str) -> bool:
-    fresh = state.freshness(box)
-    return fresh is not None and not fresh.stale

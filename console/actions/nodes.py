@@ -180,8 +180,7 @@ def plan_state(
     if wanted in ("drain", "maint"):
         refusals, confirm = _last_ready(state, node, force)
     box = inv.balancer.box if inv.balancer else "?"
-    fresh = state.freshness(box)
-    if state.balancer is None or fresh is None or fresh.stale:
+    if state.balancer is None or not state.answers(box):
         refusals += ("the balancer's state is not known now: its box does not answer",)
     steps = [_set_state(node, backend, wanted, box)]
     if wanted == "drain":

@@ -12,7 +12,7 @@ starts.
 from __future__ import annotations
 
 from console.actions.context import ActionError, Context
-from console.actions.plan import Check, Condition, Plan, Step
+from console.actions.plan import Check, Condition, Plan, Step, refused
 from console.inventory import Database, Inventory
 from console.probes.patroni import (
     CLUSTER_TIMEOUT,
@@ -164,7 +164,7 @@ def plan_switchover(inv: Inventory, state: ClusterState, candidate: str) -> Plan
     conds = conditions(state.patroni, cfg, switchover=True)
     refusals = tuple(c.detail for c in conds if not c.ok)
     if refusals or state.patroni is None:
-        return Plan("promote", candidate, "nothing is done", (), refusals, None, "", tuple(conds))
+        return refused("promote", candidate, conds, refusals)
     old = state.patroni.leaders[0].name
     body = {"leader": old, "candidate": candidate}
     steps = (_ask(cfg, "switchover", body, old), _watch(cfg, old, switchover=True))
@@ -183,7 +183,7 @@ def plan_failover(inv: Inventory, state: ClusterState, candidate: str) -> Plan:
     conds = conditions(state.patroni, cfg, switchover=False)
     refusals = tuple(c.detail for c in conds if not c.ok)
     if refusals or state.patroni is None:
-        return Plan("failover", candidate, "nothing is done", (), refusals, None, "", tuple(conds))
+        return refused("failover", candidate, conds, refusals)
     leaders = state.patroni.leaders
     old = leaders[0].name if leaders else None
     steps = (_ask(cfg, "failover", {"candidate": candidate}, old), _watch(cfg, old, False))

@@ -8,7 +8,7 @@ console's confirmation and in the audit log; running it is the runner's job.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -152,3 +152,15 @@ class Plan:
         if self.confirm and not self.refusals:
             lines.append(f"  needs the name typed to go ahead: {self.confirm}")
         return "\n".join(lines)
+
+
+def failed(conditions: Iterable[Condition]) -> tuple[str, ...]:
+    """The failed CONDITIONS as refusals, each "what: what was seen"."""
+    return tuple(f"{c.what}: {c.detail}" for c in conditions if not c.ok)
+
+
+def refused(
+    action: str, target: str, conditions: Iterable[Condition], refusals: tuple[str, ...]
+) -> Plan:
+    """A plan that does nothing: it shows its conditions and why it may not run."""
+    return Plan(action, target, "nothing is done", (), refusals, None, "", tuple(conditions))

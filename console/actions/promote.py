@@ -11,11 +11,13 @@ started again as it was); from the promotion on, nothing is.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from console.actions import pgsteps, promote_checks, promotion_lock
 from console.actions import site_checks as checks
 from console.actions import site_steps as steps
 from console.actions.context import Context
-from console.actions.plan import Check, Plan, Step
+from console.actions.plan import Check, Plan, Step, failed, refused
 from console.actions.rejoin import rejoin_steps
 from console.inventory import Balancer, Inventory, WebNode
 from console.state.model import ClusterState
@@ -34,9 +36,9 @@ def plan_switchover(
         return patroni.plan_switchover(inv, state, candidate)
     conds = promote_checks.switchover(inv, state, cfg)
     found = promote_checks.members(inv, state)
-    refusals = tuple(f"{c.what}: {c.detail}" for c in conds if not c.ok)
+    refusals = failed(conds)
     if refusals or len(found.primaries) != 1:
-        return Plan("promote", candidate, "nothing is done", (), refusals, None, "", tuple(conds))
+        return refused("promote", candidate, conds, refusals)
     old = inv.database(found.primaries[0].name)
     handover = pgsteps.Handover()
     lock_box, lock_path = promotion_lock.where(inv, cfg)
@@ -53,7 +55,7 @@ def plan_switchover(
         pgsteps.caught_up(old, cfg, handover),
         pgsteps.promote(cfg),
         pgsteps.accepts_writes(cfg, handover),
-        *_site_back(serving(inv, state), guard),
+        *_site_back(hot_nodes(inv, state, healthy=True), guard),
     ]
     if rejoin:
         plan_steps += rejoin_steps(inv, old, cfg, failed_over=False)
@@ -91,7 +93,7 @@ def _guard(inv: Inventory, state: ClusterState) -> Balancer | None:
 def _lift(balancer: Balancer) -> Step:
     """Back to normal mode, at run time and in the map file."""
     normal = steps.Flags("normal")
-    set_normal = steps.set_flags(balancer, normal, "set map mode normal")
+    set_normal = steps.set_flags(balancer, normal)
     save_normal = steps.save_flags(balancer, "normal")
 
     async def act(ctx: Context) -> str:
@@ -114,18 +116,10 @@ def _lift(balancer: Balancer) -> Step:
 
 def _read_only_on(balancer: Balancer) -> list[Step]:
     flags = steps.Flags("read-only", MESSAGE, steps.UNSET)
-    shown = "; ".join(steps.map_command("set", balancer.flags_map, k, v) for k, v in flags.items())
-    on = steps.set_flags(balancer, flags, shown)
+    on = steps.set_flags(balancer, flags)
     return [
-        Step(
-            "Turn writes away at the balancer (read-only page)",
-            on.where,
-            on.command,
-            on.expects,
-            on.proves,
-            on.act,
-            on.verify,
-            undo=_lift(balancer),
+        replace(
+            on, title="Turn writes away at the balancer (read-only page)", undo=_lift(balancer)
         ),
         steps.save_flags(balancer, "read-only"),
         *([checks.check_site(balancer, "read-only")] if balancer.site_url else []),
@@ -142,7 +136,10 @@ def _site_back(hot: tuple[WebNode, ...], guard: Balancer | None) -> list[Step]:
     return found
 
 
-def serving(inv: Inventory, state: ClusterState) -> tuple[WebNode, ...]:
-    """The nodes that are hot and healthy now (their health URL touches the database)."""
-    live = {n.name: n for n in state.nodes if n.role == "hot" and n.health_status == 200}
+def hot_nodes(inv: Inventory, state: ClusterState, healthy: bool) -> tuple[WebNode, ...]:
+    """The nodes that are hot now, and answer their health URL if HEALTHY (it touches the
+    database: each must find the new primary)."""
+    live = {
+        n.name for n in state.nodes if n.role == "hot" and (not healthy or n.health_status == 200)
+    }
     return tuple(n for n in inv.web_nodes if n.name in live)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from console.actions.context import ActionError, Context
-from console.actions.plan import Check, Condition, Step
+from console.actions.plan import Check, Condition, Step, failed
 from console.inventory import Database as DbConfig
 from console.inventory import Inventory
 from console.state.model import ClusterState, Database
@@ -43,8 +43,7 @@ def members(inv: Inventory, state: ClusterState) -> Members:
     probed = {db.name: db for db in state.databases}
     seen = {}
     for name, db in probed.items():
-        fresh = state.freshness(db.box)
-        if fresh is not None and not fresh.stale and db.role is not None:
+        if state.answers(db.box) and db.role is not None:
             seen[name] = db
     unseen = tuple(db.name for db in inv.databases if db.name not in seen)
     primaries = tuple(d for d in seen.values() if d.role == "primary")
@@ -81,8 +80,7 @@ def switchover(inv: Inventory, state: ClusterState, cfg: DbConfig) -> list[Condi
         )
     ]
     if inv.balancer is not None:
-        fresh = state.freshness(inv.balancer.box)
-        known = state.balancer is not None and fresh is not None and not fresh.stale
+        known = state.balancer is not None and state.answers(inv.balancer.box)
         conds.append(
             Condition(
                 "the balancer answers",
@@ -159,8 +157,8 @@ def rechecked(step: Step, judge: Callable[[ClusterState], list[Condition]]) -> S
     """STEP, with the plan's preconditions judged again on a fresh snapshot just before it."""
 
     async def pre(ctx: Context) -> Check:
-        failed = [f"{c.what}: {c.detail}" for c in judge(await ctx.state()) if not c.ok]
-        return Check(not failed, "; ".join(failed) or "every precondition still holds")
+        refusals = failed(judge(await ctx.state()))
+        return Check(not refusals, "; ".join(refusals) or "every precondition still holds")
 
     expects = "every precondition still holds on a fresh look; " + step.expects
     return replace(step, expects=expects, pre=pre)

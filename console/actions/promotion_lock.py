@@ -47,6 +47,11 @@ def token(action: str, target: str) -> str:
     return "".join(c if c.isprintable() and c not in "'\"\\" else "?" for c in line)
 
 
+async def _holder(ctx: Context, box: str, path: str) -> str:
+    """What the lock file says ('' when there is none)."""
+    return (await ctx.run(box, f"cat {shlex.quote(path)} 2>/dev/null")).stdout.strip()
+
+
 def take(box: str, path: str, mine: str) -> Step:
     """Take the lock, or fail naming who holds it."""
     quoted = shlex.quote(path)
@@ -69,7 +74,7 @@ def take(box: str, path: str, mine: str) -> Step:
         return f"taken: {path}"
 
     async def verify(ctx: Context) -> Check:
-        held = (await ctx.run(box, f"cat {quoted}")).stdout.strip()
+        held = await _holder(ctx, box, path)
         return Check(
             held == mine, f"{path} names this run" if held == mine else f"it says {held!r}"
         )
@@ -95,7 +100,7 @@ def release(box: str, path: str, mine: str) -> Step:
         return "released"
 
     async def verify(ctx: Context) -> Check:
-        held = (await ctx.run(box, f"cat {quoted} 2>/dev/null")).stdout.strip()
+        held = await _holder(ctx, box, path)
         if held == mine:
             return Check(False, f"{path} still names this run")
         return Check(True, f"{path} no longer names this run")

@@ -15,7 +15,8 @@ import shlex
 
 from console.actions import pgserver as server
 from console.actions.context import ActionError, Context
-from console.actions.plan import Check, Condition, Plan, Step
+from console.actions.pgsteps import TIMELINE
+from console.actions.plan import Check, Condition, Plan, Step, failed, refused
 from console.actions.promote_checks import database, members, newest_timeline
 from console.actions.replication import conf_string, standby_settings
 from console.actions.site_checks import checked
@@ -49,10 +50,10 @@ def segment_name(timeline: int, position: int, size: int = SEGMENT) -> str:
 
 
 async def _new_timeline(ctx: Context, new: Database) -> int:
-    rows = await ctx.sql(
-        new, "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int"
-    )
-    return int(rows[0][0])
+    standby, timeline = (await ctx.sql(new, TIMELINE))[0]
+    if standby:
+        raise ActionError(f"{new.name} is in recovery: it is not the primary to follow")
+    return int(timeline)
 
 
 def stop_old(old: Database) -> Step:
@@ -366,9 +367,9 @@ def plan_rejoin(inv: Inventory, state: ClusterState, name: str) -> Plan:
         ),
         Condition(f"{name} is not streaming already", not streaming, said),
     )
-    refusals = tuple(f"{c.what}: {c.detail}" for c in conds if not c.ok)
+    refusals = failed(conds)
     if refusals:
-        return Plan("rejoin", name, "nothing is done", (), refusals, None, "", conds)
+        return refused("rejoin", name, conds, refusals)
     new = inv.database(leaders[0].name)
     summary = (
         f"{name} becomes a standby of {new.name}: pg_rewind, with its WAL past the fork "

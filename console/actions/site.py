@@ -41,21 +41,16 @@ class _Site:
     notes: tuple[str, ...]
 
 
-def _fresh(state: ClusterState, box: str) -> bool:
-    fresh = state.freshness(box)
-    return fresh is not None and not fresh.stale
-
-
 def _survey(inv: Inventory, state: ClusterState, needs_primary: bool) -> _Site:
     if inv.balancer is None:
         raise ActionError("cluster.yaml declares no balancer")
     balancer = inv.balancer
     refusals, notes = [], []
-    if state.balancer is None or not _fresh(state, balancer.box):
+    if state.balancer is None or not state.answers(balancer.box):
         refusals.append("the balancer's state is not known now: its box does not answer")
     if not balancer.site_url:
         refusals.append("balancer.site_url is not set in cluster.yaml: the site cannot be checked")
-    seen = {d.name: d for d in state.databases if _fresh(state, d.box) and d.role is not None}
+    seen = {d.name: d for d in state.databases if state.answers(d.box) and d.role is not None}
     primaries = [db for db in inv.databases if db.name in seen and seen[db.name].role == "primary"]
     standbys = tuple(db for db in inv.databases if db.name in seen and db not in primaries)
     if needs_primary and len(primaries) != 1:
@@ -72,7 +67,7 @@ def _survey(inv: Inventory, state: ClusterState, needs_primary: bool) -> _Site:
             f"not reached: {', '.join(missing)} (no answer): its flag is not changed; "
             "run this again once it answers, before promoting it"
         )
-    nodes = tuple(node for node in inv.web_nodes if _fresh(state, node.box))
+    nodes = tuple(node for node in inv.web_nodes if state.answers(node.box))
     skipped = [node.name for node in inv.web_nodes if node not in nodes]
     if skipped and needs_primary:
         notes.append(f"not reached: {', '.join(skipped)}: its role file is not changed")
@@ -97,10 +92,6 @@ def _summary(text: str, site: _Site) -> str:
     return "; ".join([text, *site.notes])
 
 
-def _set_command(balancer: Balancer, flags: steps.Flags) -> str:
-    return "; ".join(steps.map_command("set", balancer.flags_map, k, v) for k, v in flags.items())
-
-
 def plan_read_only_on(
     inv: Inventory, state: ClusterState, until: Until | None, message: str | None
 ) -> Plan:
@@ -111,7 +102,7 @@ def plan_read_only_on(
     flags = steps.Flags("read-only", words, shown_until)
     hook = inv.hooks.after_role_change
     plan_steps = [
-        steps.set_flags(site.balancer, flags, _set_command(site.balancer, flags)),
+        steps.set_flags(site.balancer, flags),
         steps.save_flags(site.balancer, "read-only"),
         *(
             steps.tell_node(n, True, words, until.text if until else "", hook, _address(inv, n))
@@ -155,7 +146,7 @@ def plan_read_only_off(inv: Inventory, state: ClusterState) -> Plan:
         *_members(site, on=False),
         *([checks.write_probe(site.primary, blocked=False)] if site.primary else []),
         *(steps.tell_node(n, False, "", "", hook, _address(inv, n)) for n in site.nodes),
-        steps.set_flags(site.balancer, flags, _set_command(site.balancer, flags)),
+        steps.set_flags(site.balancer, flags),
         steps.save_flags(site.balancer, "normal"),
         checks.check_site(site.balancer, "normal"),
     ]
@@ -185,7 +176,7 @@ def plan_maintenance_on(
     flags = steps.Flags("maintenance", message or MAINTENANCE_MESSAGE, until.text)
     healthy = _healthy(site, state)
     plan_steps = [
-        steps.set_flags(site.balancer, flags, _set_command(site.balancer, flags)),
+        steps.set_flags(site.balancer, flags),
         steps.save_flags(site.balancer, "maintenance"),
         checks.check_site(site.balancer, "maintenance"),
     ]
@@ -219,13 +210,12 @@ def plan_maintenance_off(inv: Inventory, state: ClusterState) -> Plan:
     if under:
         flags: steps.Flags | steps.Resolve = _read_only_texts(site.nodes)
         path = site.balancer.flags_map
-        shown = (
+        shown: str | None = (
             f"set map {path} message|until <read from the nodes' role files>; "
             f"set map {path} mode read-only"
         )
     else:
-        flags = steps.Flags("normal")
-        shown = _set_command(site.balancer, flags)
+        flags, shown = steps.Flags("normal"), None
     mode = "read-only" if under else "normal"
     plan_steps = [
         steps.set_flags(site.balancer, flags, shown),

@@ -45,6 +45,11 @@ def map_command(verb: str, path: str, key: str, value: str) -> str:
     return f"{verb} map {_escape(path)} {key} {_escape(value)}"
 
 
+def _set_command(balancer: Balancer, flags: Flags) -> str:
+    """The `set map` lines that switch the balancer to FLAGS, as a plan shows them."""
+    return "; ".join(map_command("set", balancer.flags_map, k, v) for k, v in flags.items())
+
+
 def _escape(word: str) -> str:
     return word.replace(" ", "\\ ")
 
@@ -90,8 +95,14 @@ def _compare(wanted: dict[str, str], have: dict[str, str], where: str) -> Check:
     return Check(True, f"{where} has mode {wanted.get('mode', '?')}")
 
 
-def set_flags(balancer: Balancer, flags: Flags | Resolve, shown: str) -> Step:
-    """Switch the site flags at run time; FLAGS may be found only when the step runs."""
+def set_flags(balancer: Balancer, flags: Flags | Resolve, shown: str | None = None) -> Step:
+    """Switch the site flags at run time; FLAGS may be found only when the step runs.
+
+    SHOWN: the command as the plan shows it; needed only when FLAGS is found later.
+    """
+    if shown is None:
+        assert isinstance(flags, Flags), "flags found when the step runs need SHOWN"
+        shown = _set_command(balancer, flags)
     path = balancer.flags_map
     resolved: list[Flags] = []
 

@@ -279,6 +279,11 @@ class ClusterState:
         """The freshness record of BOX, if the snapshot has one."""
         return next((b for b in self.boxes if b.box == box), None)
 
+    def answers(self, box: str) -> bool:
+        """Whether this snapshot has current data from BOX."""
+        fresh = self.freshness(box)
+        return fresh is not None and not fresh.stale
+
     def standby_link(self, name: str) -> StandbyLink | None:
         """How standby NAME's upstream sees it: its row in pg_stat_replication."""
         for member in self.databases:
