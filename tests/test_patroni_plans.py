@@ -111,7 +111,7 @@ def test_monitor_marks_an_old_view_with_its_age() -> None:
 
 def test_switchover_plan_posts_to_the_candidates_patroni_then_watches() -> None:
     plan = actions.plan_switchover(INV, state_with(view("healthy")), "db2")
-    assert (plan.action, plan.target, plan.refusals, plan.confirm) == ("promote", "db2", (), None)
+    assert (plan.action, plan.target, plan.refusals, plan.confirm) == ("promote", "db2", (), "db2")
     assert plan.way_back == "hotspare promote db1"
     ask, watch = plan.steps
     assert ask.where == watch.where == "curl on db2 to Patroni"

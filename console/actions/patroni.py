@@ -173,7 +173,7 @@ def plan_switchover(inv: Inventory, state: ClusterState, candidate: str) -> Plan
         f"promotes {candidate} once caught up, and {old} follows it as a replica"
     )
     return Plan(
-        "promote", candidate, summary, steps, (), None, f"hotspare promote {old}", tuple(conds)
+        "promote", candidate, summary, steps, (), candidate, f"hotspare promote {old}", tuple(conds)
     )
 
 
