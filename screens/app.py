@@ -25,11 +25,13 @@ from textual.theme import Theme
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
+from console.actions import catalog
 from console.actions.audit import AuditLog, default_path
-from console.actions.context import ActionError, Context
+from console.actions.context import Context
 from console.actions.plan import Plan
 from console.actions.runner import Outcome, execute
 from console.authority import Authority
+from console.errors import ActionError
 from console.events import Event, Level, changes
 from console.feed import SnapshotSource
 from console.inventory import Inventory
@@ -38,7 +40,6 @@ from console.ssh import BoxLink
 from console.state.model import ClusterState
 from screens import keys
 from screens.action import ActionScreen, Runner
-from screens.actions_map import DB_PLANS, NODE_PLANS, SITE_PLANS, question
 from screens.detail import BoxScreen, box_of
 from screens.help import HelpScreen
 from screens.logs import LogsScreen
@@ -218,33 +219,37 @@ class HotspareApp(App[int]):
             return not self.authority.observer and len(self.screen_stack) == 1
         return True
 
-    def _site_action(self, action: str) -> None:
+    def action_act(self, key: str) -> None:
+        """The site action KEY means now, for the selection: its plan, after any question."""
+        self._act(catalog.keyed()[key])
+
+    def _act(self, actions: tuple[catalog.Action, ...]) -> None:
+        """The one of ACTIONS that fits now, for the selection: its plan, after any question."""
         if self.monitor is None or self.state is None:
             self.notify("Actions need the live site: no connection yet.", severity="warning")
             return
-        if action in SITE_PLANS:
-            ask = question(action, self.state)
-            if ask is None:
-                self._plan(lambda inv, state: SITE_PLANS[action](inv, state, None))
-            else:
-                self.push_screen(PromptScreen(ask), partial(self._answered, action))
+        kind = actions[0].target.kind
+        target = {"node": self._selected_node, "database": self._selected_database}.get(
+            kind, lambda: None
+        )()
+        if kind != "site" and target is None:
+            what = "node" if kind == "node" else "database (tab to the databases panel)"
+            self.notify(f"Select a {what} first (tab to a panel, then up/down).")
             return
-        if action in DB_PLANS:
-            name = self._selected_database()
-            if name is None:
-                self.notify("Select a database first (tab to the databases panel, then up/down).")
-                return
-            self._plan(lambda inv, state: DB_PLANS[action](inv, state, name))
+        action = catalog.pick(actions, self.inv, self.state, target)
+        assert action.key is not None
+        given = dict(action.key.preset)
+        ask = action.key.ask
+        if ask is None:
+            self._plan(lambda inv, state: catalog.plan(action, inv, state, target, given))
             return
-        node = self._selected_node()
-        if node is None:
-            self.notify("Select a node first (tab to a panel, then up/down).")
-            return
-        self._plan(lambda inv, state: NODE_PLANS[action](inv, state, node))
 
-    def _answered(self, action: str, answer: str | None) -> None:
-        if answer is not None:
-            self._plan(lambda inv, state: SITE_PLANS[action](inv, state, answer))
+        def answered(answer: str | None) -> None:
+            if answer is not None:
+                given[ask[0]] = answer
+                self._plan(lambda inv, state: catalog.plan(action, inv, state, target, given))
+
+        self.push_screen(PromptScreen(ask[1]), answered)
 
     def _plan(self, build: Callable[[Inventory, ClusterState], Plan]) -> None:
         """Build the plan from the latest snapshot and show it (or refuse an observer's)."""
@@ -303,33 +308,6 @@ class HotspareApp(App[int]):
         self.record([Event(self.clock(), outcome.plan.target, text, level)])
         self.notify(text, severity="information" if outcome.ok else "error")
 
-    def action_drain(self) -> None:
-        self._site_action("drain")
-
-    def action_ready(self) -> None:
-        self._site_action("ready")
-
-    def action_maint(self) -> None:
-        self._site_action("maint")
-
-    def action_promote(self) -> None:
-        self._site_action("promote")
-
-    def action_read_only(self) -> None:
-        self._site_action("read_only")
-
-    def action_maintenance_page(self) -> None:
-        self._site_action("maintenance_page")
-
-    def action_move_scheduler(self) -> None:
-        self._site_action("move_scheduler")
-
-    def action_make_hot(self) -> None:
-        self._site_action("make_hot")
-
-    def action_make_warm(self) -> None:
-        self._site_action("make_warm")
-
     def action_logs(self) -> None:
         if self.links is None or not self.inv.web_nodes:
             self.notify("No logs to show: no web nodes, or no live connection.", severity="warning")
@@ -381,10 +359,18 @@ class HotspareApp(App[int]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for key in keys.ACTIONS + keys.VIEWS:
-            if key.action in keys.MUTATIONS and self.authority.observer:
-                continue
-            yield SystemCommand(key.description, f"key: {key.key}", self._runner(key.action))
+        if not self.authority.observer:
+            for action in catalog.ACTIONS:
+                if action.key is not None and screen is self.screen_stack[0]:
+                    yield SystemCommand(
+                        " / ".join((action.name, *action.aliases)),
+                        f"{action.help} (key {action.key.key})",
+                        partial(self._act, (action,)),
+                    )
+        for key in keys.VIEWS:
+            yield SystemCommand(
+                key.description, f"key {keys.shown(key.key)}", self._runner(key.action)
+            )
         yield SystemCommand("High contrast theme", "for projectors", self.action_high_contrast)
 
     def _runner(self, action: str) -> Callable[[], Awaitable[None]]:

@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from console.actions import catalog
 from screens import keys
 
 
@@ -25,9 +26,13 @@ def help_text(observer: bool) -> Text:
     text.append("\nActions on the site\n", style="bold")
     if observer:
         text.append("  OBSERVER: none of these is available on this console.\n", "bold")
-    for key in keys.ACTIONS:
-        style = "dim strike" if observer else ""
-        text.append(f"  {keys.shown(key.key):18} {key.description}\n", style)
+    style = "dim strike" if observer else ""
+    for action in catalog.ACTIONS:
+        if action.key is not None:
+            text.append(f"  {action.key.key:3}{action.name:15} {action.help}\n", style)
+    text.append(
+        "  (one key, several actions: the one that fits the selection and the site)\n", "dim"
+    )
     text.append("\nLogs screen (l)\n", style="bold")
     for label, description in keys.LOG_MOVES:
         text.append(f"  {label:18} {description}\n")

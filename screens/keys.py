@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from console.actions import catalog
+
 
 @dataclass(frozen=True)
 class Key:
@@ -24,35 +26,24 @@ class Key:
     changes_site: bool = False
 
 
-ACTIONS: tuple[Key, ...] = (
-    Key("d", "drain", "drain", "Drain the selected node", True),
-    Key("r", "ready", "ready", "Set the selected node ready", True),
-    Key("m", "maint", "maint", "Put the selected node in maintenance", True),
-    Key(
-        "p",
-        "promote",
-        "promote",
-        "Promote the selected standby (fail over if no primary answers; rejoin an old one)",
-        True,
-    ),
-    Key("o", "read_only", "read-only", "Turn the site's read-only mode on or off", True),
-    Key(
-        "M",
-        "maintenance_page",
-        "maint page",
-        "Put up or take down the maintenance page",
-        True,
-    ),
-    Key(
-        "s",
-        "move_scheduler",
-        "scheduler",
-        "Move the scheduler role to the selected node",
-        True,
-    ),
-    Key("h", "make_hot", "hot", "Make the selected node hot", True),
-    Key("w", "make_warm", "warm", "Make the selected node warm", True),
-)
+def _action_keys() -> tuple[Key, ...]:
+    """One key per catalogue key; a key shared by several actions names them all."""
+    found = []
+    for key, actions in catalog.keyed().items():
+        first = actions[0]
+        assert first.key is not None
+        if len(actions) == 1:
+            description = f"{first.name}: {first.help}"
+        else:
+            description = " / ".join(a.name for a in actions) + " (whichever fits now)"
+        found.append(Key(key, f"act({key!r})", first.key.label, description, True))
+    return tuple(sorted(found, key=lambda k: KEY_ORDER.index(k.key)))
+
+
+# The key bar's order: the node's place, the database, the site, then roles.
+KEY_ORDER = "drmpoMshw"
+# The site's actions come from the core's catalogue (console/actions/catalog.py).
+ACTIONS: tuple[Key, ...] = _action_keys()
 
 VIEWS: tuple[Key, ...] = (
     Key("enter", "details", "details", "Open the selected box's details"),
@@ -102,4 +93,5 @@ def shown(key: str) -> str:
     return _SHOWN.get(key, key)
 
 
-MUTATIONS = frozenset(k.action for k in ACTIONS if k.changes_site)
+# Every site action runs through the app's one `act` action, with its key.
+MUTATIONS = frozenset({"act"})

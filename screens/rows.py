@@ -9,8 +9,8 @@ from __future__ import annotations
 from rich.text import Text
 
 from console.state import model
-from console.status_table import age, size
 from console.text import one_line
+from console.units import age, size
 
 LIVE_AGE = 5.0
 """Data younger than this shows as "live": the table repaints only on change."""

@@ -64,3 +64,13 @@ def db_lab(lab: LabLayout, capsys: pytest.CaptureFixture[str]) -> Iterator[LabLa
         code, answer = hotspare(lab, capsys, "promote", "db1", "--rejoin", "--confirm", "db1")
         assert code == 0, answer and answer.get("reason")
     eventually(lambda: streams(lab, "db1", "db2"), timeout=30)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the real lab (directly or through a fixture) is marked `lab`.
+
+    `pytest -m "not lab"` then runs the unit tests alone, in seconds.
+    """
+    for item in items:
+        if "lab" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.lab)

@@ -140,7 +140,7 @@ def test_an_observer_console_cannot_act_and_the_core_audits_the_refusal(
             await pilot.press("d")  # no such key for an observer
             await pilot.pause(0.3)
             assert not isinstance(app.screen, ActionScreen)
-            app._site_action("drain")  # reached anyway: the core refuses, and says so
+            app.action_act("d")  # reached anyway: the core refuses, and says so
             await until(pilot, lambda: any("REFUSED" in t for t in app.told))
 
     asyncio.run(go())

@@ -9,8 +9,6 @@ waits until the sweep's next run was due before it starts the new scheduler.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import itertools
 import json
 import secrets
@@ -24,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from console import cli, cli_roles, node_role
+from console import cli, node_role
 from console.lab.layout import LabLayout
 from console.probes.haproxy import admin_state, parse_servers_state, parse_stat
 from tests.labclient import db, eventually, haproxy, http
@@ -41,23 +39,6 @@ HANDOVER = 0.5
 # --- the command line ------------------------------------------------------------
 
 
-def _registered() -> bool:
-    """Whether console/cli.py already registers `node` and `scheduler`."""
-    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            cli.build_parser().parse_args(["scheduler", "move", "web1", "--dry-run"])
-        except SystemExit:
-            return False
-    return True
-
-
-def _extend(parser: Any, commands: Any) -> None:
-    cli_roles.add_parser(commands, cli.load_inventory)
-
-
-EXTEND = None if _registered() else _extend
-
-
 @dataclass(frozen=True)
 class Site:
     """The lab as one test acts on it."""
@@ -70,7 +51,9 @@ class Site:
     def hotspare(self, *argv: str) -> tuple[int, dict[str, Any]]:
         """Run hotspare with --json; its exit status and what it printed."""
         self.capsys.readouterr()
-        status = cli.main(["--cluster", str(self.cluster), *argv, "--json"], extend=EXTEND)
+        status = cli.main(
+            ["--cluster", str(self.cluster), *argv, "--json"],
+        )
         out = self.capsys.readouterr().out
         return status, (json.loads(out) if out.strip() else {})
 

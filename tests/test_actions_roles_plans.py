@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from console.actions import roles, scheduler
-from console.actions.context import ActionError
 from console.actions.plan import Plan
-from console.actions.rolefile import differs, hook_command, role_url, show
+from console.actions.roles import hot_warm as roles
+from console.actions.roles import scheduler
+from console.actions.roles.rolefile import differs, hook_command, role_url, show
+from console.errors import ActionError
 from console.inventory import load
 from console.inventory.model import Hooks
 from tests.verdict_parts import INV, box, cluster_state, nodes_with
@@ -66,7 +67,7 @@ def test_hooks_run_with_their_placeholders_filled_in() -> None:
     inv = replace(INV, hooks=Hooks("notify {node} {role}", "canonical {address}"))
     warm = roles.plan_role(inv, cluster_state(), "web2", "warm")
     assert [s.command for s in warm.steps if s.title.startswith("Run hook")] == ["notify web2 warm"]
-    move = scheduler.plan_move(inv, cluster_state(), "web2")
+    move = scheduler.plan_move_scheduler(inv, cluster_state(), "web2")
     hooks = [(s.title, s.command) for s in move.steps if s.title.startswith("Run hook")]
     assert hooks == [
         ("Run hook after_role_change on web1", "notify web1 hot"),
@@ -76,7 +77,7 @@ def test_hooks_run_with_their_placeholders_filled_in() -> None:
 
 
 def test_a_move_turns_the_old_scheduler_off_before_the_new_one_on() -> None:
-    plan = scheduler.plan_move(INV, cluster_state(), "web2")
+    plan = scheduler.plan_move_scheduler(INV, cluster_state(), "web2")
     assert plan.refusals == () and plan.confirm is None
     assert _titles(plan) == [
         "Write web1's role file: scheduler=no mail=log",
@@ -91,22 +92,22 @@ def test_a_move_turns_the_old_scheduler_off_before_the_new_one_on() -> None:
 
 
 def test_a_warm_scheduler_needs_its_name_typed_and_keeps_its_mail_in_its_log() -> None:
-    plan = scheduler.plan_move(INV, cluster_state(), "web3")
+    plan = scheduler.plan_move_scheduler(INV, cluster_state(), "web3")
     assert plan.confirm == "web3"
     assert "Write web3's role file: scheduler=yes mail=log" in _titles(plan)
 
 
 def test_a_move_is_refused_when_it_cannot_prove_there_will_be_one() -> None:
-    already = scheduler.plan_move(INV, cluster_state(), "web1")
+    already = scheduler.plan_move_scheduler(INV, cluster_state(), "web1")
     assert already.refusals == ("web1 is already the scheduler; nothing to move",)
     boxes = tuple(box(b.name, stale=(b.name == "web3")) for b in INV.boxes)
-    unknown = scheduler.plan_move(INV, cluster_state(boxes=boxes), "web2")
+    unknown = scheduler.plan_move_scheduler(INV, cluster_state(boxes=boxes), "web2")
     assert "not known now whether web3" in unknown.refusals[0]
 
 
 def test_a_move_mends_two_schedulers() -> None:
     state = cluster_state(nodes=nodes_with("web2", scheduler=True, mail="real"))
-    plan = scheduler.plan_move(INV, state, "web1")
+    plan = scheduler.plan_move_scheduler(INV, state, "web1")
     assert plan.refusals == ()
     assert _titles(plan)[0] == "Write web2's role file: scheduler=no mail=log"
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from console.actions import site
-from console.actions.context import ActionError
-from console.actions.rolefile import fill_hook
-from console.actions.site_input import check_message, parse_until
-from console.actions.site_steps import edit_map_file, map_command, parse_map_file
+from console.actions.roles.rolefile import fill_hook
+from console.actions.site import modes as site
+from console.actions.site.inputs import check_message, parse_until
+from console.actions.site.steps import edit_map_file, map_command, parse_map_file
+from console.errors import ActionError
 from tests import verdict_parts as parts
 
 NOW = datetime(2026, 11, 26, 2, 10, 20, tzinfo=UTC)

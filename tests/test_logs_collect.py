@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from console import cli_collect
+from console.cli import collect as cli_collect
 from console.inventory import Inventory, load
 from console.lab.layout import LabLayout
 from console.logs import archive

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from console import cli_collect
-from console.cli_collect import parse_since
+from console.cli import collect as cli_collect
+from console.cli.collect import parse_since
 from console.inventory import WebNode
 from console.logs.archive import CollectReport, FileReport, NodeReport
 from console.logs.collect import is_log_file, log_names

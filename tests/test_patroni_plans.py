@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
-from console.actions import patroni as actions
-from console.actions.context import ActionError, Context
+from console.actions.context import Context
+from console.actions.database import patroni as actions
 from console.actions.plan import Check, Plan, Probe
+from console.errors import ActionError
 from console.inventory import Inventory
 from console.monitor import Monitor
 from console.probes.patroni import (
@@ -237,6 +238,18 @@ class _Ctx:
             check = await probe(cast(Context, self))
             if check.ok or not self.outputs:
                 return check
+
+
+async def _poll_without_sleeps(
+    ctx: Any, probe: Probe, timeout: float, every: float = 0.25
+) -> Check:
+    return await cast(_Ctx, ctx).poll(probe, timeout, every)
+
+
+@pytest.fixture(autouse=True)
+def _no_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The steps' watches poll the fake context's canned answers, without sleeping."""
+    monkeypatch.setattr(actions, "poll", _poll_without_sleeps)
 
 
 def _run_step(plan: Plan, n: int, ctx: _Ctx) -> tuple[str, Check]:

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from console import cli
-from console.actions import promote
 from console.actions.audit import AuditLog
 from console.actions.context import Context
+from console.actions.database import promote
 from console.actions.runner import Outcome, execute
 from console.authority import Authority
 from console.inventory import load

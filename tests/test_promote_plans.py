@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from console.actions.context import ActionError, Context
-from console.actions.failover import plan_failover
+from console.actions.context import Context
+from console.actions.database.failover import plan_failover
+from console.actions.database.promote import plan_switchover
+from console.actions.database.rejoin import plan_rejoin
 from console.actions.plan import Check, Plan
-from console.actions.promote import plan_switchover
-from console.actions.rejoin import plan_rejoin
+from console.errors import ActionError
 from console.inventory import Inventory
 from console.state.model import ClusterState, SiteFlags, SiteMode
 from tests import verdict_parts as parts

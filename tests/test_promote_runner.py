@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from console.actions import promotion_lock
 from console.actions.audit import AuditLog
-from console.actions.context import ActionError, Context
+from console.actions.context import Context
+from console.actions.database import lock as promotion_lock
 from console.actions.plan import Check, Plan, Step
 from console.actions.runner import Outcome, execute
 from console.authority import Authority
+from console.errors import ActionError
 from console.inventory import Inventory
 from tests import verdict_parts as parts
 

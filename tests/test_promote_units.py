@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from console.actions import pgserver as server
-from console.actions.context import ActionError
-from console.actions.rejoin import keep_dir, parse_history, segment_name
-from console.actions.replication import conf_string, parse_auto_conf, point_at
+from console.actions.database import server
+from console.actions.database.rejoin import keep_dir, parse_history, segment_name
+from console.actions.database.replication import conf_string, parse_auto_conf, point_at
+from console.errors import ActionError
 from console.inventory import Inventory, InventoryError, load
 from tests import verdict_parts as parts
 

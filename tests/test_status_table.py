@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from console.cli.tables import render
 from console.state.model import ClusterState
-from console.status_table import age, render, size
+from console.units import age, size
 from tests.verdict_parts import INV, box, cluster_state, node
 
 

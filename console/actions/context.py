@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
-from console.actions.plan import Check, Probe
+from console.errors import ActionError
 from console.inventory import Database, Inventory
 from console.ssh import BoxLink, RemoteFailed, Result
 from console.state.model import ClusterState
@@ -30,10 +30,6 @@ HAPROXY_TIMEOUT = 5.0
 SQL_TIMEOUT = 5.0
 RUN_TIMEOUT = 15.0
 FILE_TIMEOUT = 10.0
-
-
-class ActionError(RuntimeError):
-    """A step could not be carried out; the message says what and why."""
 
 
 class Context:
@@ -125,15 +121,6 @@ class Context:
         except (psycopg.Error, dbconn.DatabaseUnreachable, TimeoutError) as exc:
             await self._drop(db.name)
             raise ActionError(f"{db.name}: {statement!r} failed: {_first_line(exc)}") from exc
-
-    async def poll(self, probe: Probe, timeout: float, every: float = 0.25) -> Check:
-        """PROBE until it passes or TIMEOUT s have gone; the last answer."""
-        deadline = time.monotonic() + timeout
-        while True:
-            check = await probe(self)
-            if check.ok or time.monotonic() >= deadline:
-                return check
-            await asyncio.sleep(every)
 
     async def forget(self, db: Database) -> None:
         """Close the connection to DB: its server is being stopped or started."""

@@ -8,6 +8,8 @@ console's confirmation and in the audit log; running it is the runner's job.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -164,3 +166,13 @@ def refused(
 ) -> Plan:
     """A plan that does nothing: it shows its conditions and why it may not run."""
     return Plan(action, target, "nothing is done", (), refusals, None, "", tuple(conditions))
+
+
+async def poll(ctx: Context, probe: Probe, timeout: float, every: float = 0.25) -> Check:
+    """PROBE until it passes or TIMEOUT s have gone; the last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        check = await probe(ctx)
+        if check.ok or time.monotonic() >= deadline:
+            return check
+        await asyncio.sleep(every)

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from console.actions.audit import AuditLog
-from console.actions.context import ActionError, Context
+from console.actions.context import Context
 from console.actions.plan import Plan, Step
 from console.authority import Authority
+from console.errors import ActionError
 from console.probes.haproxy import BalancerProbeError
 from console.ssh import BoxError
 

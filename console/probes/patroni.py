@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from console.status_table import size
 from console.text import one_line
+from console.units import size
 
 T = TypeVar("T")
 

@@ -15,8 +15,9 @@ import socket
 import time
 
 from console.actions.audit import operator
-from console.actions.context import ActionError, Context
+from console.actions.context import Context
 from console.actions.plan import Check, Step
+from console.errors import ActionError
 from console.inventory import Database, Inventory
 
 LOCK_NAME = "hotspare-promotion.lock"

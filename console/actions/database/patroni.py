@@ -11,8 +11,9 @@ starts.
 
 from __future__ import annotations
 
-from console.actions.context import ActionError, Context
-from console.actions.plan import Check, Condition, Plan, Step, refused
+from console.actions.context import Context
+from console.actions.plan import Check, Condition, Plan, Step, poll, refused
+from console.errors import ActionError
 from console.inventory import Database, Inventory
 from console.probes.patroni import (
     CLUSTER_TIMEOUT,
@@ -26,8 +27,8 @@ from console.probes.patroni import (
 )
 from console.ssh import BoxError
 from console.state.model import ClusterState
-from console.status_table import size
 from console.text import one_line
+from console.units import size
 
 POST_TIMEOUT = 30.0
 """curl's --max-time for the POST: Patroni answers once the new leader shows, or after
@@ -269,7 +270,7 @@ def _watch(cfg: Database, old: str | None, switchover: bool) -> Step:
         return done(view, name, old if switchover else None)
 
     async def act(ctx: Context) -> str:
-        last[:] = [await ctx.poll(probe, SETTLE, every=1.0)]
+        last[:] = [await poll(ctx, probe, SETTLE, every=1.0)]
         return last[0].detail
 
     async def verify(ctx: Context) -> Check:

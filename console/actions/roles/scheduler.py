@@ -18,10 +18,10 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from console.actions import nodes
-from console.actions.context import ActionError, Context
+from console.actions.balancer import nodes
+from console.actions.context import Context
 from console.actions.plan import Check, Plan, Probe, Step
-from console.actions.rolefile import (
+from console.actions.roles.rolefile import (
     CURL,
     ROLE_TIMEOUT,
     Flags,
@@ -32,6 +32,7 @@ from console.actions.rolefile import (
     site_took,
     write_role,
 )
+from console.errors import ActionError
 from console.inventory import Database, Inventory, WebNode
 from console.state.model import ClusterState
 
@@ -51,8 +52,9 @@ class _Watch:
     waited: bool = False
 
 
-def plan_move(inv: Inventory, state: ClusterState, name: str) -> Plan:
+def plan_move_scheduler(inv: Inventory, state: ClusterState, node: str) -> Plan:
     """The plan to make node NAME the scheduler."""
+    name = node
     new = nodes.web_node(inv, name)
     roles = _roles(inv, state)
     refusals, olds = _who(inv, state, name)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from console.actions import pgserver as server
-from console.actions.context import ActionError, Context
-from console.actions.plan import Check, Step
-from console.actions.site_checks import checked
+from console.actions.context import Context
+from console.actions.database import server
+from console.actions.plan import Check, Step, poll
+from console.actions.site.checks import checked
+from console.errors import ActionError
 from console.inventory import Database
 
 CATCH_UP = 5.0  # the old primary's walsender sends everything before its shutdown ends
@@ -176,7 +177,7 @@ def promote(db: Database) -> Step:
         return "promotion signalled"
 
     async def verify(ctx: Context) -> Check:
-        return await ctx.poll(out_of_recovery, PROMOTE_WAIT, every=0.01)
+        return await poll(ctx, out_of_recovery, PROMOTE_WAIT, every=0.01)
 
     return Step(
         title=f"Promote {db.name}",

@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 import shlex
 
-from console.actions import pgserver as server
-from console.actions.context import ActionError, Context
-from console.actions.pgsteps import TIMELINE
+from console.actions.context import Context
+from console.actions.database import server
+from console.actions.database.checks import database, members, newest_timeline
+from console.actions.database.replication import conf_string, standby_settings
+from console.actions.database.steps import TIMELINE
 from console.actions.plan import Check, Condition, Plan, Step, failed, refused
-from console.actions.promote_checks import database, members, newest_timeline
-from console.actions.replication import conf_string, standby_settings
-from console.actions.site_checks import checked
+from console.actions.site.checks import checked
+from console.errors import ActionError
 from console.inventory import Database, Inventory
 from console.state.model import ClusterState
 

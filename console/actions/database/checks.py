@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from console.actions.context import ActionError, Context
+from console.actions.context import Context
 from console.actions.plan import Check, Condition, Step, failed
+from console.errors import ActionError
 from console.inventory import Database as DbConfig
 from console.inventory import Inventory
 from console.state.model import ClusterState, Database

@@ -7,31 +7,7 @@ import time
 
 from console.state import model
 from console.text import one_line
-
-
-def age(seconds: float | None) -> str:
-    """A short age: 0.4s, 12s, 3m, 2h."""
-    if seconds is None:
-        return "never"
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.0f}h"
-
-
-def size(count: int | None) -> str:
-    """Bytes in a short human unit."""
-    if count is None:
-        return "-"
-    value = float(count)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
-        value /= 1024
-    return f"{value:.1f}GB"
+from console.units import age, size
 
 
 def _fresh(state: model.ClusterState, box: str) -> str:

@@ -14,12 +14,14 @@ from __future__ import annotations
 import shlex
 import time
 
-from console.actions import pgserver as server
-from console.actions import pgsteps, promote_checks, promotion_lock
-from console.actions import site_checks as checks
 from console.actions.context import Context
+from console.actions.database import checks as promote_checks
+from console.actions.database import lock as promotion_lock
+from console.actions.database import server
+from console.actions.database import steps as pgsteps
+from console.actions.database.promote import hot_nodes
 from console.actions.plan import Check, Condition, Plan, Step, failed, refused
-from console.actions.promote import hot_nodes
+from console.actions.site import checks
 from console.inventory import Database, Inventory
 from console.state.model import ClusterState
 from console.state.model import Database as DbState
@@ -144,7 +146,7 @@ def plan_failover(inv: Inventory, state: ClusterState, candidate: str) -> Plan:
     """The plan to promote CANDIDATE because the primary is gone."""
     cfg = promote_checks.database(inv, candidate)
     if cfg.manager == "patroni":
-        from console.actions import patroni
+        from console.actions.database import patroni
 
         return patroni.plan_failover(inv, state, candidate)
     conds, gone = conditions(inv, state, cfg)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from console import cli_collect
+from console.cli import collect as cli_collect
 from console.inventory import Inventory, WebNode
 from console.logs.lines import Source
 from console.logs.runs import Run, RunMerger, order

@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from console import node_role
-from console.actions.context import ActionError, Context
-from console.actions.plan import Check, Step
-from console.actions.rolefile import fill_hook, read_role
+from console.actions.context import Context
+from console.actions.plan import Check, Step, poll
+from console.actions.roles.rolefile import fill_hook, read_role
+from console.errors import ActionError
 from console.inventory import Balancer, Database, WebNode
 from console.probes.haproxy import BalancerProbeError, parse_map
 
@@ -215,7 +216,7 @@ def db_flag(db: Database, on: bool, standby: bool) -> Step:
         return Check(now == wanted, f"{db.name}: default_transaction_read_only is {now}")
 
     async def verify(ctx: Context) -> Check:
-        return await ctx.poll(probe, SETTLE)
+        return await poll(ctx, probe, SETTLE)
 
     role = "standby" if standby else "primary"
     return Step(

@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from urllib.parse import urljoin
 
-from console.actions.context import ActionError, Context
-from console.actions.plan import Check, Step
-from console.actions.site_steps import SETTLE, UNSET, runtime_map
+from console.actions.context import Context
+from console.actions.plan import Check, Step, poll
+from console.actions.site.steps import SETTLE, UNSET, runtime_map
+from console.errors import ActionError
 from console.inventory import Balancer, Database, WebNode
 
 HTTP_TIMEOUT = 5.0
@@ -38,7 +39,7 @@ def checked(
     last: list[Check] = []
 
     async def act(ctx: Context) -> str:
-        last[:] = [await ctx.poll(probe, settle, every=every)]
+        last[:] = [await poll(ctx, probe, settle, every=every)]
         return last[0].detail
 
     async def verify(ctx: Context) -> Check:

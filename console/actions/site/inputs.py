@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from console.actions.context import ActionError
+from console.errors import ActionError
 
 MESSAGE_LIMIT = 200
 PUNCTUATION = " .,:!?'()/+-_@"

@@ -9,21 +9,24 @@ current primary: a switchover plan that refuses and says why.
 
 from __future__ import annotations
 
-from console.actions import failover, promote, promote_checks, rejoin
-from console.actions.plan import Plan
+from typing import Literal
+
+from console.actions.database import checks as promote_checks
 from console.inventory import Inventory
 from console.state.model import ClusterState
 
+Choice = Literal["promote", "failover", "rejoin"]
 
-def plan_for(inv: Inventory, state: ClusterState, name: str) -> Plan:
-    """The plan `p` opens for member NAME."""
+
+def choice(inv: Inventory, state: ClusterState, name: str) -> Choice:
+    """Which of promote, failover and rejoin `p` means for member NAME now."""
     found = promote_checks.members(inv, state)
     me = found.seen.get(name)
     if name in promote_checks.stale_primaries(inv, state):
-        return rejoin.plan_rejoin(inv, state, name)
+        return "rejoin"
     others = [d for d in found.primaries if d.name != name]
     if not found.primaries and me is not None and me.role == "standby":
-        return failover.plan_failover(inv, state, name)
+        return "failover"
     lost = (
         me is not None
         and me.role == "standby"
@@ -31,5 +34,17 @@ def plan_for(inv: Inventory, state: ClusterState, name: str) -> Plan:
         and me.replay_paused is not True
     )
     if lost and others:
-        return rejoin.plan_rejoin(inv, state, name)
-    return promote.plan_switchover(inv, state, name, rejoin=True)
+        return "rejoin"
+    return "promote"
+
+
+def means_promote(inv: Inventory, state: ClusterState, name: str) -> bool:
+    return choice(inv, state, name) == "promote"
+
+
+def means_failover(inv: Inventory, state: ClusterState, name: str) -> bool:
+    return choice(inv, state, name) == "failover"
+
+
+def means_rejoin(inv: Inventory, state: ClusterState, name: str) -> bool:
+    return choice(inv, state, name) == "rejoin"

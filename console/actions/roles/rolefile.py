@@ -19,8 +19,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from console import node_role
-from console.actions.context import ActionError, Context
-from console.actions.plan import Check, Probe, Step
+from console.actions.context import Context
+from console.actions.plan import Check, Probe, Step, poll
+from console.errors import ActionError
 from console.inventory import Inventory, WebNode
 from console.state.model import ClusterState, Node
 
@@ -215,7 +216,7 @@ def polled(probe: Probe, timeout: float) -> Callable[[Context], Awaitable[str]]:
     """A step's act that polls PROBE until it passes; ActionError if it does not in TIMEOUT s."""
 
     async def act(ctx: Context) -> str:
-        check = await ctx.poll(probe, timeout, every=0.5)
+        check = await poll(ctx, probe, timeout, every=0.5)
         if not check.ok:
             raise ActionError(f"{check.detail} after {timeout:g} s")
         return check.detail

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import shlex
 
-from console.actions.context import ActionError, Context
+from console.actions.context import Context
+from console.errors import ActionError
 from console.inventory import Database, Inventory
 
 STOP_TIMEOUT = 60  # pg_ctl -t: a fast shutdown after a checkpoint takes well under a second

@@ -13,16 +13,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from console.actions import pgsteps, promote_checks, promotion_lock
-from console.actions import site_checks as checks
-from console.actions import site_steps as steps
 from console.actions.context import Context
+from console.actions.database import checks as promote_checks
+from console.actions.database import lock as promotion_lock
+from console.actions.database import steps as pgsteps
+from console.actions.database.rejoin import rejoin_steps
 from console.actions.plan import Check, Plan, Step, failed, refused
-from console.actions.rejoin import rejoin_steps
+from console.actions.site import checks, steps
 from console.inventory import Balancer, Inventory, WebNode
 from console.state.model import ClusterState
 
 MESSAGE = "The database is switching over. You can save changes again in a moment"
+
+
+def plan_promote(inv: Inventory, state: ClusterState, standby: str, rejoin: bool = False) -> Plan:
+    """Switch over to STANDBY; with REJOIN the old primary then follows it."""
+    return plan_switchover(inv, state, standby, rejoin)
 
 
 def plan_switchover(
@@ -31,7 +37,7 @@ def plan_switchover(
     """The plan to make CANDIDATE the primary while the current primary is healthy."""
     cfg = promote_checks.database(inv, candidate)
     if cfg.manager == "patroni":
-        from console.actions import patroni
+        from console.actions.database import patroni
 
         return patroni.plan_switchover(inv, state, candidate)
     conds = promote_checks.switchover(inv, state, cfg)

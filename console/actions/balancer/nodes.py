@@ -8,8 +8,9 @@ only once the server's current sessions have reached zero.
 
 from __future__ import annotations
 
-from console.actions.context import ActionError, Context
-from console.actions.plan import Check, Plan, Probe, Step
+from console.actions.context import Context
+from console.actions.plan import Check, Plan, Probe, Step, poll
+from console.errors import ActionError
 from console.inventory import Inventory, WebNode
 from console.probes.haproxy import admin_state, parse_servers_state, parse_stat
 from console.state.model import ClusterState
@@ -90,7 +91,7 @@ def _wait_sessions(node: WebNode, timeout: float) -> Step:
                 last = count
             return Check(count == 0, f"{node.name} has {count} current sessions")
 
-        check = await ctx.poll(probe, timeout, every=0.5)
+        check = await poll(ctx, probe, timeout, every=0.5)
         if not check.ok:
             raise ActionError(f"{check.detail} after {timeout:g} s; it stays DRAIN")
         return check.detail
@@ -200,26 +201,48 @@ def plan_state(
     return Plan(action, node.name, summary, tuple(steps), refusals, confirm, way_back)
 
 
-def plan_weight(inv: Inventory, state: ClusterState, name: str, weight: int) -> Plan:
-    """The plan to set node NAME's weight on the balancer (0 to 256)."""
-    node = web_node(inv, name)
+def plan_drain(
+    inv: Inventory,
+    state: ClusterState,
+    node: str,
+    timeout: float = DRAIN_TIMEOUT,
+    then_maint: bool = False,
+    force: bool = False,
+) -> Plan:
+    """Stop new sessions to NODE and wait up to TIMEOUT s for its sessions to end."""
+    return plan_state(inv, state, node, "drain", timeout, then_maint, force)
+
+
+def plan_ready(inv: Inventory, state: ClusterState, node: str) -> Plan:
+    """Let NODE take traffic again (its health check decides when)."""
+    return plan_state(inv, state, node, "ready")
+
+
+def plan_maint(inv: Inventory, state: ClusterState, node: str, force: bool = False) -> Plan:
+    """Take NODE out of the balancer now, cutting its sessions."""
+    return plan_state(inv, state, node, "maint", force=force)
+
+
+def plan_weight(inv: Inventory, state: ClusterState, node: str, weight: int) -> Plan:
+    """The plan to set NODE's weight on the balancer (0 to 256)."""
+    found = web_node(inv, node)
     backend = _backend(inv)
     refusals = () if 0 <= weight <= 256 else (f"weight {weight} is outside 0..256",)
-    command = f"set server {backend}/{node.server} weight {weight}"
+    command = f"set server {backend}/{found.server} weight {weight}"
 
     async def act(ctx: Context) -> str:
         await ctx.haproxy_change(command)
         return "accepted"
 
     async def verify(ctx: Context) -> Check:
-        now = (await stat_of(ctx, node.server)).get("weight", "?")
-        return Check(now == str(weight), f"{node.name}'s weight is {now}")
+        now = (await stat_of(ctx, found.server)).get("weight", "?")
+        return Check(now == str(weight), f"{found.name}'s weight is {now}")
 
     step = Step(
-        f"Set {node.name}'s weight to {weight}",
+        f"Set {found.name}'s weight to {weight}",
         "HAProxy runtime API",
         command,
-        f"{node.server} is a server of backend {backend}",
+        f"{found.server} is a server of backend {backend}",
         f"`show stat` reads weight {weight}",
         act,
         verify,
@@ -228,11 +251,11 @@ def plan_weight(inv: Inventory, state: ClusterState, name: str, weight: int) -> 
         (
             s.weight
             for s in (state.balancer.servers if state.balancer else ())
-            if s.name == node.server
+            if s.name == found.server
         ),
         None,
     )
-    way_back = f"hotspare weight {node.name} {old}" if old is not None else ""
+    way_back = f"hotspare weight {found.name} {old}" if old is not None else ""
     return Plan(
-        "weight", node.name, f"weight {weight} for {node.name}", (step,), refusals, None, way_back
+        "weight", found.name, f"weight {weight} for {found.name}", (step,), refusals, None, way_back
     )

@@ -9,11 +9,11 @@ import json
 import sys
 from typing import Any
 
+from console.cli.tables import render
 from console.feed import Feed
 from console.inventory import Inventory
 from console.monitor import Monitor
 from console.state import model
-from console.status_table import render
 
 SCHEMA = f"hotspare.status/{model.SCHEMA_VERSION}"
 CLEAR = "\x1b[H\x1b[2J"

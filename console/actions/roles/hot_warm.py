@@ -8,7 +8,7 @@ back in the balancer only once its site is healthy. Each role file change is
 proven on the node itself: its site's GET /role shows the new flags, and a
 request made there lands in the access log of the new role.
 
-The role file, the site's view of it and the hooks: console/actions/rolefile.py.
+The role file, the site's view of it and the hooks: console/actions/roles/rolefile.py.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from __future__ import annotations
 import dataclasses
 import shlex
 
-from console.actions import nodes
-from console.actions.context import ActionError, Context
+from console.actions.balancer import nodes
+from console.actions.context import Context
 from console.actions.plan import Check, Plan, Probe, Step
-from console.actions.rolefile import (
+from console.actions.roles.rolefile import (
     CURL,
     ROLE_TIMEOUT,
     Flags,
@@ -30,6 +30,7 @@ from console.actions.rolefile import (
     site_took,
     write_role,
 )
+from console.errors import ActionError
 from console.inventory import Inventory, WebNode
 from console.state.model import ClusterState, Node
 
@@ -70,6 +71,22 @@ def _health_up(node: WebNode) -> Step:
         act=polled(probe, UP_TIMEOUT),
         verify=probe,
     )
+
+
+def plan_hot(inv: Inventory, state: ClusterState, node: str) -> Plan:
+    """Log NODE as hot, then put it in the balancer once its health check passes."""
+    return plan_role(inv, state, node, "hot")
+
+
+def plan_warm(
+    inv: Inventory,
+    state: ClusterState,
+    node: str,
+    timeout: float = nodes.DRAIN_TIMEOUT,
+    force: bool = False,
+) -> Plan:
+    """Take NODE out of the balancer, then log it as warm with its mail kept in its log."""
+    return plan_role(inv, state, node, "warm", timeout, force)
 
 
 def plan_role(

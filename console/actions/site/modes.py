@@ -14,11 +14,11 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from console.actions import site_checks as checks
-from console.actions import site_steps as steps
-from console.actions.context import ActionError, Context
+from console.actions.context import Context
 from console.actions.plan import Plan, Step
-from console.actions.site_input import Until
+from console.actions.site import checks, steps
+from console.actions.site.inputs import Until
+from console.errors import ActionError
 from console.inventory import Balancer, Database, Inventory, WebNode
 from console.state.model import ClusterState, SiteFlags
 
@@ -259,3 +259,24 @@ def _read_only_texts(nodes: tuple[WebNode, ...]) -> steps.Resolve:
         return steps.Flags("read-only", READ_ONLY_MESSAGE, NO_UNTIL)
 
     return resolve
+
+
+def mode(state: ClusterState) -> str:
+    """The site's mode as the balancer's flags say: normal, read-only or maintenance."""
+    return state.balancer.flags.mode if state.balancer is not None else "normal"
+
+
+def is_read_only(inv: Inventory, state: ClusterState, target: str | None) -> bool:
+    return mode(state) == "read-only"
+
+
+def is_not_read_only(inv: Inventory, state: ClusterState, target: str | None) -> bool:
+    return mode(state) != "read-only"
+
+
+def is_in_maintenance(inv: Inventory, state: ClusterState, target: str | None) -> bool:
+    return mode(state) == "maintenance"
+
+
+def is_not_in_maintenance(inv: Inventory, state: ClusterState, target: str | None) -> bool:
+    return mode(state) != "maintenance"

@@ -1,0 +1,349 @@
+"""Every action, declared once: the CLI's commands, the console's keys, palette and help read it.
+
+An entry names the action in the operator's words, what it acts on, its
+options, the plan builder (imported only when an action is planned, so
+`hotspare --help` stays fast), what must be typed, and its console key.
+Adding an action is one entry here plus its plan module.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from console.actions.plan import Plan
+    from console.inventory import Inventory
+    from console.state.model import ClusterState
+
+Group = Literal["balancer", "roles", "site", "database"]
+Kind = Literal["flag", "seconds", "int", "time", "message"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an action acts on: the console's selection, the CLI's positional argument.
+
+    Attributes:
+        kind: "node" (a web node), "database" (a member) or "site" (no argument).
+        param: the plan builder's keyword for it ("node", "standby", "name").
+        metavar: how the CLI shows it ("NODE", "STANDBY").
+    """
+
+    kind: Literal["node", "database", "site"]
+    param: str = ""
+    metavar: str = ""
+
+
+SITE = Target("site")
+NODE = Target("node", "node", "NODE")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of an action beside its target, front-end neutral.
+
+    Attributes:
+        name: the plan builder's keyword ("timeout").
+        help: one line.
+        kind: how the text is read: a flag, seconds, a whole number, a time
+            (the one time grammar, console/actions/site/inputs.py) or a page message.
+        default: when not given.
+        required: the CLI insists on it.
+        positional: given in place on the command line (`weight web1 50`).
+        metavar: how the CLI shows its value.
+    """
+
+    name: str
+    help: str
+    kind: Kind = "flag"
+    default: Any = False
+    required: bool = False
+    positional: bool = False
+    metavar: str = ""
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Key:
+    """The console's key for an action.
+
+    Attributes:
+        key: the key as Textual names it ("d", "M").
+        label: the key bar's word.
+        preset: option values the console passes (forcing is typing the name there).
+        ask: a question asked first; the answer is the option of that name.
+    """
+
+    key: str
+    label: str
+    preset: Mapping[str, Any] = field(default_factory=dict)
+    ask: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """One action.
+
+    Attributes:
+        words: the command's words ("drain"; "read-only", "on").
+        group: what it acts on, as the package of its plan module is named.
+        help: one line, in the operator's words.
+        target: the node, member or the site.
+        build: "module:function" of the plan builder, called
+            (inv, state, <target.param>=NAME, **options).
+        options: beside the target.
+        typed: what must be typed to go ahead, in words ("" for a y/N).
+        key: the console key, or None (command line only).
+        applies: "module:function" (inv, state, target) -> bool: whether this
+            is what the key means now, when several actions share it.
+        aliases: other names of the last word.
+    """
+
+    words: tuple[str, ...]
+    group: Group
+    help: str
+    target: Target
+    build: str
+    options: tuple[Option, ...] = ()
+    typed: str = ""
+    key: Key | None = None
+    applies: str = ""
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return " ".join(self.words)
+
+
+FORCE = Option("force", "even the last ready node (its name must be typed)")
+TIMEOUT = Option(
+    "timeout", "how long to wait for sessions to end (default 120)", "seconds", 120.0, metavar="S"
+)
+UNTIL = Option(
+    "until",
+    "when the site is back: 03:30, 2026-11-26T03:30, 45m, 1h30m",
+    "time",
+    None,
+    metavar="TIME",
+)
+MESSAGE = Option("message", "one line for the page", "message", None, metavar="TEXT")
+LAST_READY = "the node's name, when it is the last ready node (with --force)"
+DB = "console.actions.database"
+
+ACTIONS: tuple[Action, ...] = (
+    Action(
+        ("drain",),
+        "balancer",
+        "stop new sessions to a node and wait for its sessions to end",
+        NODE,
+        "console.actions.balancer:plan_drain",
+        (TIMEOUT, Option("then_maint", "put it in maintenance once drained"), FORCE),
+        LAST_READY,
+        Key("d", "drain", {"force": True}),
+    ),
+    Action(
+        ("ready",),
+        "balancer",
+        "let a node take traffic again",
+        NODE,
+        "console.actions.balancer:plan_ready",
+        key=Key("r", "ready"),
+    ),
+    Action(
+        ("maint",),
+        "balancer",
+        "take a node out of the balancer now (its sessions are cut)",
+        NODE,
+        "console.actions.balancer:plan_maint",
+        (FORCE,),
+        LAST_READY,
+        Key("m", "maint", {"force": True}),
+    ),
+    Action(
+        ("weight",),
+        "balancer",
+        "set a node's weight on the balancer (0..256)",
+        NODE,
+        "console.actions.balancer:plan_weight",
+        (Option("weight", "the new weight, 0..256", "int", None, positional=True, metavar="N"),),
+    ),
+    Action(
+        ("node", "hot"),
+        "roles",
+        "log a node as hot, then put it in the balancer once its health check passes",
+        NODE,
+        "console.actions.roles:plan_hot",
+        key=Key("h", "hot"),
+    ),
+    Action(
+        ("node", "warm"),
+        "roles",
+        "take a node out of the balancer, then log it as warm with its mail kept in its log",
+        NODE,
+        "console.actions.roles:plan_warm",
+        (TIMEOUT, FORCE),
+        LAST_READY,
+        Key("w", "warm", {"force": True}),
+    ),
+    Action(
+        ("scheduler", "move"),
+        "roles",
+        "stop scheduled jobs and real mail on the scheduler, then start them on NODE",
+        NODE,
+        "console.actions.roles:plan_move_scheduler",
+        typed="the node's name, when it is warm (it will send real mail)",
+        key=Key("s", "scheduler"),
+    ),
+    Action(
+        ("read-only", "on"),
+        "site",
+        "make the site read-only: reads go on, writes get a polite 503 page",
+        SITE,
+        "console.actions.site:plan_read_only_on",
+        (UNTIL, MESSAGE),
+        key=Key("o", "read-only"),
+        applies="console.actions.site.modes:is_not_read_only",
+    ),
+    Action(
+        ("read-only", "off"),
+        "site",
+        "take writes again",
+        SITE,
+        "console.actions.site:plan_read_only_off",
+        key=Key("o", "read-only"),
+        applies="console.actions.site.modes:is_read_only",
+    ),
+    Action(
+        ("maintenance", "on"),
+        "site",
+        "put up the 'down for maintenance, back at TIME' page for every visitor",
+        SITE,
+        "console.actions.site:plan_maintenance_on",
+        (replace(UNTIL, required=True), MESSAGE),
+        key=Key(
+            "M", "maint page", ask=("until", "Back at what time? (03:30, 2026-11-26T03:30, 45m)")
+        ),
+        applies="console.actions.site.modes:is_not_in_maintenance",
+    ),
+    Action(
+        ("maintenance", "off"),
+        "site",
+        "take the maintenance page down (back to read-only if it was)",
+        SITE,
+        "console.actions.site:plan_maintenance_off",
+        key=Key("M", "maint page"),
+        applies="console.actions.site.modes:is_in_maintenance",
+    ),
+    Action(
+        ("promote",),
+        "database",
+        "make a streaming standby the primary while the primary is healthy (switchover)",
+        Target("database", "standby", "STANDBY"),
+        f"{DB}:plan_promote",
+        (Option("rejoin", "then make the old primary a standby of the new one (pg_rewind)"),),
+        "the standby's name",
+        Key("p", "promote", {"rejoin": True}),
+        f"{DB}.member:means_promote",
+        aliases=("switchover",),
+    ),
+    Action(
+        ("failover",),
+        "database",
+        "promote a standby because the primary is gone",
+        Target("database", "standby", "STANDBY"),
+        f"{DB}:plan_failover",
+        typed="the standby's name (and that the old primary is off, if its box is unreachable)",
+        key=Key("p", "promote"),
+        applies=f"{DB}.member:means_failover",
+    ),
+    Action(
+        ("rejoin",),
+        "database",
+        "make an old primary (or a standby that lost its way) a standby of the primary",
+        Target("database", "name", "NAME"),
+        f"{DB}:plan_rejoin",
+        typed="the member's name",
+        key=Key("p", "promote"),
+        applies=f"{DB}.member:means_rejoin",
+    ),
+)
+
+# The help line of each word that groups several actions on the command line.
+PARENTS: Mapping[str, str] = {
+    "node": "make a web node hot or warm",
+    "scheduler": "the one node that runs scheduled jobs and sends real mail",
+    "read-only": "reads go on, writes get a polite 503 page (balancer, nodes and database)",
+    "maintenance": "every visitor gets the 'down for maintenance, back at TIME' page",
+}
+
+
+def find(name: str) -> Action:
+    """The action called NAME ("drain", "read-only on")."""
+    for action in ACTIONS:
+        if action.name == name:
+            return action
+    raise KeyError(name)
+
+
+def keyed() -> dict[str, tuple[Action, ...]]:
+    """The console's keys, each with the actions it may mean, in catalogue order."""
+    found: dict[str, tuple[Action, ...]] = {}
+    for action in ACTIONS:
+        if action.key is not None:
+            found[action.key.key] = (*found.get(action.key.key, ()), action)
+    return found
+
+
+def _resolve(ref: str) -> Callable[..., Any]:
+    module, name = ref.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def pick(
+    actions: tuple[Action, ...], inv: Inventory, state: ClusterState, target: str | None
+) -> Action:
+    """Of ACTIONS sharing one key, the one it means now (the first that applies)."""
+    for action in actions:
+        if not action.applies or _resolve(action.applies)(inv, state, target):
+            return action
+    return actions[-1]
+
+
+def read_option(option: Option, value: Any) -> Any:
+    """VALUE as the plan builder takes it: times and messages read and checked.
+
+    Raises:
+        ActionError: a time or message that cannot be used; says what is expected.
+    """
+    if value is None or option.kind not in ("time", "message"):
+        return value
+    from console.actions.site import inputs
+
+    text = str(value)
+    return inputs.parse_until(text) if option.kind == "time" else inputs.check_message(text)
+
+
+def plan(
+    action: Action,
+    inv: Inventory,
+    state: ClusterState,
+    target: str | None,
+    given: Mapping[str, Any],
+) -> Plan:
+    """ACTION's plan for TARGET from the snapshot STATE, with the options GIVEN.
+
+    Options not given take their defaults.
+    """
+    values = {
+        o.name: read_option(o, given[o.name] if given.get(o.name) is not None else o.default)
+        for o in action.options
+    }
+    if action.target.param:
+        values[action.target.param] = target
+    return _resolve(action.build)(inv, state, **values)
