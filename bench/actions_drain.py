@@ -1,6 +1,6 @@
 """Requests through the balancer during a rolling drain and ready, against the same load alone.
 
-On a lab of its own, a load generator (tests/loadgen.py: RATE requests/s,
+On a lab of its own, a load generator (tests/support/loadgen.py: RATE requests/s,
 one POST in four, each on a new connection) runs through HAProxy for each
 phase, alternating, ROUNDS times:
 
@@ -26,7 +26,7 @@ import time
 from bench.common import HOTSPARE, BenchError, conditions, lab_running
 from bench.console_keys import p99
 from console.lab.layout import LabLayout
-from tests.loadgen import Answer, Load, failures
+from tests.support.loadgen import Answer, Load, failures
 
 
 def hotspare(lab: LabLayout, *args: str) -> None:

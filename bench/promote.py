@@ -1,7 +1,7 @@
 """Write unavailability during a switchover under a writer's load, against the floor by hand.
 
 On a lab of its own (block 127.0.82, brought up if needed, purged at the end
-unless --keep), a writer (tests/dbwatch.py) commits one row at a time through
+unless --keep), a writer (tests/support/dbwatch.py) commits one row at a time through
 the site's multi-host connection string and records every acknowledged
 commit; a watch asks both members, round after round, which is out of
 recovery. Each switch starts a fresh writer and watch, lets ~2 s of commits
@@ -48,8 +48,8 @@ from bench.common import HOTSPARE, IDLE_SAMPLE, BenchError, conditions, machine_
 from bench.common import timed as timed_run
 from console.lab import control, pg, procs
 from console.lab.layout import LabLayout, find_pg_bin
-from tests.dbwatch import Watch, Writer
-from tests.labclient import db
+from tests.support.dbwatch import Watch, Writer
+from tests.support.labclient import db
 
 SETTLE = 2.0  # commits accumulated before a switch
 LOAD_SECONDS = 150.0  # the writer and the watch stop by themselves after this

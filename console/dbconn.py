@@ -4,24 +4,41 @@ The forward makes every member look like 127.0.0.1:<some port>, so libpq's own
 .pgpass lookup would match the wrong host and port; the password is looked
 up here for the member's real host, port, database and user instead.
 PGPASSWORD, when set, is left to libpq.
+
+`Connections` keeps one connection per member for whoever talks to the
+databases (the monitor and each action hold one each), and drops a
+connection on any failure so that the next use opens a new one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
+from console.errors import Exit, HotspareError
 from console.inventory import Database
+from console.ssh import BoxLink
+
+T = TypeVar("T")
 
 CONNECT_TIMEOUT = 3
 STATEMENT_TIMEOUT_MS = 2000
 
 
-class DatabaseUnreachable(Exception):
+class DatabaseUnreachable(HotspareError):
     """A member did not accept a connection; the message says why."""
+
+    exit = Exit.FAILED
+
+
+FAILURES = (psycopg.Error, DatabaseUnreachable, TimeoutError)
+"""What a use of a member's connection can fail with (BoxError aside: the box's)."""
 
 
 def _fields(line: str) -> list[str]:
@@ -88,3 +105,68 @@ def first_line(exc: BaseException) -> str:
     """The first line of an exception's message: libpq's are multi-line."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+class Connections:
+    """One kept connection per database member, each through its box's SSH link.
+
+    A connection that fails in any way is closed and forgotten: the next use
+    opens a new one (through a new forward if the link was reconnected).
+    """
+
+    def __init__(self, links: Mapping[str, BoxLink], timeout: float) -> None:
+        """LINKS: the box links, by box name; TIMEOUT: seconds to open a connection."""
+        self._links = links
+        self._timeout = timeout
+        self._kept: dict[str, psycopg.AsyncConnection[Any]] = {}
+
+    async def use(
+        self,
+        db: Database,
+        work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]],
+        retry: bool = False,
+    ) -> T:
+        """WORK on DB's kept connection (a new one when there is none); its result.
+
+        RETRY: a kept connection may have died with an old SSH connection, so a
+        failure on one is tried once more on a new connection, which tells that
+        apart from a database that is down. Only for WORK that may run twice.
+
+        Raises:
+            DatabaseUnreachable: no connection (libpq's reason, or none in time).
+            psycopg.Error, TimeoutError: WORK's, unchanged (after the drop).
+            BoxError: the box's link cannot forward to the member.
+        """
+        while True:
+            reused = db.name in self._kept
+            try:
+                return await work(await self._connection(db))
+            except FAILURES:
+                await self.drop(db.name)
+                if not (retry and reused):
+                    raise
+                retry = False
+
+    async def _connection(self, db: Database) -> psycopg.AsyncConnection[Any]:
+        conn = self._kept.get(db.name)
+        if conn is not None and not conn.closed:
+            return conn
+        port = await self._links[db.box].forward(db.host, db.port)
+        try:
+            conn = await asyncio.wait_for(connect(db, port), self._timeout)
+        except TimeoutError as exc:
+            raise DatabaseUnreachable(f"no connection within {self._timeout:g} s") from exc
+        self._kept[db.name] = conn
+        return conn
+
+    async def drop(self, name: str) -> None:
+        """Close and forget the connection to member NAME, if one is kept."""
+        conn = self._kept.pop(name, None)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def close(self) -> None:
+        """Close every kept connection."""
+        for name in list(self._kept):
+            await self.drop(name)

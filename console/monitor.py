@@ -8,31 +8,30 @@ with the reason, so nothing old is ever shown as current.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from console.inventory import Database as DatabaseConfig
-from console.inventory import Inventory
+from console.inventory import Database, Inventory
 from console.probes.haproxy import BalancerProbeError, probe_balancer
 from console.probes.node import probe_node
 from console.probes.patroni import (
     CLUSTER_TIMEOUT,
     PatroniProbeError,
-    PatroniView,
     probe_patroni,
     unreachable,
 )
+from console.probes.runtime import runtime
 from console.ssh import BoxError, BoxLink, RemoteFailed
 from console.state import model
+from console.state.patroni import PatroniView
 from console.state.verdicts import judge
 
 if TYPE_CHECKING:
-    import psycopg
+    from console import dbconn
 
 DEFAULT_INTERVAL = 2.0
 PROBE_TIMEOUT = 5.0
@@ -85,10 +84,10 @@ class Monitor:
         self._clock = clock
         self.links = {box.name: BoxLink(inv, box.name) for box in inv.boxes}
         self._records = {box.name: _BoxRecord() for box in inv.boxes}
-        self._balancer: model.Balancer | None = None
-        self._nodes: dict[str, model.Node] = {}
-        self._databases: dict[str, model.Database] = {}
-        self._pg: dict[str, psycopg.AsyncConnection[Any]] = {}
+        self._balancer: model.BalancerState | None = None
+        self._nodes: dict[str, model.NodeState] = {}
+        self._databases: dict[str, model.DatabaseState] = {}
+        self._pg: dbconn.Connections | None = None  # made at first use: psycopg loads late
         self._patroni_dbs = tuple(d for d in inv.databases if d.manager == "patroni")
         self._patroni: PatroniView | None = None
         self._patroni_reason = "not read yet"
@@ -149,12 +148,7 @@ class Monitor:
         link = self.links[cfg.box]
 
         async def ask(command: str) -> str:
-            reader, writer = await link.open_unix(cfg.socket)
-            try:
-                writer.write(command + "\n")
-                return str(await asyncio.wait_for(reader.read(), self.probe_timeout))
-            finally:
-                writer.close()
+            return await runtime(link, cfg.socket, command, self.probe_timeout)
 
         self._balancer = await probe_balancer(ask, cfg, self._clock())
 
@@ -195,45 +189,20 @@ class Monitor:
                 return
         self._patroni_failed.add(box)
 
-    async def _probe_db(self, db: DatabaseConfig) -> None:
-        import psycopg
-
+    async def _probe_db(self, db: Database) -> None:
         from console import dbconn
         from console.probes.postgres import probe_database, unreachable
 
+        if self._pg is None:
+            self._pg = dbconn.Connections(self.links, self.probe_timeout)
         now = self._clock()
-        # A kept connection may have died with an old SSH connection: one retry
-        # on a fresh one tells that apart from a database that is down.
-        for attempt in (1, 2):
-            reused = db.name in self._pg
-            try:
-                conn = await self._db_connection(db)
-                state = await probe_database(conn, db, now, timeout=self.probe_timeout)
-                break
-            except (dbconn.DatabaseUnreachable, psycopg.Error, TimeoutError) as exc:
-                await self._drop_db(db.name)
-                reason = dbconn.first_line(exc) or "no answer in time"
-                state = unreachable(db, now, f"PostgreSQL does not answer: {reason}")
-                if not reused or attempt == 2:
-                    break
-        self._databases[db.name] = state
-
-    async def _db_connection(self, db: DatabaseConfig) -> psycopg.AsyncConnection[Any]:
-        from console import dbconn
-
-        conn = self._pg.get(db.name)
-        if conn is not None and not conn.closed:
-            return conn
-        port = await self.links[db.box].forward(db.host, db.port)
-        conn = await asyncio.wait_for(dbconn.connect(db, port), self.probe_timeout)
-        self._pg[db.name] = conn
-        return conn
-
-    async def _drop_db(self, name: str) -> None:
-        conn = self._pg.pop(name, None)
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
+        try:
+            self._databases[db.name] = await self._pg.use(
+                db, lambda conn: probe_database(conn, db, now, self.probe_timeout), retry=True
+            )
+        except dbconn.FAILURES as exc:
+            reason = f"PostgreSQL does not answer: {dbconn.first_line(exc)}"
+            self._databases[db.name] = unreachable(db, now, reason)
 
     # Snapshots ----------------------------------------------------------------
 
@@ -312,6 +281,6 @@ class Monitor:
 
     async def close(self) -> None:
         """Close every database connection and SSH link."""
-        for name in list(self._pg):
-            await self._drop_db(name)
+        if self._pg is not None:
+            await self._pg.close()
         await asyncio.gather(*(link.close() for link in self.links.values()))

@@ -21,6 +21,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from console.errors import Exit, HotspareError
+
 Role = Literal["hot", "warm"]
 MailMode = Literal["real", "log"]
 
@@ -35,12 +37,14 @@ HEADER = (
 )
 
 
-class RoleFileError(ValueError):
+class RoleFileError(HotspareError, ValueError):
     """The role file cannot be understood.
 
     Attributes:
         line: 1-based line number of the problem, or None if it is not tied to a line.
     """
+
+    exit = Exit.FAILED
 
     def __init__(self, message: str, line: int | None = None) -> None:
         self.line = line

@@ -49,3 +49,15 @@ def inert(text: str) -> str:
     if _UNSAFE.search(text) is None:
         return text
     return _UNSAFE.sub(_visible, text)
+
+
+def printable(text: str, also: str = "", mark: str = "?") -> str:
+    """TEXT with MARK for every character that is not printable, and for those in ALSO.
+
+    Not printable (str.isprintable) is wider than `inert`'s rule: every control,
+    format (zero-width, bidi) and separator character but the plain space. For
+    a line hotspare writes on a box for other consoles to read back and show,
+    such as the promotion lock's: `inert`'s escapes would put backslashes into
+    it, and ALSO keeps out what the shell line that writes it must not hold.
+    """
+    return "".join(c if c.isprintable() and c not in also else mark for c in text)

@@ -69,6 +69,9 @@ def outcome_lines(outcome: Outcome) -> list[str]:
     for result in outcome.undone:
         mark = "✓" if result.ok else "✗"
         lines.append(one_line(f" {mark} put back: {result.title}: {result.check}", 300))
+    for result in outcome.cleanup:
+        mark = "✓" if result.ok else "✗"
+        lines.append(one_line(f" {mark} at the end: {result.title}: {result.check}", 300))
     return lines
 
 

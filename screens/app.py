@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -38,7 +38,7 @@ from console.inventory import Inventory
 from console.monitor import Monitor
 from console.ssh import BoxLink
 from console.state.model import ClusterState
-from screens import keys
+from screens import keys, switch
 from screens.action import ActionScreen, Runner
 from screens.detail import BoxScreen, box_of
 from screens.help import HelpScreen
@@ -112,8 +112,11 @@ class HotspareApp(App[int]):
         clock: Callable[[], float] = time.time,
         links: Mapping[str, BoxLink] | None = None,
         monitor: Monitor | None = None,
+        others: Sequence[Inventory] = (),
     ) -> None:
         super().__init__()
+        self.others = tuple(others)  # inventories the palette can switch to
+        self.switch_to: Inventory | None = None  # set when the operator switches
         self.clock = clock
         self.inv = inv
         self.feed = feed
@@ -283,7 +286,7 @@ class HotspareApp(App[int]):
         async def run(typed: str | None, say: Callable[[str], None]) -> Outcome:
             assert self.monitor is not None
             ctx = Context(self.monitor, say=say, clock=self.clock)
-            audit = AuditLog(default_path(self.inv.name), self.inv.name)
+            audit = AuditLog(default_path(self.inv), self.inv.name)
             try:
                 return await execute(plan, ctx, self.authority, audit, typed)
             finally:
@@ -372,6 +375,14 @@ class HotspareApp(App[int]):
                 key.description, f"key {keys.shown(key.key)}", self._runner(key.action)
             )
         yield SystemCommand("High contrast theme", "for projectors", self.action_high_contrast)
+        if screen is self.screen_stack[0]:  # never from under a running action
+            yield from switch.commands(self.others, self.switch_cluster)
+
+    async def switch_cluster(self, inv: Inventory) -> None:
+        """Stop watching this cluster, then exit for screens/main.py to open INV."""
+        self.switch_to = inv
+        await switch.stop_feed(self, self.monitor)
+        self.exit(0)
 
     def _runner(self, action: str) -> Callable[[], Awaitable[None]]:
         async def run() -> None:

@@ -13,19 +13,18 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console import cli
 from console.authority import Authority
-from console.feed import Feed
-from console.inventory import Inventory
+from console.cli import clusters
 from console.lab.layout import DEFAULT_BLOCK, LabLayout, LayoutError
 from console.lab.procs import LabProcessError
-from console.monitor import Monitor
 
 if TYPE_CHECKING:
+    from console.inventory import Inventory
     from screens.app import HotspareApp
 
 SSH_FPS = "15"
@@ -34,6 +33,11 @@ SSH_FPS = "15"
 def _extend(parser: argparse.ArgumentParser, commands: Any) -> None:
     parser.add_argument(
         "--high-contrast", action="store_true", help="high-contrast theme (projectors)"
+    )
+    parser.add_argument(
+        "--one-cluster",
+        action="store_true",
+        help="offer no switch to another cluster in the palette (serve uses it)",
     )
     parser.set_defaults(run=_console)
     demo = commands.add_parser("demo", help="bring the local lab up, then open the console on it")
@@ -49,9 +53,13 @@ def _extend(parser: argparse.ArgumentParser, commands: Any) -> None:
     serve.set_defaults(run=_serve)
 
 
-def _app(inv: Inventory, args: argparse.Namespace, observe: bool = False) -> HotspareApp:
+def _app(
+    inv: Inventory, args: argparse.Namespace, observe: bool = False, switching: bool = False
+) -> HotspareApp:
     if os.environ.get("SSH_CONNECTION") and "TEXTUAL_FPS" not in os.environ:
         os.environ["TEXTUAL_FPS"] = SSH_FPS  # fewer frames over a remote link
+    from console.feed import Feed  # SSH and PostgreSQL are loaded only to draw
+    from console.monitor import Monitor
     from screens.app import HotspareApp
 
     env = inv.environment
@@ -67,6 +75,7 @@ def _app(inv: Inventory, args: argparse.Namespace, observe: bool = False) -> Hot
         high_contrast=args.high_contrast,
         links=monitor.links,
         monitor=monitor,
+        others=clusters.others(inv) if switching and not args.one_cluster else (),
     )
 
 
@@ -74,9 +83,25 @@ def _console(args: argparse.Namespace) -> int:
     inv = cli.load_inventory(args)
     if inv is None:
         return 2
-    app = _app(inv, args)
-    app.run()
-    return app.return_code or 0
+    return run_consoles(inv, lambda chosen: _app(chosen, args, switching=True))
+
+
+def run_consoles(
+    inv: Inventory,
+    build: Callable[[Inventory], HotspareApp],
+    run: Callable[[HotspareApp], object] = lambda app: app.run(),
+) -> int:
+    """Run the console BUILD makes for INV, and a new one each time the operator switches.
+
+    Returns:
+        The exit status of the last console.
+    """
+    while True:
+        app = build(inv)
+        run(app)
+        if app.switch_to is None:
+            return app.return_code or 0
+        inv = app.switch_to
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -142,9 +167,19 @@ def _serve(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     from textual_serve.server import Server
 
-    command = [sys.executable, "-m", "screens.main", "--observe", "--cluster", str(inv.path)]
+    # --one-cluster: a browser viewer watches the cluster it was given, no other.
+    command = [sys.executable, "-m", "screens.main", "--observe", "--one-cluster"]
+    command += ["--cluster", str(inv.path)]
     Server(shlex.join(command), host=args.host, port=args.port, title="hotspare").serve()
     return 0
+
+
+def main_parser() -> argparse.ArgumentParser:
+    """The whole `hotspare` command line, console commands included; runs nothing.
+
+    The man page (make man) and the completion scripts are made from it.
+    """
+    return cli.build_parser(_extend)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

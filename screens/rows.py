@@ -100,7 +100,7 @@ def server_row(server: model.Server, fresh: model.BoxFreshness | None) -> Cells:
 NODE_COLUMNS = ("node", "role", "sched", "mail", "health", "load", "log", "data")
 
 
-def node_row(node: model.Node, fresh: model.BoxFreshness | None) -> Cells:
+def node_row(node: model.NodeState, fresh: model.BoxFreshness | None) -> Cells:
     role: str = node.role or "?"
     role_style = "" if node.role == node.expected_role else WARN
     if node.role and node.role != node.expected_role:
@@ -137,7 +137,7 @@ def _lag(link: model.StandbyLink | None) -> str:
     return f"{size(link.lag_bytes)} {age(link.replay_lag_s or 0.0)}" if link else "-"
 
 
-def _archiver(db: model.Database) -> tuple[str, str]:
+def _archiver(db: model.DatabaseState) -> tuple[str, str]:
     arch = db.archiver
     if arch is None or db.role != "primary":
         return "-", ""
@@ -149,7 +149,7 @@ def _archiver(db: model.Database) -> tuple[str, str]:
     return f"✓ {arch.archived_count} sent", ""
 
 
-def db_row(db: model.Database, state: model.ClusterState) -> Cells:
+def db_row(db: model.DatabaseState, state: model.ClusterState) -> Cells:
     fresh = state.freshness(db.box)
     if db.role is None:
         role, style = "✗ DOWN", BAD

@@ -56,7 +56,7 @@ def repo_root() -> Path:
 @pytest.fixture
 def db_lab(lab: LabLayout, capsys: pytest.CaptureFixture[str]) -> Iterator[LabLayout]:
     """The lab with db1 primary and db2 streaming from it, before and after the test."""
-    from tests.labclient import eventually, hotspare, is_primary, streams
+    from tests.support.labclient import eventually, hotspare, is_primary, streams
 
     eventually(lambda: streams(lab, "db1", "db2"), timeout=20)
     yield lab

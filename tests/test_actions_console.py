@@ -20,8 +20,8 @@ from console.probes.haproxy import admin_state, parse_servers_state
 from screens.action import ActionScreen
 from screens.panels import BalancerPanel
 from screens.prompt import PromptScreen
-from tests.console_parts import RecordingApp
-from tests.labclient import haproxy
+from tests.support.console_parts import RecordingApp
+from tests.support.labclient import haproxy
 from tests.test_actions_nodes import admin
 
 

@@ -14,8 +14,8 @@ from console import cli
 from console.lab import control, procs
 from console.lab.layout import LabLayout
 from console.probes.haproxy import admin_state, parse_servers_state, parse_stat
-from tests.labclient import haproxy
-from tests.loadgen import Load, failures
+from tests.support.labclient import haproxy
+from tests.support.loadgen import Load, failures
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import pytest
 from console import cli, node_role
 from console.lab.layout import LabLayout
 from console.probes.haproxy import admin_state, parse_servers_state, parse_stat
-from tests.labclient import db, eventually, haproxy, http
+from tests.support.labclient import db, eventually, haproxy, http
 
 WEB = ("web1", "web2", "web3")
 SWEEP_INTERVAL = 3.0  # the lab's --sweep-interval (console/lab/control.py)

@@ -14,7 +14,7 @@ from console.actions.roles.rolefile import differs, hook_command, role_url, show
 from console.errors import ActionError
 from console.inventory import load
 from console.inventory.model import Hooks
-from tests.verdict_parts import INV, box, cluster_state, nodes_with
+from tests.support.verdict_parts import INV, box, cluster_state, nodes_with
 
 
 def _titles(plan: Plan) -> list[str]:

@@ -14,8 +14,8 @@ import pytest
 from console import node_role
 from console.actions.audit import AuditLog
 from console.lab.layout import LabLayout
-from tests.labclient import db, haproxy, hotspare, http
-from tests.loadgen import Answer, Load
+from tests.support.labclient import db, haproxy, hotspare, http
+from tests.support.loadgen import Answer, Load
 
 MESSAGE = "Upgrading the database, back soon"
 

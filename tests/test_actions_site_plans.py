@@ -13,7 +13,7 @@ from console.actions.site import modes as site
 from console.actions.site.inputs import check_message, parse_until
 from console.actions.site.steps import edit_map_file, map_command, parse_map_file
 from console.errors import ActionError
-from tests import verdict_parts as parts
+from tests.support import verdict_parts as parts
 
 NOW = datetime(2026, 11, 26, 2, 10, 20, tzinfo=UTC)
 MESSAGE = "Upgrading the database, back soon"

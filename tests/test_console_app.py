@@ -16,8 +16,8 @@ from screens.app import HotspareApp
 from screens.detail import BoxScreen
 from screens.help import HelpScreen
 from screens.panels import BalancerPanel, Banner, NodesPanel, Panel, ReplicasPanel, Timeline
-from tests.console_parts import RecordingApp, console_app
-from tests.verdict_parts import INV, box, cluster_state, server
+from tests.support.console_parts import RecordingApp, console_app
+from tests.support.verdict_parts import INV, box, cluster_state, server
 
 
 def _run(test: object) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from console.lab.layout import LabLayout
 from screens.main import serve_warning
-from tests.console_parts import console_app
+from tests.support.console_parts import console_app
 
 
 def test_serving_beyond_localhost_warns_that_there_is_no_authentication() -> None:

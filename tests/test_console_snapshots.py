@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.console_parts import console_app
-from tests.verdict_parts import INV, box, cluster_state
+from tests.support.console_parts import console_app
+from tests.support.verdict_parts import INV, box, cluster_state
 
 
 async def _first_picture(pilot: Any) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from console.lab.layout import LabLayout
-from tests.labclient import haproxy
+from tests.support.labclient import haproxy
 
 pytestmark = pytest.mark.lab
 

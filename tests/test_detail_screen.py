@@ -12,12 +12,12 @@ from typing import Any
 
 from console.events import Event
 from console.inventory import Inventory
-from console.probes.patroni import PatroniMember, PatroniView
 from console.state.model import ClusterState, LogFile, Slot
+from console.state.patroni import PatroniMember, PatroniView
 from screens import detail
 from screens.detail import BoxScreen, describe
-from tests.console_parts import console_app
-from tests.verdict_parts import INV, box, cluster_state, db, node
+from tests.support.console_parts import console_app
+from tests.support.verdict_parts import INV, box, cluster_state, db, node
 
 HOSTILE = "[/]ev[bold]il\x1b[31m\x1b]0;pwned\x07"
 CLOCK = re.compile(r"\b\d\d:\d\d:\d\d \((now|[\d.]+[smh] ago)\)")

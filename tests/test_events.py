@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from console.events import changes
-from tests.verdict_parts import INV, balancer, box, cluster_state, db, node, server
+from tests.support.verdict_parts import INV, balancer, box, cluster_state, db, node, server
 
 
 def _texts(before: object, after: object) -> list[str]:

@@ -12,7 +12,7 @@ import pytest
 
 from console.lab import control, procs
 from console.lab.layout import LabLayout
-from tests.labclient import db, eventually, hotspare, is_primary, kill_postmaster, streams
+from tests.support.labclient import db, eventually, hotspare, is_primary, kill_postmaster, streams
 
 pytestmark = pytest.mark.lab
 

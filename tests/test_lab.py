@@ -14,7 +14,7 @@ import asyncssh
 import pytest
 
 from console.lab.layout import LabLayout
-from tests.labclient import db, eventually, haproxy, http, ssh
+from tests.support.labclient import db, eventually, haproxy, http, ssh
 
 pytestmark = pytest.mark.lab
 

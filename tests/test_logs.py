@@ -20,8 +20,8 @@ from console.lab.layout import LabLayout
 from console.logs.lines import LogLine
 from console.logs.session import LogSession, sources
 from console.ssh import BoxLink
-from tests.logs_parts import access_line, append, lab_inventory, marker, node
-from tests.variants import variant
+from tests.support.logs_parts import access_line, append, lab_inventory, marker, node
+from tests.support.variants import variant
 
 HOSTILE: dict[str, bytes] = {
     "csi": b"csi \x1b[2J\x1b[31mred\x1b[0m",

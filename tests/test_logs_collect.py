@@ -27,7 +27,7 @@ from console.logs import collect as collect_module
 from console.logs.archive import CollectError, CollectReport, FileReport, NodeReport
 from console.logs.collect import collect
 from console.ssh import link
-from tests.labclient import ssh
+from tests.support.labclient import ssh
 from tests.test_ssh import hung_sshd
 
 TODAY = date(2026, 11, 26)

@@ -13,16 +13,15 @@ from typing import Any
 
 import pytest
 
+from console.probes import http
 from console.probes.patroni import (
     PatroniProbeError,
-    curl_command,
     parse_cluster,
-    parse_curl,
     probe_patroni,
     summary,
     unreachable,
 )
-from tests.patroni_parts import (
+from tests.support.patroni_parts import (
     URL,
     answered,
     fixture,
@@ -161,58 +160,7 @@ def test_an_empty_cluster_is_a_view_with_no_leader() -> None:
     assert (empty.members, empty.leaders) == ((), ())
 
 
-# --- curl on the box ----------------------------------------------------------------------
-
-
-def test_curl_command_bounds_the_call_and_quotes_what_it_sends() -> None:
-    get = curl_command(f"{URL}/cluster", 3.0)
-    assert get.startswith("curl -s --max-time 3 ")
-    assert f" {URL}/cluster; " in get
-    assert " 'http://h:8008/cluster?a=1&b=2'; " in curl_command("http://h:8008/cluster?a=1&b=2", 3)
-    assert "POST" not in get
-    post = curl_command(f"{URL}/switchover", 30.0, {"leader": "db1", "candidate": "db2"})
-    assert "--max-time 30 -X POST -H 'Content-Type: application/json' " in post
-    assert """-d '{"leader":"db1","candidate":"db2"}'""" in post
-    hostile = curl_command(f"{URL}/failover", 30.0, {"candidate": "x'; rm -rf /; '"})
-    assert "rm -rf /; '\"'\"'" in hostile  # stays inside single quotes
-
-
-@pytest.mark.parametrize(
-    ("output", "exit", "status", "body"),
-    [
-        (answered('{"members": []}'), 0, 200, '{"members": []}'),
-        (answered("line one\nline two", 412), 0, 412, "line one\nline two"),
-        (answered(""), 0, 200, ""),
-        (answered("hotspare-curl 0", 503), 0, 503, "hotspare-curl 0"),  # the body cannot pose
-        ("hotspare-curl 127\n", 127, None, ""),  # no curl: -w never printed
-        (answered("", 0, exit=7), 7, 0, ""),
-    ],
-)
-def test_curl_output_gives_exit_status_and_body(
-    output: str, exit: int, status: int | None, body: str
-) -> None:
-    answer = parse_curl(output, URL)
-    assert (answer.exit, answer.status, answer.body) == (exit, status, body)
-
-
-@pytest.mark.parametrize(
-    ("exit", "says"),
-    [
-        (127, "curl is not installed"),
-        (7, "nothing answers at http://127.0.0.1:8008: is Patroni running?"),
-        (28, "did not answer at http://127.0.0.1:8008 in time"),
-        (35, "curl exit 35"),
-    ],
-)
-def test_no_http_answer_is_said_in_operator_words(exit: int, says: str) -> None:
-    answer = parse_curl(answered("", 0, exit=exit), URL)
-    problem = answer.problem(URL)
-    assert problem is not None and says in problem
-
-
-def test_output_without_curls_exit_status_is_a_probe_error() -> None:
-    with pytest.raises(PatroniProbeError, match="no curl result"):
-        parse_curl("sh: 1: syntax error\x1b[2J", URL)
+# --- asking Patroni with curl on the box (the curl line itself: test_http.py) ----------
 
 
 def test_probe_asks_cluster_on_the_box_and_parses_the_answer() -> None:
@@ -225,7 +173,7 @@ def test_probe_asks_cluster_on_the_box_and_parses_the_answer() -> None:
     seen = asyncio.run(probe_patroni(run, URL + "/", 7.0))
     assert [m.name for m in seen.members] == ["db1", "db2"]
     assert seen.observed_at == 7.0
-    assert sent == [curl_command(f"{URL}/cluster", 3.0)]
+    assert sent == [http.Request("GET", f"{URL}/cluster", 3.0).command()]
 
 
 @pytest.mark.parametrize(
@@ -234,6 +182,10 @@ def test_probe_asks_cluster_on_the_box_and_parses_the_answer() -> None:
         (answered("Service Unavailable\x1b[31m", 503), "Patroni answered 503 at"),
         (answered("", 0, exit=7), "nothing answers at"),
         (answered("not json"), "not JSON"),
+        (answered("", 0, exit=127), "curl is not installed on the box: hotspare asks Patroni"),
+        (answered("", 0, exit=28), f"Patroni did not answer at {URL}/cluster in time"),
+        (answered("", 0, exit=35), r"curl exit 35\): check patroni_url in cluster.yaml"),
+        ("sh: 1: syntax error\x1b[2J", "no curl result from the box"),
     ],
 )
 def test_probe_failures_are_probe_errors_on_one_clean_line(output: str, says: str) -> None:

@@ -19,14 +19,14 @@ from console.actions.plan import Check, Plan, Probe
 from console.errors import ActionError
 from console.inventory import Inventory
 from console.monitor import Monitor
+from console.probes import http
 from console.probes.patroni import (
-    curl_command,
     summary,
     unreachable,
 )
 from console.ssh import RemoteTimeout, Result
-from tests import verdict_parts as parts
-from tests.patroni_parts import (
+from tests.support import verdict_parts as parts
+from tests.support.patroni_parts import (
     INV,
     URL,
     answered,
@@ -81,7 +81,7 @@ def test_monitor_reads_patroni_through_the_first_box_whose_patroni_answers() -> 
     asyncio.run(monitor._probe_patroni("db2"))
     assert monitor.snapshot().patroni == view("healthy")
     assert monitor._patroni_reader() == "db2"  # it keeps to the box that answers
-    assert down.asked == up.asked == [curl_command(f"{URL}/cluster", 3.0)]
+    assert down.asked == up.asked == [http.Request("GET", f"{URL}/cluster", 3.0).command()]
 
 
 def test_a_hung_shell_is_patronis_problem_not_the_boxs() -> None:
@@ -116,8 +116,10 @@ def test_switchover_plan_posts_to_the_candidates_patroni_then_watches() -> None:
     assert plan.way_back == "hotspare promote db1"
     ask, watch = plan.steps
     assert ask.where == watch.where == "curl on db2 to Patroni"
-    assert ask.command == curl_command(
-        f"{URL}/switchover", 30.0, {"leader": "db1", "candidate": "db2"}
+    switchover = '{"leader":"db1","candidate":"db2"}'
+    assert (
+        ask.command
+        == http.Request("POST", f"{URL}/switchover", 30.0, switchover, http.JSON).command()
     )
     assert (
         """-X POST -H 'Content-Type: application/json' -d '{"leader":"db1","candidate":"db2"}'"""
@@ -132,7 +134,8 @@ def test_switchover_plan_posts_to_the_candidates_patroni_then_watches() -> None:
 def test_failover_plan_needs_the_name_typed_and_sends_only_the_candidate() -> None:
     plan = actions.plan_failover(INV, state_with(view("healthy")), "db2")
     assert (plan.action, plan.target, plan.refusals, plan.confirm) == ("failover", "db2", (), "db2")
-    assert plan.steps[0].command == curl_command(f"{URL}/failover", 30.0, {"candidate": "db2"})
+    failover = http.Request("POST", f"{URL}/failover", 30.0, '{"candidate":"db2"}', http.JSON)
+    assert plan.steps[0].command == failover.command()
     assert "once Patroni shows db1 streaming again" in plan.way_back
     assert any("a failover does not wait" in c.detail for c in plan.preconditions)
 
@@ -229,6 +232,9 @@ class _Ctx:
         if output == "timeout":
             raise RemoteTimeout(box, "did not finish")
         return Result(0, output, "")
+
+    async def fetch(self, *args: Any) -> http.Answer:
+        return await Context.fetch(cast(Context, self), *args)
 
     def clock(self) -> float:
         return 100.0

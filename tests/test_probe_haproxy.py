@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from console.inventory import model as inventory
+from console.inventory import Balancer
 from console.inventory.loader import load
 from console.lab.layout import LabLayout
 from console.probes.haproxy import (
@@ -26,11 +26,11 @@ from console.probes.haproxy import (
     site_flags,
 )
 from console.state.model import SiteFlags
-from tests.labclient import haproxy
+from tests.support.labclient import haproxy
 
 FIXTURES = Path(__file__).parent / "fixtures" / "haproxy"
 MAP = "/tmp/hotspare-lab-127.0.94/boxes/lb1/etc/site-flags.map"
-CFG = inventory.Balancer(
+CFG = Balancer(
     box="lb1",
     socket="/run/haproxy.sock",
     frontend="site",
@@ -211,7 +211,7 @@ def test_refusals_name_the_key_to_check(command: str, answer: str, words: str) -
 
 
 def test_an_unknown_frontend_is_named() -> None:
-    cfg = inventory.Balancer(**{**CFG.__dict__, "frontend": "www"})
+    cfg = Balancer(**{**CFG.__dict__, "frontend": "www"})
     with pytest.raises(BalancerProbeError, match=r"no frontend named 'www'.*balancer.frontend"):
         asyncio.run(probe_balancer(captured("at-rest"), cfg, now=0.0))
 

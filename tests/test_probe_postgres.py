@@ -8,15 +8,15 @@ from typing import Any
 import psycopg
 import pytest
 
-from console.inventory import model as inventory
+from console.inventory import Database
 from console.lab.layout import PG_PORT, LabLayout
 from console.probes.postgres import probe_database, unreachable
-from console.state.model import Database
-from tests.labclient import eventually
+from console.state.model import DatabaseState
+from tests.support.labclient import eventually
 
 
-def member(lab: LabLayout, name: str) -> inventory.Database:
-    return inventory.Database(
+def member(lab: LabLayout, name: str) -> Database:
+    return Database(
         name=name,
         box=name,
         host=lab.address(name),
@@ -31,7 +31,7 @@ def member(lab: LabLayout, name: str) -> inventory.Database:
     )
 
 
-async def connect(cfg: inventory.Database, autocommit: bool = True) -> psycopg.AsyncConnection[Any]:
+async def connect(cfg: Database, autocommit: bool = True) -> psycopg.AsyncConnection[Any]:
     return await psycopg.AsyncConnection.connect(
         host=cfg.host,
         port=cfg.port,
@@ -43,10 +43,10 @@ async def connect(cfg: inventory.Database, autocommit: bool = True) -> psycopg.A
     )
 
 
-def probe(lab: LabLayout, name: str, autocommit: bool = True) -> tuple[Database, str]:
+def probe(lab: LabLayout, name: str, autocommit: bool = True) -> tuple[DatabaseState, str]:
     """Probe NAME; also return the connection's transaction status afterwards."""
 
-    async def run() -> tuple[Database, str]:
+    async def run() -> tuple[DatabaseState, str]:
         cfg = member(lab, name)
         async with await connect(cfg, autocommit) as conn:
             database = await probe_database(conn, cfg, now=42.0)
@@ -129,7 +129,7 @@ def test_a_query_that_outlives_its_timeout_is_reported(lab: LabLayout) -> None:
 
 
 def test_unreachable_keeps_only_the_problem() -> None:
-    cfg = inventory.Database(
+    cfg = Database(
         name="db2",
         box="db2",
         host="10.0.0.2",

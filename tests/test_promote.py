@@ -26,8 +26,8 @@ from console.inventory import load
 from console.lab import pg
 from console.lab.layout import LabLayout
 from console.monitor import Monitor
-from tests.dbwatch import Watch, Writer
-from tests.labclient import (
+from tests.support.dbwatch import Watch, Writer
+from tests.support.labclient import (
     db,
     eventually,
     hotspare,

@@ -12,7 +12,7 @@ from textual.widgets import Input, Log
 from console.lab.layout import LabLayout
 from screens.action import ActionScreen
 from screens.panels import ReplicasPanel
-from tests.labclient import is_primary, streams
+from tests.support.labclient import is_primary, streams
 from tests.test_actions_console import live_app, until
 
 pytestmark = pytest.mark.lab

@@ -16,8 +16,8 @@ from console.actions.plan import Check, Plan
 from console.errors import ActionError
 from console.inventory import Inventory
 from console.state.model import ClusterState, SiteFlags, SiteMode
-from tests import verdict_parts as parts
-from tests.verdict_parts import box, db, link
+from tests.support import verdict_parts as parts
+from tests.support.verdict_parts import box, db, link
 
 if TYPE_CHECKING:
     from console.monitor import Monitor

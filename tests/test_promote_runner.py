@@ -18,7 +18,7 @@ from console.actions.runner import Outcome, execute
 from console.authority import Authority
 from console.errors import ActionError
 from console.inventory import Inventory
-from tests import verdict_parts as parts
+from tests.support import verdict_parts as parts
 
 if TYPE_CHECKING:
     from console.monitor import Monitor

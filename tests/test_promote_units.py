@@ -15,7 +15,7 @@ from console.actions.database.rejoin import keep_dir, parse_history, segment_nam
 from console.actions.database.replication import conf_string, parse_auto_conf, point_at
 from console.errors import ActionError
 from console.inventory import Inventory, InventoryError, load
-from tests import verdict_parts as parts
+from tests.support import verdict_parts as parts
 
 GOOD_LAB = Path(__file__).resolve().parent / "inventory_cases" / "good_lab.yaml"
 INV = parts.INV

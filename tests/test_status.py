@@ -23,8 +23,8 @@ from console.lab import control, pg, procs
 from console.lab.layout import LabLayout
 from console.monitor import Monitor
 from console.state.model import ClusterState
-from tests.labclient import haproxy
-from tests.variants import snapshot, snapshot_until, variant
+from tests.support.labclient import haproxy
+from tests.support.variants import snapshot, snapshot_until, variant
 
 pytestmark = pytest.mark.lab
 
@@ -294,7 +294,7 @@ def test_two_primaries_raise_a_split_brain_alarm(lab: LabLayout) -> None:
         split = [a for a in state.alarms if a.code == "split-brain"]
         assert split and split[0].severity == "critical"
         assert set(split[0].subject) == {"db1", "db2"}
-        assert main(["--cluster", str(lab.cluster_file), "status"]) == 1
+        assert main(["--cluster", str(lab.cluster_file), "status"]) == 2  # critical
     finally:
         pg.stop(lab, "db2")
         shutil.rmtree(lab.data_dir("db2"))

@@ -8,7 +8,7 @@ from typing import Any
 from console.cli.tables import render
 from console.state.model import ClusterState
 from console.units import age, size
-from tests.verdict_parts import INV, box, cluster_state, node
+from tests.support.verdict_parts import INV, box, cluster_state, db, node
 
 
 def _state(**changes: Any) -> ClusterState:
@@ -57,3 +57,20 @@ def test_ages_and_sizes_are_short() -> None:
         "2.0kB",
         "16.0MB",
     ]
+
+
+def test_name_columns_are_as_wide_as_the_longest_name() -> None:
+    state = cluster_state(
+        nodes=(replace(node("web1"), name="app-web1"), node("web2")),
+        databases=(db("orders-db1"), db("db2", role="standby")),
+    )
+    text = render(state)
+    lines = text.splitlines()
+    rows = lines[next(i for i, line in enumerate(lines) if line.startswith("NODES")) :]
+    app = next(line for line in rows if line.startswith("  app-web1 "))
+    web2 = next(line for line in rows if line.startswith("  web2 "))
+    # Whole names, and the column after them starts in the same place on every row.
+    assert app.index("hot") == web2.index("hot")
+    assert any(line.startswith("  orders-db1 primary") for line in rows)
+    header = next(line for line in rows if line.startswith("NODES"))
+    assert header.index("ROLE") == app.index("hot")

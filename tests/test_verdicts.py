@@ -9,7 +9,7 @@ import pytest
 
 from console.state.model import Archiver, BoxFreshness, LogFile, SiteFlags, Verdicts
 from console.state.verdicts import LAG_BYTES_WARN, REPLAY_LAG_WARN_S, judge
-from tests.verdict_parts import (
+from tests.support.verdict_parts import (
     INV,
     LOG,
     balancer,

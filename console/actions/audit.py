@@ -4,14 +4,16 @@ Append-only and fsynced before the action's outcome is reported, so what
 the team saw happen is on disk even if the console dies right after. Each
 record says who (the user, and the SSH client when the console runs on a
 jump host), on which cluster, what and on what, the plan, each step's result
-and the outcome. The file is per cluster, under $XDG_STATE_HOME (default
-~/.local/state)/hotspare/, or where $HOTSPARE_AUDIT points.
+and the outcome. The file is per inventory file (two inventories may share a
+cluster name), under $XDG_STATE_HOME (default ~/.local/state)/hotspare/, or
+where $HOTSPARE_AUDIT points.
 """
 
 from __future__ import annotations
 
 import fcntl
 import getpass
+import hashlib
 import json
 import os
 import time
@@ -19,17 +21,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from console.inventory import Inventory
+
 SCHEMA = "hotspare.audit/1"
 
 
-def default_path(cluster: str) -> Path:
-    """Where the audit log of CLUSTER lives unless $HOTSPARE_AUDIT says otherwise."""
+def default_path(inv: Inventory) -> Path:
+    """Where the audit log of INV lives unless $HOTSPARE_AUDIT says otherwise.
+
+    The name is the cluster's, for a reader, plus a short hash of the
+    inventory's resolved path: two files that both say `lab` keep two logs.
+    """
     given = os.environ.get("HOTSPARE_AUDIT")
     if given:
         return Path(given)
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in cluster) or "cluster"
-    return Path(state) / "hotspare" / f"audit-{safe}.jsonl"
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in inv.name) or "cluster"
+    where = hashlib.sha256(str(inv.path.resolve()).encode()).hexdigest()[:8]
+    return Path(state) / "hotspare" / f"audit-{safe}-{where}.jsonl"
 
 
 def operator() -> dict[str, str | None]:

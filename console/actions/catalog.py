@@ -300,7 +300,7 @@ def keyed() -> dict[str, tuple[Action, ...]]:
     return found
 
 
-def _resolve(ref: str) -> Callable[..., Any]:
+def resolve(ref: str) -> Callable[..., Any]:
     module, name = ref.split(":")
     return getattr(importlib.import_module(module), name)
 
@@ -310,7 +310,7 @@ def pick(
 ) -> Action:
     """Of ACTIONS sharing one key, the one it means now (the first that applies)."""
     for action in actions:
-        if not action.applies or _resolve(action.applies)(inv, state, target):
+        if not action.applies or resolve(action.applies)(inv, state, target):
             return action
     return actions[-1]
 
@@ -346,4 +346,4 @@ def plan(
     }
     if action.target.param:
         values[action.target.param] = target
-    return _resolve(action.build)(inv, state, **values)
+    return resolve(action.build)(inv, state, **values)

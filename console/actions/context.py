@@ -8,7 +8,6 @@ monitor's links, so the console's connections are reused.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shlex
 import time
 from collections.abc import Callable
@@ -18,17 +17,20 @@ import asyncssh
 
 from console.errors import ActionError
 from console.inventory import Database, Inventory
+from console.probes import http
+from console.probes.haproxy import BalancerProbeError
+from console.probes.runtime import runtime
 from console.ssh import BoxLink, RemoteFailed, Result
 from console.state.model import ClusterState
 
 if TYPE_CHECKING:
-    import psycopg
-
+    from console import dbconn
     from console.monitor import Monitor
 
 HAPROXY_TIMEOUT = 5.0
 SQL_TIMEOUT = 5.0
 RUN_TIMEOUT = 15.0
+RUN_MARGIN = 5.0  # what a command bounded by its own timeout (curl's) may take beyond it
 FILE_TIMEOUT = 10.0
 
 
@@ -46,7 +48,7 @@ class Context:
         self.links: dict[str, BoxLink] = monitor.links
         self.say = say
         self.clock = clock
-        self._pg: dict[str, psycopg.AsyncConnection[Any]] = {}
+        self._pg: dbconn.Connections | None = None  # the action's own, made at first use
 
     async def state(self) -> ClusterState:
         """A fresh snapshot of the whole site."""
@@ -57,16 +59,11 @@ class Context:
         balancer = self.inv.balancer
         if balancer is None:
             raise ActionError("cluster.yaml declares no balancer")
-        reader, writer = await self.links[balancer.box].open_unix(balancer.socket)
+        link = self.links[balancer.box]
         try:
-            writer.write(command + "\n")
-            return str(await asyncio.wait_for(reader.read(), HAPROXY_TIMEOUT))
-        except TimeoutError as exc:
-            raise ActionError(
-                f"HAProxy did not answer {command!r} in {HAPROXY_TIMEOUT:g} s"
-            ) from exc
-        finally:
-            writer.close()
+            return await runtime(link, balancer.socket, command, HAPROXY_TIMEOUT)
+        except BalancerProbeError as exc:
+            raise ActionError(str(exc)) from exc
 
     async def haproxy_change(self, command: str) -> None:
         """A runtime API command that changes something: HAProxy answers nothing when it obeys.
@@ -81,6 +78,15 @@ class Context:
     async def run(self, box: str, command: str, timeout: float = RUN_TIMEOUT) -> Result:
         """COMMAND in a shell on BOX."""
         return await self.links[box].run(command, timeout)
+
+    async def fetch(self, box: str, request: http.Request) -> http.Answer:
+        """REQUEST made with curl on BOX (curl gives up after the request's max_time)."""
+
+        async def run(command: str) -> str:
+            timeout = max(RUN_TIMEOUT, request.max_time + RUN_MARGIN)
+            return (await self.run(box, command, timeout)).stdout
+
+        return await http.fetch(run, request)
 
     async def write_file(self, box: str, path: str, text: str) -> None:
         """Replace PATH on BOX with TEXT atomically (a temporary file, then rename)."""
@@ -106,38 +112,28 @@ class Context:
         self, db: Database, statement: str, timeout: float = SQL_TIMEOUT
     ) -> list[tuple[Any, ...]]:
         """Run STATEMENT on DB (autocommit); its rows, if it returns any."""
-        import psycopg
-
         from console import dbconn
 
-        try:
-            conn = self._pg.get(db.name)
-            if conn is None or conn.closed:
-                port = await self.links[db.box].forward(db.host, db.port)
-                conn = await asyncio.wait_for(dbconn.connect(db, port), SQL_TIMEOUT)
-                self._pg[db.name] = conn
+        if self._pg is None:
+            self._pg = dbconn.Connections(self.links, SQL_TIMEOUT)
+
+        async def execute(conn: Any) -> list[tuple[Any, ...]]:
             cursor = await asyncio.wait_for(conn.execute(statement.encode()), timeout)
             return await cursor.fetchall() if cursor.description else []
-        except (psycopg.Error, dbconn.DatabaseUnreachable, TimeoutError) as exc:
-            await self._drop(db.name)
-            raise ActionError(f"{db.name}: {statement!r} failed: {_first_line(exc)}") from exc
+
+        try:
+            # No retry: a statement that changes something must not run twice.
+            return await self._pg.use(db, execute)
+        except dbconn.FAILURES as exc:
+            said = dbconn.first_line(exc)
+            raise ActionError(f"{db.name}: {statement!r} failed: {said}") from exc
 
     async def forget(self, db: Database) -> None:
         """Close the connection to DB: its server is being stopped or started."""
-        await self._drop(db.name)
-
-    async def _drop(self, name: str) -> None:
-        conn = self._pg.pop(name, None)
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
+        if self._pg is not None:
+            await self._pg.drop(db.name)
 
     async def close(self) -> None:
         """Close the action's own database connections (the links are the monitor's)."""
-        for name in list(self._pg):
-            await self._drop(name)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+        if self._pg is not None:
+            await self._pg.close()

@@ -7,13 +7,17 @@ imports what it needs to run only when it runs, so `--help` stays fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from console.cli import actions, audit, config, lab, logs, status, trust
+from console.cli import actions, audit, clusters, completion, config, lab, logs, status, trust
 from console.cli.config import CLUSTER_ENV, cluster_path, load_inventory
+from console.cli.options import CommandParser, VersionAction, usage_exit
+from console.errors import Exit, HotspareError
 
 __all__ = ["CLUSTER_ENV", "build_parser", "cluster_path", "load_inventory", "main"]
 
@@ -26,16 +30,20 @@ def build_parser(extend: Extend | None = None) -> argparse.ArgumentParser:
         prog="hotspare",
         description="Operator console for a highly available web site.",
     )
-    parser.add_argument(
+    cluster = parser.add_argument(
         "--cluster",
-        metavar="FILE",
-        help=f"inventory file (default: ${CLUSTER_ENV}, else ./cluster.yaml)",
+        metavar="NAME|FILE",
+        help="inventory: a NAME in ~/.config/hotspare/clusters/, or a file "
+        f"(default: ${CLUSTER_ENV}, else ./cluster.yaml)",
     )
+    completion.cluster_names(cluster)
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     parser.add_argument(
         "--observe", action="store_true", help="observer mode: every change is refused"
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action=VersionAction)
+    # Every subcommand takes the global options too, after its own words.
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     config.add_parser(commands)
     status.add_parser(commands, load_inventory)
     trust.add_parser(commands, load_inventory)
@@ -43,23 +51,38 @@ def build_parser(extend: Extend | None = None) -> argparse.ArgumentParser:
     actions.add_parsers(commands, load_inventory)
     audit.add_parser(commands, load_inventory)
     lab.add_parser(commands)
+    clusters.add_parser(commands)
+    completion.add_parser(commands, parser)
     if extend is not None:
         extend(parser, commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None, extend: Extend | None = None) -> int:
-    """Run the hotspare command; returns the exit status."""
+    """Run the hotspare command; returns the exit status (docs/cli.md has the table)."""
     parser = build_parser(extend)
-    args = parser.parse_args(logs.route(sys.argv[1:] if argv is None else argv))
+    args, extra = parser.parse_known_args(logs.route(sys.argv[1:] if argv is None else argv))
+    if extra:
+        usage_exit(parser, _error_exit(args), f"unrecognized arguments: {' '.join(extra)}")
     if not hasattr(args, "run"):
         parser.print_help()
-        return 2
+        return Exit.USAGE
     try:
         return int(args.run(args))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return Exit.INTERRUPTED
+    except BrokenPipeError:
+        # The reader (head, less) went away: nothing more to say to it, and
+        # nothing for Python to complain about when it flushes at exit.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return Exit.OK
+    except HotspareError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"{getattr(args, 'command_name', parser.prog)}: {exc}", file=sys.stderr)
+        return _error_exit(args) or exc.exit
     except Exception as exc:
         if args.debug:
             traceback.print_exc()
@@ -68,4 +91,10 @@ def main(argv: Sequence[str] | None = None, extend: Extend | None = None) -> int
             "This is a bug in hotspare; run again with --debug and report the output.",
             file=sys.stderr,
         )
-        return 70
+        return _error_exit(args) or Exit.INTERNAL
+
+
+def _error_exit(args: argparse.Namespace) -> int | None:
+    """The code a command ends with on any error, if it has one (status: 3, UNKNOWN)."""
+    code = getattr(args, "error_exit", None)
+    return None if code is None else int(code)

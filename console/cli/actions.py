@@ -109,7 +109,7 @@ async def _plan_and_run(inv: Inventory, args: argparse.Namespace, action: Action
 
     monitor = Monitor(inv)
     ctx = Context(monitor, say=lambda text: print(f"  {text}", file=sys.stderr, flush=True))
-    audit = AuditLog(default_path(inv.name), inv.name)
+    audit = AuditLog(default_path(inv), inv.name)
     given = {o.name: getattr(args, o.name) for o in action.options}
     target = getattr(args, action.target.param) if action.target.param else None
     try:

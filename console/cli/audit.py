@@ -36,7 +36,7 @@ def _audit(args: argparse.Namespace, load: Load) -> int:
     inv = load(args)
     if inv is None:
         return 2
-    log = AuditLog(default_path(inv.name), inv.name)
+    log = AuditLog(default_path(inv), inv.name)
     records = list(log.records())
     if args.last is not None:
         records = records[-args.last :]

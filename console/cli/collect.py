@@ -15,8 +15,6 @@ from pathlib import Path
 
 from console.inventory import Inventory
 from console.logs.archive import CollectError, CollectReport, NodeReport
-from console.logs.collect import collect
-from console.ssh import BoxError
 from console.text import one_line
 
 SCHEMA = "hotspare.logs-collect/1"
@@ -70,6 +68,9 @@ def _since(text: str) -> date:
 
 def run(args: argparse.Namespace, inv: Inventory) -> int:
     """Collect, print the summary or the JSON report; 0 if all is copied and verified."""
+    from console.logs.collect import collect  # SSH is loaded only to run
+    from console.ssh import BoxError
+
     try:
         report = asyncio.run(collect(inv, args.dest, args.since, args.timeout))
     except KeyboardInterrupt:

@@ -9,8 +9,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from console.lab.layout import DEFAULT_BLOCK, LabLayout, LayoutError
-from console.lab.procs import LabProcessError
+from console.lab.layout import DEFAULT_BLOCK, LabLayout
 
 if TYPE_CHECKING:
     from console.lab import control
@@ -18,24 +17,36 @@ if TYPE_CHECKING:
 BLOCK_ENV = "HOTSPARE_LAB_BLOCK"
 
 
+def _lab_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """Add --block and --web-nodes, with the given default (None: the real ones)."""
+    block = os.environ.get(BLOCK_ENV, DEFAULT_BLOCK) if default is None else default
+    parser.add_argument(
+        "--block",
+        default=block,
+        help=f"loopback /24 for the boxes (default: ${BLOCK_ENV}, else {DEFAULT_BLOCK})",
+    )
+    nodes = 3 if default is None else default
+    parser.add_argument("--web-nodes", type=int, default=nodes, help="web nodes (default 3)")
+
+
 def add_parser(commands: Any) -> None:
     """Add the `lab` command and its subcommands to COMMANDS."""
     lab = commands.add_parser("lab", help="the local lab: real sshd, HAProxy, PostgreSQL")
-    lab.add_argument(
-        "--block",
-        default=os.environ.get(BLOCK_ENV, DEFAULT_BLOCK),
-        help=f"loopback /24 for the boxes (default: ${BLOCK_ENV}, else {DEFAULT_BLOCK})",
-    )
-    lab.add_argument("--web-nodes", type=int, default=3, help="web nodes (default 3)")
+    _lab_options(lab, None)
+    # Also after the verb (`lab up --block B`); unset there, they leave the lab's value alone.
+    shared = argparse.ArgumentParser(add_help=False)
+    _lab_options(shared, argparse.SUPPRESS)
     sub = lab.add_subparsers(dest="lab_command", metavar="up|down|status", required=True)
-    up = sub.add_parser("up", help="start the lab (idempotent) and report each box ready")
+    up = sub.add_parser(
+        "up", parents=[shared], help="start the lab (idempotent) and report each box ready"
+    )
     up.add_argument("--json", action="store_true", help="print the final status as JSON")
     up.set_defaults(run=_up)
-    down = sub.add_parser("down", help="stop every lab process by pid")
+    down = sub.add_parser("down", parents=[shared], help="stop every lab process by pid")
     down.add_argument("--purge", action="store_true", help="also delete the lab's directory")
     down.add_argument("--json", action="store_true", help="print the final status as JSON")
     down.set_defaults(run=_down)
-    st = sub.add_parser("status", help="say what runs where")
+    st = sub.add_parser("status", parents=[shared], help="say what runs where")
     st.add_argument("--json", action="store_true", help="print as JSON")
     st.set_defaults(run=_status)
 
@@ -49,12 +60,8 @@ def _say(line: str) -> None:
 
 
 def _guard(args: argparse.Namespace, action: Any) -> int:
-    try:
-        lab = _layout(args)
-        result = action(lab)
-    except (LayoutError, LabProcessError) as exc:
-        print(f"hotspare lab: {exc}", file=sys.stderr)
-        return 1
+    """Run ACTION on the lab; a LayoutError or LabProcessError reaches main, which says it."""
+    result = action(_layout(args))
     _print(result, args.json)
     if args.lab_command == "down":
         return 0 if not result.listeners else 1

@@ -17,18 +17,20 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from console.cli import collect as cli_collect
-from console.inventory import Inventory, WebNode
+import console.cli.collect as cli_collect
 from console.logs.lines import Source
 from console.logs.runs import Run, RunMerger, order
-from console.logs.session import LogSession, sources
 from console.logs.since import SinceError, parse_since
-from console.ssh import BoxLink
+
+if TYPE_CHECKING:  # SSH is loaded only to run, so `--help` stays fast
+    from console.inventory import Inventory, WebNode
+    from console.logs.session import LogSession
 
 DEFAULT_LINES = 10
 TAKE_EVERY = 0.02
+UNTIL_GRACE = 2.0  # seconds a line stamped before --until may take to arrive
 COLOURS = ("36", "33", "35", "32", "34", "31")
 
 
@@ -48,7 +50,12 @@ def add_parser(commands: Any, load: Any) -> None:
     logs.set_defaults(kinds=("access",), run=lambda args: _logs(args, load))
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.add_argument("--merge", action="store_true", help="one stream in timestamp order")
-    logs.add_argument("--since", metavar="WHEN", help="from a time: 10m, 2h, 14:05, 2026-11-25")
+    logs.add_argument(
+        "--since", metavar="WHEN", help="from a time: 10m (ago), 2h, yesterday, 14:05, 2026-11-25"
+    )
+    logs.add_argument(
+        "--until", metavar="WHEN", help="up to a time, same forms; with -f, stop at that time"
+    )
     logs.add_argument(
         "-n", "--lines", type=int, metavar="N", help="last N lines per file (default 10)"
     )
@@ -107,15 +114,14 @@ def _logs(args: argparse.Namespace, load: Any) -> int:
         return 2
     try:
         pattern = _pattern(args)
-        since = parse_since(args.since) if args.since else None
     except re.error as exc:
         print(f"hotspare logs: --grep {args.grep!r} is not a valid regex: {exc}", file=sys.stderr)
         return 2
-    except SinceError as exc:
-        print(f"hotspare logs: {exc}", file=sys.stderr)
-        return 2
+    since, until = _window(args)
     backlog = args.lines if args.lines is not None else (None if since else DEFAULT_LINES)
-    printer = Printer(sys.stdout, [n.name for n in nodes], args, pattern)
+    printer = Printer(sys.stdout, [n.name for n in nodes], args, pattern, until)
+    from console.logs.session import sources
+
     try:
         return asyncio.run(_run(inv, sources(nodes, args.kinds), args, backlog, since, printer))
     except KeyboardInterrupt:
@@ -127,6 +133,19 @@ def _logs(args: argparse.Namespace, load: Any) -> int:
         return 0
 
 
+def _window(args: argparse.Namespace) -> tuple[float | None, float | None]:
+    """--since and --until as epoch seconds; a duration means that long ago for both.
+
+    Raises:
+        SinceError: one is not a time, or --since comes after --until.
+    """
+    since = parse_since(args.since) if args.since else None
+    until = parse_since(args.until, option="--until") if args.until else None
+    if since is not None and until is not None and since > until:
+        raise SinceError(f"--since {args.since!r} is after --until {args.until!r}: no line fits")
+    return since, until
+
+
 async def _run(
     inv: Inventory,
     files: list[Source],
@@ -135,12 +154,15 @@ async def _run(
     since: float | None,
     printer: Printer,
 ) -> int:
+    from console.logs.session import LogSession
+    from console.ssh import BoxLink
+
     links = {box: BoxLink(inv, box) for box in {f.box for f in files}}
     session = LogSession(links, files, args.follow, backlog, since, lossless=True)
     session.start()
     try:
         if args.follow:
-            await _follow(session, printer, args.merge)
+            await _follow(session, printer, args.merge, printer.until)
         else:
             await _read_once(session, printer, args.merge)
     finally:
@@ -170,10 +192,11 @@ async def _read_once(session: LogSession, printer: Printer, merge: bool) -> None
     printer.runs(gathered)
 
 
-async def _follow(session: LogSession, printer: Printer, merge: bool) -> None:
+async def _follow(session: LogSession, printer: Printer, merge: bool, until: float | None) -> None:
+    """Print as lines come, until ^C or (with --until) that time and a little grace."""
     states: dict[Source, str | None] = dict.fromkeys(session.files)
     merger = RunMerger()
-    while True:
+    while until is None or session.clock() < until + UNTIL_GRACE:
         batch = session.take_runs()
         for source, text in batch.notices:
             printer.warn(source.node, source.label, text)
@@ -208,8 +231,10 @@ class Printer:
         nodes: Sequence[str],
         args: argparse.Namespace,
         pattern: re.Pattern[str] | None,
+        until: float | None = None,
     ) -> None:
         self.out = out
+        self.until = until
         self.nodes = list(nodes)
         self.json = args.json
         self.prefix = not args.no_prefix
@@ -235,6 +260,8 @@ class Printer:
         """Print the lines of RUNS that pass the filter, in one write."""
         parts = []
         for run in runs:
+            if self.until is not None and run.when > self.until:
+                continue
             if self.json:
                 parts.extend(_json_lines(run, self._keep))
                 continue

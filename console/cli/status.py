@@ -1,4 +1,9 @@
-"""`hotspare status`: the live state of the site, once or refreshing in place."""
+"""`hotspare status`: the live state of the site, once or refreshing in place.
+
+Its exit status follows the monitoring-plugin convention (Nagios, Icinga),
+so a check can run it as it is: 0 OK, 1 a warning, 2 a critical alarm, 3
+unknown (the inventory cannot be used, a bad option, or any error).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,14 @@ import asyncio
 import dataclasses
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.cli.tables import render
-from console.feed import Feed
-from console.inventory import Inventory
-from console.monitor import Monitor
+from console.errors import StatusExit
 from console.state import model
+
+if TYPE_CHECKING:
+    from console.inventory import Inventory
 
 SCHEMA = f"hotspare.status/{model.SCHEMA_VERSION}"
 CLEAR = "\x1b[H\x1b[2J"
@@ -23,10 +29,15 @@ def add_parser(commands: Any, load: Any) -> None:
     """Add `status` to COMMANDS; LOAD(args) returns the Inventory or None."""
     status = commands.add_parser(
         "status",
-        help="live state of balancer, nodes and databases; exit 1 if any alarm",
-        description="Exit status: 0 no alarm, 1 an alarm is raised, 2 bad inventory.",
+        help="live state of balancer, nodes and databases; exit 1 warning, 2 critical",
+        description="Exit status (the monitoring-plugin convention): 0 no alarm, "
+        "1 a warning, 2 a critical alarm, 3 unknown (bad inventory or options, or an error).",
     )
-    status.add_argument("--json", action="store_true", help=f"print the snapshot ({SCHEMA})")
+    status.add_argument(
+        "--json",
+        action="store_true",
+        help=f"print the snapshot ({SCHEMA}); with --watch, one document per line",
+    )
     status.add_argument("--watch", action="store_true", help="refresh in place until ^C")
     status.add_argument(
         "--interval", type=float, default=1.0, help="seconds between refreshes (default 1)"
@@ -34,25 +45,39 @@ def add_parser(commands: Any, load: Any) -> None:
     status.add_argument(
         "--timeout", type=float, default=8.0, help="give up on a box after this (default 8 s)"
     )
-    status.set_defaults(run=lambda args: _status(args, load))
+    status.set_defaults(run=lambda args: _status(args, load), error_exit=StatusExit.UNKNOWN)
 
 
-def as_json(state: model.ClusterState) -> str:
-    """The snapshot under the documented, versioned schema (docs/status-json.md)."""
-    return json.dumps({"schema": SCHEMA, **dataclasses.asdict(state)}, indent=2)
+def as_json(state: model.ClusterState, lines: bool = False) -> str:
+    """The snapshot under the documented, versioned schema (docs/status.md).
+
+    LINES: on one line (JSON Lines, for --watch), not indented.
+    """
+    document = {"schema": SCHEMA, **dataclasses.asdict(state)}
+    return json.dumps(document) if lines else json.dumps(document, indent=2)
+
+
+def exit_status(state: model.ClusterState) -> StatusExit:
+    """2 if any alarm is critical, 1 if any is a warning, else 0."""
+    severities = {alarm.severity for alarm in state.alarms}
+    if "critical" in severities:
+        return StatusExit.CRITICAL
+    return StatusExit.WARNING if severities else StatusExit.OK
 
 
 def _status(args: argparse.Namespace, load: Any) -> int:
     inv = load(args)
     if inv is None:
-        return 2
+        return StatusExit.UNKNOWN
     if args.watch:
         return asyncio.run(_watch(inv, args))
     state = asyncio.run(_once(inv, args.timeout, json_out=args.json))
-    return 1 if state.alarms else 0
+    return exit_status(state)
 
 
 async def _once(inv: Inventory, timeout: float, json_out: bool) -> model.ClusterState:
+    from console.monitor import Monitor  # SSH and PostgreSQL are loaded only to run
+
     monitor = Monitor(inv, probe_timeout=min(timeout, 5.0))
     try:
         state = await monitor.once(deadline=timeout)
@@ -64,17 +89,21 @@ async def _once(inv: Inventory, timeout: float, json_out: bool) -> model.Cluster
 
 
 async def _watch(inv: Inventory, args: argparse.Namespace) -> int:
+    from console.feed import Feed
+    from console.monitor import Monitor
+
     monitor = Monitor(inv, interval=args.interval, probe_timeout=min(args.timeout, 5.0))
     feed = Feed(monitor, every=args.interval, first_deadline=args.timeout)
-    tty = sys.stdout.isatty()
+    # JSON Lines are for programs: one document per line, nothing between them.
+    before = "" if args.json else CLEAR if sys.stdout.isatty() else "\n"
     updates = feed.updates()
     try:
         async for state in updates:
-            text = as_json(state) if args.json else render(state)
-            sys.stdout.write((CLEAR if tty else "\n") + text + "\n")
+            text = as_json(state, lines=True) if args.json else render(state)
+            sys.stdout.write(before + text + "\n")
             sys.stdout.flush()
     except asyncio.CancelledError:
-        return 0
+        return StatusExit.OK
     finally:
         await updates.aclose()
-    return 0
+    return StatusExit.OK

@@ -9,6 +9,14 @@ from console.state import model
 from console.text import one_line
 from console.units import age, size
 
+NAME_MOST = 30
+"""A name column is as wide as its longest name, up to this; longer names are cut with …."""
+
+
+def _width(names: list[str], least: int) -> int:
+    """The width of a column of NAMES: the longest one (cleaned), at least LEAST."""
+    return max([least, *(len(one_line(n, NAME_MOST)) for n in names)])
+
 
 def _fresh(state: model.ClusterState, box: str) -> str:
     fresh = state.freshness(box)
@@ -41,11 +49,12 @@ def balancer(state: model.ClusterState) -> list[str]:
     if lb is None:
         return ["BALANCER  no data"]
     v = state.verdicts
+    w = _width([s.name for s in lb.servers], 10)
     lines = [
         f"BALANCER {lb.box}  {v.backends_up}/{v.backends_total} up  "
         f"{lb.frontend_request_rate} req/s  {lb.frontend_sessions} sessions  "
         f"data {_fresh(state, lb.box)}",
-        f"  {'SERVER':10} {'ADMIN':6} {'OPER':8} {'CHECK':14} {'SESS':>5} {'MAX':>5} "
+        f"  {'SERVER':{w}} {'ADMIN':6} {'OPER':8} {'CHECK':14} {'SESS':>5} {'MAX':>5} "
         f"{'QUEUE':>5} {'5XX':>5} {'WT':>4}",
     ]
     for s in lb.servers:
@@ -53,7 +62,7 @@ def balancer(state: model.ClusterState) -> list[str]:
         if s.last_change_s is not None:
             check += f" {age(float(s.last_change_s))}"
         lines.append(
-            f"  {one_line(s.name, 10):10} {s.admin:6} {one_line(s.operational, 8):8} "
+            f"  {one_line(s.name, w):{w}} {s.admin:6} {one_line(s.operational, 8):8} "
             f"{one_line(check, 14):14} {s.sessions:>5} {s.max_sessions:>5} {s.queue:>5} "
             f"{s.http_5xx:>5} {s.weight:>4}"
         )
@@ -61,7 +70,11 @@ def balancer(state: model.ClusterState) -> list[str]:
 
 
 def nodes(state: model.ClusterState) -> list[str]:
-    lines = [f"NODES  {'ROLE':5} {'SCHED':5} {'MAIL':4} {'HEALTH':13} {'LOAD':>5} LOG / DATA AGE"]
+    w = _width([n.name for n in state.nodes], 5)
+    lines = [
+        f"NODES{' ' * (w - 2)}{'ROLE':5} {'SCHED':5} {'MAIL':4} {'HEALTH':13} {'LOAD':>5} "
+        "LOG / DATA AGE"
+    ]
     for n in state.nodes:
         role: str = n.role or "?"
         if n.role and n.role != n.expected_role:
@@ -76,14 +89,17 @@ def nodes(state: model.ClusterState) -> list[str]:
         load = f"{n.load[0]:.2f}" if n.load else "?"
         log = n.access_logs[0].path.rsplit("/", 1)[-1] if n.access_logs else "-"
         lines.append(
-            f"  {one_line(n.name, 5):5} {role:5} {sched:5} {n.mail or '?':4} {health:13} "
+            f"  {one_line(n.name, w):{w}} {role:5} {sched:5} {n.mail or '?':4} {health:13} "
             f"{load:>5} {one_line(log, 24)} {_fresh(state, n.box)}"
         )
     return lines
 
 
 def databases(state: model.ClusterState) -> list[str]:
-    lines = [f"DATABASES {'ROLE':8} {'TL':>3} {'LSN':12} {'LAG':14} {'STATE':10} DATA AGE"]
+    w = _width([d.name for d in state.databases], 7)
+    lines = [
+        f"DATABASES{' ' * (w - 7)} {'ROLE':8} {'TL':>3} {'LSN':12} {'LAG':14} {'STATE':10} DATA AGE"
+    ]
     for db in state.databases:
         role: str = db.role or "DOWN"
         if db.role == "primary" and db.writable is False:
@@ -98,7 +114,7 @@ def databases(state: model.ClusterState) -> list[str]:
         if db.replay_paused:
             link = "PAUSED"
         lines.append(
-            f"  {one_line(db.name, 7):7} {role:8} {db.timeline or '-':>3} {lsn or '-':12} "
+            f"  {one_line(db.name, w):{w}} {role:8} {db.timeline or '-':>3} {lsn or '-':12} "
             f"{lag:14} {link:10} {_fresh(state, db.box)}"
         )
         if db.problem:
@@ -123,13 +139,14 @@ def _wrapped(text: str) -> list[str]:
 
 def boxes(state: model.ClusterState) -> list[str]:
     lines = ["BOXES"]
+    w = _width([b.box for b in state.boxes], 8)
     for b in state.boxes:
         rtt = f"rtt {b.rtt_ms:.1f}ms" if b.rtt_ms is not None else ""
         if b.stale:
             reason = one_line(b.reason or "", 400)
-            lines += _wrapped(f"  {one_line(b.box, 8):8} STALE {age(b.age)}: {reason}")
+            lines += _wrapped(f"  {one_line(b.box, w):{w}} STALE {age(b.age)}: {reason}")
         else:
-            lines.append(f"  {one_line(b.box, 8):8} fresh {age(b.age)} {rtt}")
+            lines.append(f"  {one_line(b.box, w):{w}} fresh {age(b.age)} {rtt}")
     return lines
 
 

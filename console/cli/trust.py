@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncssh
+from console.errors import Exit
 
-from console.inventory import Inventory
-from console.ssh import BoxError, Hop, route
-from console.ssh.connect import fetch_host_key, known_hosts_file, open_hops, recorded_keys
+if TYPE_CHECKING:  # asyncssh is loaded only to run, so `--help` stays fast
+    import asyncssh
+
+    from console.inventory import Inventory
+    from console.ssh import Hop
+
+SCHEMA = "hotspare.trust/1"
 
 
 def add_parser(commands: Any, load: Any) -> None:
@@ -27,6 +32,9 @@ def add_parser(commands: Any, load: Any) -> None:
     trust.add_argument("--yes", action="store_true", help="record without asking")
     trust.add_argument(
         "--replace", action="store_true", help="replace a different recorded key (box reinstalled)"
+    )
+    trust.add_argument(
+        "--json", action="store_true", help=f"print what was found and done ({SCHEMA})"
     )
     trust.set_defaults(run=lambda args: _trust(args, load))
 
@@ -39,6 +47,8 @@ def host_pattern(hop: Hop) -> str:
 
 def record(hop: Hop, key: asyncssh.SSHKey, replace: bool) -> Path:
     """Append KEY for HOP to its known_hosts (dropping HOP's old lines if REPLACE)."""
+    from console.ssh.connect import known_hosts_file
+
     path = known_hosts_file(hop)
     pattern = host_pattern(hop)
     lines = path.read_text().splitlines() if path.exists() else []
@@ -54,7 +64,7 @@ def record(hop: Hop, key: asyncssh.SSHKey, replace: bool) -> Path:
 def _confirmed(args: argparse.Namespace, question: str) -> bool:
     if args.yes:
         return True
-    if not sys.stdin.isatty():
+    if args.json or not sys.stdin.isatty():
         print("not recording: confirm with --yes when not at a terminal", file=sys.stderr)
         return False
     return input(f"{question} Type yes to record it: ").strip() == "yes"
@@ -63,16 +73,17 @@ def _confirmed(args: argparse.Namespace, question: str) -> bool:
 def _trust(args: argparse.Namespace, load: Any) -> int:
     inv = load(args)
     if inv is None:
-        return 2
-    try:
-        return asyncio.run(_trust_box(inv, args))
-    except BoxError as exc:
-        print(f"hotspare trust: {exc}", file=sys.stderr)
-        return 1
+        return Exit.USAGE
+    result = asyncio.run(_trust_box(inv, args))
+    if args.json:
+        print(json.dumps({"schema": SCHEMA, "box": args.box, **result}, indent=2))
+    return Exit.OK if result["trusted"] else Exit.FAILED
 
 
 def _hops_to(inv: Inventory, name: str) -> tuple[Hop, ...]:
     """The hops to NAME, a box or one of the jump hosts on some box's route."""
+    from console.ssh import BoxError, route
+
     if any(b.name == name for b in inv.boxes):
         return route(inv, name)
     for box in inv.boxes:
@@ -83,33 +94,46 @@ def _hops_to(inv: Inventory, name: str) -> tuple[Hop, ...]:
     raise BoxError(name, "no such box or jump host in the inventory")
 
 
-async def _trust_box(inv: Inventory, args: argparse.Namespace) -> int:
-    hops = _hops_to(inv, args.box)
-    target = hops[-1]
+async def _offered_key(args: argparse.Namespace, hops: tuple[Hop, ...]) -> asyncssh.SSHKey:
+    """The host key the last of HOPS offers, reached through the others."""
+    from console.ssh import BoxError
+    from console.ssh.connect import fetch_host_key, open_hops
+
     jumps = await open_hops(args.box, hops[:-1]) if len(hops) > 1 else []
     try:
-        key = await fetch_host_key(target, jumps[-1] if jumps else None)
+        key = await fetch_host_key(hops[-1], jumps[-1] if jumps else None)
     finally:
         for conn in reversed(jumps):
             conn.close()
     if key is None:
-        print(f"hotspare trust: {args.box}: no host key from {target.where}", file=sys.stderr)
-        return 1
+        raise BoxError(args.box, f"no host key from {hops[-1].where}")
+    return key
+
+
+async def _trust_box(inv: Inventory, args: argparse.Namespace) -> dict[str, Any]:
+    """Fetch, show, check and (confirmed) record the key; what happened, for --json."""
+    from console.ssh.connect import known_hosts_file, recorded_keys
+
+    hops = _hops_to(inv, args.box)
+    target = hops[-1]
+    key = await _offered_key(args, hops)
     fingerprint = f"{key.get_algorithm()} {key.get_fingerprint('sha256')}"
-    print(f"{args.box} at {target.where} offers {fingerprint}")
+    say = sys.stderr if args.json else sys.stdout
+    print(f"{args.box} at {target.where} offers {fingerprint}", file=say)
+    path = known_hosts_file(target)
+    result = {"where": target.where, "fingerprint": fingerprint, "known_hosts": str(path)}
     recorded = recorded_keys(target)
     if any(k.public_data == key.public_data for k in recorded):
-        print(f"already trusted in {known_hosts_file(target)}")
-        return 0
+        print(f"already trusted in {path}", file=say)
+        return {**result, "trusted": True, "outcome": "already-trusted"}
     if recorded and not args.replace:
         print(
-            f"REFUSED: {known_hosts_file(target)} records a DIFFERENT key for {target.where}. "
+            f"REFUSED: {path} records a DIFFERENT key for {target.where}. "
             "Someone may be intercepting; if the box was reinstalled, run again with --replace.",
             file=sys.stderr,
         )
-        return 1
+        return {**result, "trusted": False, "outcome": "refused-different-key"}
     if not _confirmed(args, f"Is {fingerprint} the key of {args.box}?"):
-        return 1
-    path = record(target, key, replace=args.replace)
-    print(f"recorded in {path}")
-    return 0
+        return {**result, "trusted": False, "outcome": "not-confirmed"}
+    print(f"recorded in {record(target, key, replace=args.replace)}", file=say)
+    return {**result, "trusted": True, "outcome": "recorded"}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from console.errors import Exit, HotspareError
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -32,8 +34,10 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-class InventoryError(Exception):
+class InventoryError(HotspareError):
     """The inventory could not be loaded; ``problems`` says every reason found."""
+
+    exit = Exit.USAGE
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems: tuple[Problem, ...] = tuple(problems)

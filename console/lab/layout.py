@@ -12,6 +12,8 @@ import pwd
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from console.errors import Exit, HotspareError
+
 DEFAULT_BLOCK = "127.0.10"
 SSH_PORT = 2222
 SITE_PORT = 8080
@@ -22,8 +24,10 @@ MAX_WEB_NODES = 60
 PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
 
 
-class LayoutError(ValueError):
+class LayoutError(HotspareError, ValueError):
     """The lab cannot be laid out as asked (bad block, no PostgreSQL)."""
+
+    exit = Exit.FAILED
 
 
 def check_block(block: str) -> str:

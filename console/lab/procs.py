@@ -17,11 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from console.errors import Exit, HotspareError
 from console.lab.layout import LabLayout
 
 
-class LabProcessError(RuntimeError):
+class LabProcessError(HotspareError, RuntimeError):
     """A lab process failed to start or to become ready."""
+
+    exit = Exit.FAILED
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from console.errors import Exit, HotspareError
+
 SUMS = "SHA256SUMS"
 HASH_BLOCK = 4 * 1024 * 1024
 _SUM_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
@@ -26,8 +28,10 @@ _SUM_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
 Outcome = Literal["copied", "resumed", "unchanged", "replaced", "failed"]
 
 
-class CollectError(Exception):
+class CollectError(HotspareError):
     """DEST cannot be used: not creatable, not writable, or in use by another run."""
+
+    exit = Exit.FAILED
 
 
 @dataclass(frozen=True)

@@ -12,43 +12,39 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import shlex
 import time
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+from console import when
+from console.errors import Exit
 from console.logs.stamps import StampReader
-from console.ssh.remote import ProbeShell
+
+if TYPE_CHECKING:
+    from console.ssh.remote import ProbeShell
 
 BLOCK = 4096
 ASK_TIMEOUT = 5.0
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class SinceError(ValueError):
+class SinceError(when.WhenError):
     """A --since value that means nothing."""
 
+    exit = Exit.USAGE
 
-def parse_since(text: str, now: float | None = None) -> float:
-    """`10m`, `2h`, `1d`, `90s`, `14:05`, `2026-11-25 14:05[:SS]` as epoch seconds.
 
-    Clock times without a date are today's; an ISO time without a zone is local.
+def parse_since(text: str, now: float | None = None, option: str = "--since") -> float:
+    """TEXT in the time grammar (console/when.py) as epoch seconds; durations mean ago.
+
+    Raises:
+        SinceError: TEXT is not a time; the message starts with OPTION.
     """
-    now = time.time() if now is None else now
-    text = text.strip()
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd])", text)
-    if m:
-        return now - float(m[1]) * _UNITS[m[2]]
-    if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", text):
-        today = datetime.fromtimestamp(now).strftime("%Y-%m-%d")
-        text = f"{today} {text}"
+    moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
     try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError as exc:
-        raise SinceError(
-            f"--since {text!r}: expected a duration like 10m, 2h or 1d, "
-            "a clock time like 14:05, or a date and time like 2026-11-25 14:05"
-        ) from exc
+        return when.parse(text, moment, ahead=False).at.timestamp()
+    except when.WhenError as exc:
+        raise SinceError(f"{option} {exc}") from exc
 
 
 async def _block_time(

@@ -13,8 +13,9 @@ import csv
 from collections.abc import Awaitable, Callable, Mapping
 from typing import cast, get_args
 
-from console.inventory import model as inventory
-from console.state import model as state
+from console.errors import Exit, HotspareError
+from console.inventory import Balancer
+from console.state.model import AdminState, BalancerState, Server, SiteFlags, SiteMode
 
 Ask = Callable[[str], Awaitable[str]]
 
@@ -23,13 +24,15 @@ FMAINT, IMAINT, CMAINT, FDRAIN, IDRAIN, RMAINT, HMAINT = 0x01, 0x02, 0x04, 0x08,
 _MAINT_BITS = FMAINT | IMAINT | CMAINT | RMAINT | HMAINT
 _DRAIN_BITS = FDRAIN | IDRAIN
 
-_SITE_MODES: tuple[str, ...] = get_args(state.SiteMode)
+_SITE_MODES: tuple[str, ...] = get_args(SiteMode)
 # Answers the runtime API gives instead of data; matched at the start of the text.
 _REFUSALS = ("Unknown command", "Permission denied", "Can't find", "Unknown map", "No such")
 
 
-class BalancerProbeError(RuntimeError):
+class BalancerProbeError(HotspareError, RuntimeError):
     """HAProxy answered, but not what the probe expected; the message says what to check."""
+
+    exit = Exit.FAILED
 
 
 def parse_stat(text: str) -> list[dict[str, str]]:
@@ -76,7 +79,7 @@ def parse_servers_state(text: str) -> dict[str, int]:
     return states
 
 
-def admin_state(bits: int) -> state.AdminState:
+def admin_state(bits: int) -> AdminState:
     """Read srv_admin_state bits as the operator's ready, drain or maint (maint wins)."""
     if bits & _MAINT_BITS:
         return "maint"
@@ -102,7 +105,7 @@ def parse_map(text: str) -> dict[str, str]:
     return entries
 
 
-def site_flags(mapping: Mapping[str, str]) -> state.SiteFlags:
+def site_flags(mapping: Mapping[str, str]) -> SiteFlags:
     """Read the flags map as the site's mode, message and until.
 
     A missing ``mode`` is "normal": that is the default the map() lookup in
@@ -120,15 +123,15 @@ def site_flags(mapping: Mapping[str, str]) -> state.SiteFlags:
             f"serves normally; set mode to one of {', '.join(_SITE_MODES)}"
         )
         raw = "normal"
-    return state.SiteFlags(
-        mode=cast(state.SiteMode, raw),  # checked against the Literal's words above
+    return SiteFlags(
+        mode=cast(SiteMode, raw),  # checked against the Literal's words above
         message=_unset_is_none(mapping.get("message")),
         until=_unset_is_none(mapping.get("until")),
         problem=problem,
     )
 
 
-async def probe_balancer(ask: Ask, cfg: inventory.Balancer, now: float) -> state.Balancer:
+async def probe_balancer(ask: Ask, cfg: Balancer, now: float) -> BalancerState:
     """Read the backend's servers, the frontend's traffic and the site flags at once.
 
     Args:
@@ -161,7 +164,7 @@ async def probe_balancer(ask: Ask, cfg: inventory.Balancer, now: float) -> state
         for row in rows
         if row.get("pxname") == cfg.backend and row.get("svname") not in ("FRONTEND", "BACKEND")
     )
-    return state.Balancer(
+    return BalancerState(
         box=cfg.box,
         observed_at=now,
         frontend=cfg.frontend,
@@ -173,9 +176,9 @@ async def probe_balancer(ask: Ask, cfg: inventory.Balancer, now: float) -> state
     )
 
 
-def _server(row: Mapping[str, str], admin_bits: int | None) -> state.Server:
+def _server(row: Mapping[str, str], admin_bits: int | None) -> Server:
     operational = row.get("status", "")
-    return state.Server(
+    return Server(
         name=row["svname"],
         admin=_admin_from_status(operational) if admin_bits is None else admin_state(admin_bits),
         operational=operational,
@@ -193,7 +196,7 @@ def _server(row: Mapping[str, str], admin_bits: int | None) -> state.Server:
     )
 
 
-def _admin_from_status(operational: str) -> state.AdminState:
+def _admin_from_status(operational: str) -> AdminState:
     # A server added between the two commands has no state line yet; its
     # status word still tells maint and drain apart from ready.
     if operational.startswith("MAINT"):

@@ -15,8 +15,9 @@ from pathlib import PurePosixPath
 
 from console import node_role
 from console.inventory import WebNode
+from console.probes import http
 from console.ssh.remote import ProbeShell
-from console.state.model import LogFile, Node
+from console.state.model import LogFile, NodeState
 
 HEALTH_TIMEOUT = 2.0
 
@@ -30,6 +31,8 @@ def script(node: WebNode) -> str:
     )
     log_dir = q(str(PurePosixPath(node.error_log).parent))
     pid = q(node.pid_file) if node.pid_file else "''"
+    written = "-o /dev/null -w 'health %{http_code} %{time_total}\\n'"
+    health = http.Request("GET", node.health_url, HEALTH_TIMEOUT).curl(written)
     return f"""\
 echo "now $(date +%s)"
 echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -37,17 +40,15 @@ awk '/^(MemTotal|MemAvailable):/ {{print "mem", $1, $2}}' /proc/meminfo
 df -P {log_dir} | awk 'NR==2 {{print "disk", $5}}'
 p={pid}; if [ -z "$p" ]; then echo "site unknown"; elif [ ! -r "$p" ]; then echo "site nopid"; \
 elif [ -d "/proc/$(cat "$p")" ]; then echo "site alive"; else echo "site dead"; fi
-if command -v curl >/dev/null; then curl -s -o /dev/null --max-time {HEALTH_TIMEOUT:g} \
--w 'health %{{http_code}} %{{time_total}}\\n' {q(node.health_url)} || echo "health failed $?"; \
-else echo "health nocurl"; fi
+{health} || echo "health failed $?"
 if [ -r {q(node.role_file)} ]; then echo "role $(base64 < {q(node.role_file)} | tr -d '\\n')"; \
 else echo "role missing"; fi
 for f in {logs}; do [ -f "$f" ] && echo "log $(stat -c '%Y %s' "$f") $f"; done
 true"""
 
 
-def parse(text: str, node: WebNode, observed_at: float) -> Node:
-    """The Node that a probe's output describes (missing parts stay None)."""
+def parse(text: str, node: WebNode, observed_at: float) -> NodeState:
+    """The NodeState that a probe's output describes (missing parts stay None)."""
     fields: dict[str, list[str]] = {}
     logs: list[tuple[int, int, str]] = []
     for line in text.splitlines():
@@ -62,10 +63,10 @@ def parse(text: str, node: WebNode, observed_at: float) -> Node:
             fields[word] = rest.split(" ")
     now = _int(fields.get("now"))
     role, role_problem = _role(fields.get("role"))
-    status, latency, health_problem = _health(fields.get("health"))
+    status, latency, health_problem = _health(fields.get("health"), node.health_url)
     files = sorted(logs, reverse=True)
     age = now if now is not None else int(observed_at)
-    return Node(
+    return NodeState(
         name=node.name,
         box=node.box,
         observed_at=observed_at,
@@ -92,7 +93,7 @@ def parse(text: str, node: WebNode, observed_at: float) -> Node:
     )
 
 
-async def probe_node(shell: ProbeShell, node: WebNode, now: float, timeout: float) -> Node:
+async def probe_node(shell: ProbeShell, node: WebNode, now: float, timeout: float) -> NodeState:
     """Run the probe for NODE on its box's shell and parse the answer."""
     return parse(await shell.ask(script(node), timeout), node, now)
 
@@ -124,14 +125,13 @@ def _percent(values: list[str] | None) -> float | None:
         return None
 
 
-def _health(values: list[str] | None) -> tuple[int | None, float | None, str | None]:
+def _health(values: list[str] | None, url: str) -> tuple[int | None, float | None, str | None]:
     if not values:
         return None, None, "no answer from the health probe"
-    if values[0] == "nocurl":
-        return None, None, "curl is not installed on the box"
-    if values[0] == "failed" or values[0] == "000":
-        code = values[1] if len(values) > 1 else "?"
-        return None, None, f"no HTTP answer from the health URL (curl exit {code})"
+    if values[0] == "failed" and len(values) > 1 and values[1].isdigit():
+        return None, None, http.no_answer(int(values[1]), url)
+    if values[0] in ("failed", "000"):
+        return None, None, "no HTTP answer from the health URL"
     try:
         return int(values[0]), round(float(values[1]) * 1000, 1), None
     except (ValueError, IndexError):

@@ -12,90 +12,30 @@ shape is a PatroniProbeError that says what is wrong and what to check.
 from __future__ import annotations
 
 import json
-import re
-import shlex
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TypeVar
 
-from console.text import one_line
+from console.errors import Exit, HotspareError
+from console.probes import http
+from console.state.patroni import PatroniMember, PatroniView, ScheduledSwitchover
+from console.text import needs_escaping, one_line
 from console.units import size
 
 T = TypeVar("T")
 
-Run = Callable[[str], Awaitable[str]]
+Run = http.Run
 
 CLUSTER_TIMEOUT = 3.0
 """curl's --max-time for ``GET /cluster``, in seconds."""
 MAX_ANSWER = 1_000_000
-LEADER_ROLES = ("leader", "standby_leader")
-REPLICA_ROLES = ("replica", "sync_standby", "quorum_standby")
 
-_STATUS, _EXIT = "hotspare-http", "hotspare-curl"
-_STATUS_LINE = re.compile(rf"{_STATUS} (\d{{3}})")
-_EXIT_LINE = re.compile(rf"{_EXIT} (\d+)")
-# C0 and C1 controls, line separators and bidi overrides: never in a name shown or sent.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _CHECK = "check patroni_url in cluster.yaml (Patroni's REST API, as seen from the box)"
 
 
-class PatroniProbeError(RuntimeError):
+class PatroniProbeError(HotspareError, RuntimeError):
     """Patroni did not answer, or not what the probe expected; the message says what to check."""
 
-
-@dataclass(frozen=True)
-class PatroniMember:
-    """One member as Patroni sees it.
-
-    Attributes:
-        name: Patroni's name for it (hotspare expects the database's name in cluster.yaml).
-        role: leader, standby_leader, sync_standby, quorum_standby or replica.
-        state: running, streaming, "in archive recovery", stopped, starting...
-        lag: bytes behind the leader; None for the leader or when Patroni does not know.
-        nofailover: the member's nofailover tag: Patroni never promotes it.
-    """
-
-    name: str
-    role: str
-    state: str
-    host: str | None
-    port: int | None
-    timeline: int | None
-    lag: int | None
-    nofailover: bool = False
-
-
-@dataclass(frozen=True)
-class ScheduledSwitchover:
-    """A switchover Patroni will run by itself at ``at`` (from ``leader`` to ``candidate``)."""
-
-    at: str
-    leader: str | None
-    candidate: str | None
-
-
-@dataclass(frozen=True)
-class PatroniView:
-    """Patroni's view of the cluster at ``observed_at`` (epoch seconds).
-
-    ``problem`` says why the view is missing or old (Patroni did not answer);
-    None when it was read cleanly.
-    """
-
-    members: tuple[PatroniMember, ...]
-    paused: bool
-    scheduled_switchover: ScheduledSwitchover | None
-    observed_at: float
-    problem: str | None = None
-
-    @property
-    def leaders(self) -> tuple[PatroniMember, ...]:
-        """The members holding the leader lock (more than one is never right)."""
-        return tuple(m for m in self.members if m.role in LEADER_ROLES)
-
-    def member(self, name: str) -> PatroniMember | None:
-        """The member called NAME, if Patroni has one."""
-        return next((m for m in self.members if m.name == name), None)
+    exit = Exit.FAILED
 
 
 def unreachable(observed_at: float, problem: str) -> PatroniView:
@@ -131,58 +71,9 @@ def _leaders(leaders: tuple[PatroniMember, ...]) -> str:
 # --- curl on a box ----------------------------------------------------------------------
 
 
-def curl_command(url: str, max_time: float, body: Mapping[str, str] | None = None) -> str:
-    """The shell line that asks URL with curl (a JSON POST when BODY is given).
-
-    It prints the answer's body, then the HTTP status and curl's exit status on
-    lines of their own, so one stdout tells every outcome apart (see parse_curl).
-    """
-    post = ""
-    if body is not None:
-        payload = shlex.quote(json.dumps(dict(body), separators=(",", ":")))
-        post = f"-X POST -H 'Content-Type: application/json' -d {payload} "
-    return (
-        f"curl -s --max-time {max_time:g} {post}-w '\\n{_STATUS} %{{http_code}}\\n' "
-        f'{shlex.quote(url)}; echo "{_EXIT} $?"'
-    )
-
-
-@dataclass(frozen=True)
-class CurlAnswer:
-    """What a curl_command line printed: curl's exit status, the HTTP status, the body."""
-
-    exit: int
-    status: int | None
-    body: str
-
-    def problem(self, url: str) -> str | None:
-        """Why there is no HTTP answer, in an operator's words; None when there is one."""
-        if self.exit == 0 and self.status is not None:
-            return None
-        if self.exit == 127:
-            return "curl is not installed on the database's box: hotspare asks Patroni with it"
-        if self.exit in (6, 7):
-            return f"nothing answers at {url}: is Patroni running? {_CHECK}"
-        if self.exit == 28:
-            return f"Patroni did not answer at {url} in time: is it overloaded or hung?"
-        return f"curl could not ask {url} (curl exit {self.exit}): {_CHECK}"
-
-
-def parse_curl(output: str, url: str) -> CurlAnswer:
-    """Read the output of a curl_command line for URL.
-
-    Raises:
-        PatroniProbeError: the output does not end with curl's exit status.
-    """
-    rest, _, last = output.rstrip("\n").rpartition("\n")
-    ended = _EXIT_LINE.fullmatch(last.strip())
-    if ended is None:
-        raise PatroniProbeError(f"no curl result from the box for {url}: {one_line(output, 80)}")
-    body, _, status_line = rest.rpartition("\n")
-    status = _STATUS_LINE.fullmatch(status_line.strip())
-    if status is None:
-        return CurlAnswer(int(ended.group(1)), None, rest)
-    return CurlAnswer(int(ended.group(1)), int(status.group(1)), body)
+def no_answer(answer: http.Answer, url: str) -> str | None:
+    """Why Patroni gave no HTTP answer at URL, in an operator's words; None when it did."""
+    return answer.problem(url, "Patroni", _CHECK)
 
 
 # --- GET /cluster -----------------------------------------------------------------------
@@ -231,8 +122,8 @@ async def probe_patroni(run: Run, url: str, now: float) -> PatroniView:
             Errors raised by ``run`` (the transport's) pass through unchanged.
     """
     cluster_url = url.rstrip("/") + "/cluster"
-    answer = parse_curl(await run(curl_command(cluster_url, CLUSTER_TIMEOUT)), cluster_url)
-    problem = answer.problem(cluster_url)
+    answer = await http.fetch(run, http.Request("GET", cluster_url, CLUSTER_TIMEOUT))
+    problem = no_answer(answer, cluster_url)
     if problem is not None:
         raise PatroniProbeError(problem)
     if answer.status != 200:
@@ -278,7 +169,8 @@ def _text(value: object, what: str, empty: bool = False) -> str:
         raise _shape(f"{what} as {'nothing' if value is None else 'a ' + _kind(value)}")
     if (not value.strip() and not empty) or len(value) > 255:
         raise _shape(f"{what} {'empty' if not value.strip() else 'longer than 255 characters'}")
-    if _UNSAFE.search(value):
+    # Controls (a tab too), line separators and bidi overrides: never in a name shown or sent.
+    if needs_escaping(value) or "\t" in value:
         raise _shape(f"control characters in {what} ({one_line(value, 40)!r})")
     return value
 

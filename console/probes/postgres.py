@@ -19,8 +19,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from console.inventory import model as inventory
-from console.state import model as state
+from console.inventory import Database
+from console.state.model import Archiver, DatabaseState, Slot, StandbyLink
 
 DEFAULT_TIMEOUT = 3.0
 
@@ -83,11 +83,11 @@ FROM me
 
 async def probe_database(
     conn: psycopg.AsyncConnection[Any],
-    cfg: inventory.Database,
+    cfg: Database,
     now: float,
     # The probe owns its deadline so that a timeout carries an operator message.
     timeout: float = DEFAULT_TIMEOUT,
-) -> state.Database:
+) -> DatabaseState:
     """Read one member's role, timeline, WAL positions, standbys, slots and archiver.
 
     Args:
@@ -110,9 +110,9 @@ async def probe_database(
     return _database(row, cfg, now)
 
 
-def unreachable(cfg: inventory.Database, now: float, problem: str) -> state.Database:
+def unreachable(cfg: Database, now: float, problem: str) -> DatabaseState:
     """A member that could not be probed: nothing known but the problem."""
-    return state.Database(
+    return DatabaseState(
         name=cfg.name,
         box=cfg.box,
         observed_at=now,
@@ -148,14 +148,14 @@ async def _fetch(conn: psycopg.AsyncConnection[Any]) -> dict[str, Any]:
     return row
 
 
-def _database(row: Mapping[str, Any], cfg: inventory.Database, now: float) -> state.Database:
+def _database(row: Mapping[str, Any], cfg: Database, now: float) -> DatabaseState:
     standby = bool(row["in_recovery"])
     receiver: Mapping[str, Any] = row["receiver"] or {}
     if standby:
         timeline = receiver.get("received_tli") or row["checkpoint_timeline"]
     else:
         timeline = row["primary_timeline"]
-    return state.Database(
+    return DatabaseState(
         name=cfg.name,
         box=cfg.box,
         observed_at=now,
@@ -180,8 +180,8 @@ def _database(row: Mapping[str, Any], cfg: inventory.Database, now: float) -> st
     )
 
 
-def _standby_link(link: Mapping[str, Any]) -> state.StandbyLink:
-    return state.StandbyLink(
+def _standby_link(link: Mapping[str, Any]) -> StandbyLink:
+    return StandbyLink(
         application_name=link["application_name"],
         client_addr=link["client_addr"],
         state=link["state"],
@@ -195,8 +195,8 @@ def _standby_link(link: Mapping[str, Any]) -> state.StandbyLink:
     )
 
 
-def _slot(slot: Mapping[str, Any]) -> state.Slot:
-    return state.Slot(
+def _slot(slot: Mapping[str, Any]) -> Slot:
+    return Slot(
         name=slot["slot_name"],
         active=bool(slot["active"]),
         restart_lsn=slot["restart_lsn"],
@@ -204,10 +204,10 @@ def _slot(slot: Mapping[str, Any]) -> state.Slot:
     )
 
 
-def _archiver(row: Mapping[str, Any] | None) -> state.Archiver | None:
+def _archiver(row: Mapping[str, Any] | None) -> Archiver | None:
     if row is None:
         return None
-    return state.Archiver(
+    return Archiver(
         archived_count=row["archived_count"],
         last_archived_wal=row["last_archived_wal"],
         last_archived_time=row["last_archived_time"],

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from console.errors import Exit, HotspareError
 
-class BoxError(Exception):
+
+class BoxError(HotspareError):
     """A box could not be reached or did not answer.
 
     Attributes:
         box: the box's name in the inventory.
         reason: what went wrong and what to do, in an operator's words.
     """
+
+    exit = Exit.FAILED
 
     def __init__(self, box: str, reason: str) -> None:
         super().__init__(f"{box}: {reason}")

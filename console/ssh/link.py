@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import asyncssh
 
+import console.ssh.remote as remote
 from console.inventory import Inventory
-from console.ssh import remote
 from console.ssh.connect import Route, open_route
 from console.ssh.errors import BoxError, RemoteFailed, RemoteTimeout, Unreachable
 

@@ -1,18 +1,23 @@
 """ClusterState: one immutable snapshot of the whole site.
 
-Probes produce the parts (Balancer, Node, Database), each stamped with the
-time it was observed; the monitor adds per-box freshness and the derived
-verdicts and alarms. Widgets, the CLI printer and JSON all read this, and
-tests build it directly.
+Names: what cluster.yaml declares has a plain name (console.inventory's
+Balancer, WebNode, Database); what a probe observed ends in State
+(BalancerState, NodeState, DatabaseState, and the whole ClusterState).
+Each is imported under its own name, never an alias.
+
+Probes produce the parts (BalancerState, NodeState, DatabaseState, and
+PatroniView from console.state.patroni), each stamped with the time it was
+observed; the monitor adds per-box freshness and the derived verdicts and
+alarms. Widgets, the CLI printer and JSON all read this, and tests build it
+directly.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from console.probes.patroni import PatroniView
+from console.state.patroni import PatroniView
 
 SCHEMA_VERSION = 1
 
@@ -94,7 +99,7 @@ class SiteFlags:
 
 
 @dataclass(frozen=True)
-class Balancer:
+class BalancerState:
     """The HAProxy balancer: its servers, traffic and the site flags."""
 
     box: str
@@ -117,7 +122,7 @@ class LogFile:
 
 
 @dataclass(frozen=True)
-class Node:
+class NodeState:
     """One web node as seen from its own box.
 
     Fields are None when the probe could not tell (file missing, no curl).
@@ -185,7 +190,7 @@ class Archiver:
 
 
 @dataclass(frozen=True)
-class Database:
+class DatabaseState:
     """One PostgreSQL member: its role and replication position.
 
     Attributes:
@@ -268,9 +273,9 @@ class ClusterState:
     colour: str
     taken_at: float
     boxes: tuple[BoxFreshness, ...]
-    balancer: Balancer | None
-    nodes: tuple[Node, ...]
-    databases: tuple[Database, ...]
+    balancer: BalancerState | None
+    nodes: tuple[NodeState, ...]
+    databases: tuple[DatabaseState, ...]
     verdicts: Verdicts
     alarms: tuple[Alarm, ...]
     patroni: PatroniView | None = None

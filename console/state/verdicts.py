@@ -17,10 +17,10 @@ from collections.abc import Iterable, Mapping
 from console.inventory.model import Inventory
 from console.state.model import (
     Alarm,
-    Balancer,
+    BalancerState,
     BoxFreshness,
-    Database,
-    Node,
+    DatabaseState,
+    NodeState,
     Server,
     Severity,
     StandbyLink,
@@ -39,9 +39,9 @@ _Stale = Mapping[str, BoxFreshness]
 def judge(
     inv: Inventory,
     boxes: tuple[BoxFreshness, ...],
-    balancer: Balancer | None,
-    nodes: tuple[Node, ...],
-    databases: tuple[Database, ...],
+    balancer: BalancerState | None,
+    nodes: tuple[NodeState, ...],
+    databases: tuple[DatabaseState, ...],
 ) -> tuple[Verdicts, tuple[Alarm, ...]]:
     """Draw the verdicts and raise the alarms for one snapshot.
 
@@ -98,11 +98,11 @@ def _box_alarms(boxes: Iterable[BoxFreshness]) -> list[Alarm]:
 # --- databases -----------------------------------------------------------------
 
 
-def _writable(db: Database) -> bool:
+def _writable(db: DatabaseState) -> bool:
     return db.role == "primary" and bool(db.writable)
 
 
-def _deliberately_read_only(balancer: Balancer | None, stale: _Stale) -> bool:
+def _deliberately_read_only(balancer: BalancerState | None, stale: _Stale) -> bool:
     """Whether the balancer itself keeps writes out (read-only or maintenance mode)."""
     if balancer is None or balancer.box in stale:
         return False
@@ -110,7 +110,7 @@ def _deliberately_read_only(balancer: Balancer | None, stale: _Stale) -> bool:
 
 
 def _primary_alarms(
-    stale: _Stale, dbs: tuple[Database, ...], fresh: list[Database], site_read_only: bool
+    stale: _Stale, dbs: tuple[DatabaseState, ...], fresh: list[DatabaseState], site_read_only: bool
 ) -> list[Alarm]:
     writable = [d for d in fresh if _writable(d)]
     stale_writable = [d for d in dbs if d.box in stale and _writable(d)]
@@ -142,14 +142,14 @@ def _primary_alarms(
     return alarms
 
 
-def _last_seen(stale: _Stale, db: Database) -> str:
+def _last_seen(stale: _Stale, db: DatabaseState) -> str:
     if db.box in stale:
         seen = "writable" if _writable(db) else (db.role or "unreachable")
         return f"{db.name} last seen {seen} {_ago(stale[db.box])} (stale)"
     return f"{db.name} is {'a standby' if db.role == 'standby' else 'unreachable'}"
 
 
-def _unreachable_alarms(stale: _Stale, dbs: Iterable[Database]) -> list[Alarm]:
+def _unreachable_alarms(stale: _Stale, dbs: Iterable[DatabaseState]) -> list[Alarm]:
     # The box answers over SSH but PostgreSQL does not: nothing else says so.
     return [
         _alarm("database-unreachable", "critical", [d.name], f"{d.name}: {d.problem}")
@@ -158,7 +158,9 @@ def _unreachable_alarms(stale: _Stale, dbs: Iterable[Database]) -> list[Alarm]:
     ]
 
 
-def _standby_alarms(inv: Inventory, fresh: list[Database]) -> tuple[tuple[str, ...], list[Alarm]]:
+def _standby_alarms(
+    inv: Inventory, fresh: list[DatabaseState]
+) -> tuple[tuple[str, ...], list[Alarm]]:
     """Check every fresh standby's stream, as it and its upstream see it."""
     listed: dict[str, StandbyLink] = {}
     for member in fresh:
@@ -195,7 +197,7 @@ def _host(inv: Inventory, name: str) -> str:
         return ""
 
 
-def _lag_alarms(db: Database, link: StandbyLink | None) -> list[Alarm]:
+def _lag_alarms(db: DatabaseState, link: StandbyLink | None) -> list[Alarm]:
     lag_bytes = link.lag_bytes if link else None
     seconds = (link.replay_lag_s if link else None, db.replay_lag_s)
     lag_s = max((s for s in seconds if s is not None), default=None)
@@ -210,7 +212,7 @@ def _lag_alarms(db: Database, link: StandbyLink | None) -> list[Alarm]:
     return [_alarm("standby-lag", "warning", [db.name], message)]
 
 
-def _identity_alarms(fresh: list[Database]) -> list[Alarm]:
+def _identity_alarms(fresh: list[DatabaseState]) -> list[Alarm]:
     alarms = []
     systems = {d.name: d.system_identifier for d in fresh if d.system_identifier}
     if len(set(systems.values())) > 1:
@@ -225,7 +227,7 @@ def _identity_alarms(fresh: list[Database]) -> list[Alarm]:
     return alarms
 
 
-def _stale_primary_alarms(fresh: list[Database]) -> list[Alarm]:
+def _stale_primary_alarms(fresh: list[DatabaseState]) -> list[Alarm]:
     """A primary on an older timeline than another: an old primary back after a failover."""
     primaries = [d for d in fresh if d.role == "primary" and d.timeline is not None]
     newest = max((d.timeline or 0 for d in primaries), default=0)
@@ -242,7 +244,7 @@ def _stale_primary_alarms(fresh: list[Database]) -> list[Alarm]:
     return alarms
 
 
-def _archiver_alarms(fresh: list[Database]) -> list[Alarm]:
+def _archiver_alarms(fresh: list[DatabaseState]) -> list[Alarm]:
     alarms = []
     for db in fresh:
         arch = db.archiver
@@ -257,12 +259,12 @@ def _archiver_alarms(fresh: list[Database]) -> list[Alarm]:
 # --- web nodes and the balancer ------------------------------------------------
 
 
-def _role(node: Node) -> str:
+def _role(node: NodeState) -> str:
     # The role file says what the node does now; without it, the inventory.
     return node.role or node.expected_role
 
 
-def _node_alarms(inv: Inventory, fresh: list[Node]) -> list[Alarm]:
+def _node_alarms(inv: Inventory, fresh: list[NodeState]) -> list[Alarm]:
     alarms = []
     for node in fresh:
         subject = [node.name]
@@ -285,7 +287,7 @@ def _node_alarms(inv: Inventory, fresh: list[Node]) -> list[Alarm]:
     return alarms
 
 
-def _hot_log_age(inv: Inventory, node: Node) -> float | None:
+def _hot_log_age(inv: Inventory, node: NodeState) -> float | None:
     """How long ago a warm node wrote its hot log, if recently and after its warm log.
 
     A node just turned warm wrote its hot log moments ago, and its warm log
@@ -304,7 +306,7 @@ def _hot_log_age(inv: Inventory, node: Node) -> float | None:
     return min(hot)
 
 
-def _unhealthy(node: Node) -> str:
+def _unhealthy(node: NodeState) -> str:
     """Why a hot node is not fit to serve, or "" (None fields mean the probe could not tell)."""
     if node.site_alive is False:
         return f"{node.name}: the site process is not running"
@@ -315,7 +317,9 @@ def _unhealthy(node: Node) -> str:
     return ""
 
 
-def _scheduler_alarms(inv: Inventory, nodes: Iterable[Node], fresh: list[Node]) -> list[Alarm]:
+def _scheduler_alarms(
+    inv: Inventory, nodes: Iterable[NodeState], fresh: list[NodeState]
+) -> list[Alarm]:
     if not inv.web_nodes:
         return []
     schedulers = [n.name for n in fresh if n.scheduler]
@@ -334,7 +338,7 @@ def _up(server: Server) -> bool:
     return server.operational.startswith("UP")
 
 
-def _backend_alarms(inv: Inventory, balancer: Balancer, fresh: list[Node]) -> list[Alarm]:
+def _backend_alarms(inv: Inventory, balancer: BalancerState, fresh: list[NodeState]) -> list[Alarm]:
     servers = balancer.servers
     if not any(_up(s) for s in servers):
         message = f"no server of backend {balancer.backend} is UP: the site is down"
@@ -349,7 +353,7 @@ def _backend_alarms(inv: Inventory, balancer: Balancer, fresh: list[Node]) -> li
     return [_alarm("backends-down", "warning", [s.name for s in down], message)]
 
 
-def _site_alarms(balancer: Balancer) -> list[Alarm]:
+def _site_alarms(balancer: BalancerState) -> list[Alarm]:
     flags, alarms = balancer.flags, []
     if flags.mode != "normal":
         until = f" until {flags.until}" if flags.until else ""

@@ -13,12 +13,11 @@ from dataclasses import dataclass, replace
 from console.actions.context import Context
 from console.actions.plan import Check, Condition, Step, failed
 from console.errors import ActionError
-from console.inventory import Database as DbConfig
-from console.inventory import Inventory
-from console.state.model import ClusterState, Database
+from console.inventory import Database, Inventory
+from console.state.model import ClusterState, DatabaseState
 
 
-def database(inv: Inventory, name: str) -> DbConfig:
+def database(inv: Inventory, name: str) -> Database:
     """The database NAME, or ActionError listing the names there are."""
     try:
         return inv.database(name)
@@ -33,9 +32,9 @@ def database(inv: Inventory, name: str) -> DbConfig:
 class Members:
     """The databases as one snapshot shows them."""
 
-    seen: dict[str, Database]  # fresh members that answered SQL, by name
+    seen: dict[str, DatabaseState]  # fresh members that answered SQL, by name
     unseen: tuple[str, ...]  # members whose box is stale or whose PostgreSQL did not answer
-    primaries: tuple[Database, ...]
+    primaries: tuple[DatabaseState, ...]
 
 
 def members(inv: Inventory, state: ClusterState) -> Members:
@@ -51,7 +50,7 @@ def members(inv: Inventory, state: ClusterState) -> Members:
     return Members(seen, unseen, primaries)
 
 
-def newest_timeline(dbs: list[Database]) -> int | None:
+def newest_timeline(dbs: list[DatabaseState]) -> int | None:
     return max((d.timeline for d in dbs if d.timeline is not None), default=None)
 
 
@@ -68,7 +67,7 @@ def _mib(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MiB" if size >= 1024 * 1024 else f"{size} bytes"
 
 
-def switchover(inv: Inventory, state: ClusterState, cfg: DbConfig) -> list[Condition]:
+def switchover(inv: Inventory, state: ClusterState, cfg: Database) -> list[Condition]:
     """The preconditions of switching over to the standby CFG."""
     found = members(inv, state)
     conds = [
@@ -115,7 +114,7 @@ def switchover(inv: Inventory, state: ClusterState, cfg: DbConfig) -> list[Condi
 
 
 def _standby_conditions(
-    inv: Inventory, state: ClusterState, cfg: DbConfig, me: Database, primary: Database
+    inv: Inventory, state: ClusterState, cfg: Database, me: DatabaseState, primary: DatabaseState
 ) -> list[Condition]:
     link = state.standby_link(cfg.name)
     streaming = me.receiver_status == "streaming" and link is not None and link.state == "streaming"
@@ -165,6 +164,6 @@ def rechecked(step: Step, judge: Callable[[ClusterState], list[Condition]]) -> S
     return replace(step, expects=expects, pre=pre)
 
 
-def seen(state: ClusterState, name: str) -> Database | None:
+def seen(state: ClusterState, name: str) -> DatabaseState | None:
     """Member NAME as the snapshot has it."""
     return next((d for d in state.databases if d.name == name), None)

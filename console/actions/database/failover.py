@@ -14,17 +14,16 @@ from __future__ import annotations
 import shlex
 import time
 
+import console.actions.database.checks as promote_checks
+import console.actions.database.lock as promotion_lock
+import console.actions.database.server as server
+import console.actions.database.steps as pgsteps
 from console.actions.context import Context
-from console.actions.database import checks as promote_checks
-from console.actions.database import lock as promotion_lock
-from console.actions.database import server
-from console.actions.database import steps as pgsteps
 from console.actions.database.promote import hot_nodes
 from console.actions.plan import Check, Condition, Plan, Step, failed, refused
 from console.actions.site import checks
 from console.inventory import Database, Inventory
-from console.state.model import ClusterState
-from console.state.model import Database as DbState
+from console.state.model import ClusterState, DatabaseState
 
 BACK_IN = 30.0  # seconds the balancer gets to take the nodes back after the promotion
 
@@ -142,11 +141,12 @@ def estimate(cfg: Database, gone: list[Database]) -> Step:
     )
 
 
-def plan_failover(inv: Inventory, state: ClusterState, candidate: str) -> Plan:
+def plan_failover(inv: Inventory, state: ClusterState, standby: str) -> Plan:
     """The plan to promote CANDIDATE because the primary is gone."""
+    candidate = standby
     cfg = promote_checks.database(inv, candidate)
     if cfg.manager == "patroni":
-        from console.actions.database import patroni
+        import console.actions.database.patroni as patroni
 
         return patroni.plan_failover(inv, state, candidate)
     conds, gone = conditions(inv, state, cfg)
@@ -202,7 +202,7 @@ def plan_failover(inv: Inventory, state: ClusterState, candidate: str) -> Plan:
     )
 
 
-def _kept(me: DbState | None, now: float) -> str:
+def _kept(me: DatabaseState | None, now: float) -> str:
     """What the standby has, in words: the edge of what a failover keeps."""
     if me is None:
         return ""

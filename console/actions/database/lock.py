@@ -19,6 +19,7 @@ from console.actions.context import Context
 from console.actions.plan import Check, Step
 from console.errors import ActionError
 from console.inventory import Database, Inventory
+from console.text import one_line, printable
 
 LOCK_NAME = "hotspare-promotion.lock"
 HELD = 75  # the exit status the take command gives when the lock is held
@@ -45,7 +46,7 @@ def token(action: str, target: str) -> str:
     user = str(who.get("user") or "unknown")
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     line = f"{user}@{socket.gethostname()} pid {os.getpid()}: {action} {target} since {stamp}"
-    return "".join(c if c.isprintable() and c not in "'\"\\" else "?" for c in line)
+    return printable(line, also="'\"\\")  # shown in the plan inside '...'
 
 
 async def _holder(ctx: Context, box: str, path: str) -> str:
@@ -64,13 +65,13 @@ def take(box: str, path: str, mine: str) -> Step:
     async def act(ctx: Context) -> str:
         result = await ctx.run(box, command)
         if result.exit_status == HELD:
-            holder = result.stdout.strip()[:200] or "(empty lock file)"
+            holder = one_line(result.stdout, 200) or "(empty lock file)"
             raise ActionError(
                 f"another promotion is in progress: {holder}. If that console is gone, "
                 f"check the databases, then remove {path} on {box}"
             )
         if result.exit_status != 0:
-            said = (result.stderr or result.stdout).strip()[:200]
+            said = one_line(result.stderr or result.stdout, 200)
             raise ActionError(f"{box}: cannot create {path}: {said}")
         return f"taken: {path}"
 

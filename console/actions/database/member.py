@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from console.actions.database import checks as promote_checks
+import console.actions.database.checks as promote_checks
 from console.inventory import Inventory
 from console.state.model import ClusterState
 

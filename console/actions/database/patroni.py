@@ -11,22 +11,17 @@ starts.
 
 from __future__ import annotations
 
-from console.actions.context import Context
+import json
+
+from console.actions.context import RUN_MARGIN, Context
 from console.actions.plan import Check, Condition, Plan, Step, poll, refused
 from console.errors import ActionError
 from console.inventory import Database, Inventory
-from console.probes.patroni import (
-    CLUSTER_TIMEOUT,
-    REPLICA_ROLES,
-    PatroniMember,
-    PatroniProbeError,
-    PatroniView,
-    curl_command,
-    parse_curl,
-    probe_patroni,
-)
+from console.probes import http
+from console.probes.patroni import CLUSTER_TIMEOUT, PatroniProbeError, no_answer, probe_patroni
 from console.ssh import BoxError
 from console.state.model import ClusterState
+from console.state.patroni import REPLICA_ROLES, PatroniMember, PatroniView
 from console.text import one_line
 from console.units import size
 
@@ -35,7 +30,6 @@ POST_TIMEOUT = 30.0
 about twice max(10, loop_wait) seconds."""
 SETTLE = 60.0
 """How long the new leader (and, after a switchover, the old one as a replica) may take."""
-RUN_MARGIN = 5.0
 READY = ("running", "streaming")
 
 
@@ -213,7 +207,8 @@ async def read_view(ctx: Context, cfg: Database) -> PatroniView:
 def _ask(cfg: Database, action: str, body: dict[str, str], old: str | None) -> Step:
     """POST /switchover or /failover to the candidate's Patroni, from its own box."""
     url = f"{(cfg.patroni_url or '').rstrip('/')}/{action}"
-    command = curl_command(url, POST_TIMEOUT, body)
+    payload = json.dumps(body, separators=(",", ":"))
+    request = http.Request("POST", url, POST_TIMEOUT, payload, http.JSON)
     answered: list[Check] = []
 
     async def pre(ctx: Context) -> Check:
@@ -225,10 +220,9 @@ def _ask(cfg: Database, action: str, body: dict[str, str], old: str | None) -> S
         return Check(not failed, "; ".join(failed) or "Patroni's view still allows it")
 
     async def act(ctx: Context) -> str:
-        result = await ctx.run(cfg.box, command, POST_TIMEOUT + RUN_MARGIN)
-        answer = parse_curl(result.stdout, url)
+        answer = await ctx.fetch(cfg.box, request)
         said = one_line(answer.body, 160) or "no text"
-        problem = answer.problem(url)
+        problem = no_answer(answer, url)
         if answer.exit == 28 or (answer.status == 503 and "status unknown" in said):
             # Patroni took the request but did not see the outcome in its own wait.
             answered[:] = [Check(True, f"no outcome from Patroni in time ({said}); watching")]
@@ -247,7 +241,7 @@ def _ask(cfg: Database, action: str, body: dict[str, str], old: str | None) -> S
     return Step(
         title=f"Ask Patroni to {action.replace('over', ' over')} to {candidate}",
         where=f"curl on {cfg.box} to Patroni",
-        command=command,
+        command=request.command(),
         expects="Patroni's view still allows it, read again just before"
         + (f" ({old} leads)" if old and action == "switchover" else ""),
         proves="Patroni answers 200 (it waits for the new leader before it answers)",

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import console.actions.database.checks as promote_checks
+import console.actions.database.lock as promotion_lock
+import console.actions.database.steps as pgsteps
 from console.actions.context import Context
-from console.actions.database import checks as promote_checks
-from console.actions.database import lock as promotion_lock
-from console.actions.database import steps as pgsteps
 from console.actions.database.rejoin import rejoin_steps
 from console.actions.plan import Check, Plan, Step, failed, refused
 from console.actions.site import checks, steps
@@ -37,7 +37,7 @@ def plan_switchover(
     """The plan to make CANDIDATE the primary while the current primary is healthy."""
     cfg = promote_checks.database(inv, candidate)
     if cfg.manager == "patroni":
-        from console.actions.database import patroni
+        import console.actions.database.patroni as patroni
 
         return patroni.plan_switchover(inv, state, candidate)
     conds = promote_checks.switchover(inv, state, cfg)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 import shlex
 
+import console.actions.database.server as server
 from console.actions.context import Context
-from console.actions.database import server
 from console.actions.database.checks import database, members, newest_timeline
 from console.actions.database.replication import conf_string, standby_settings
 from console.actions.database.steps import TIMELINE

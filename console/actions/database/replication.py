@@ -15,8 +15,8 @@ import shlex
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+import console.actions.database.server as server
 from console.actions.context import Context
-from console.actions.database import server
 from console.errors import ActionError
 from console.inventory import Database, Inventory
 

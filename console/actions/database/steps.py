@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import console.actions.database.server as server
 from console.actions.context import Context
-from console.actions.database import server
 from console.actions.plan import Check, Step, poll
 from console.actions.site.checks import checked
 from console.errors import ActionError

@@ -14,13 +14,12 @@ The role file, the site's view of it and the hooks: console/actions/roles/rolefi
 from __future__ import annotations
 
 import dataclasses
-import shlex
 
 from console.actions.balancer import nodes
 from console.actions.context import Context
 from console.actions.plan import Check, Plan, Probe, Step
 from console.actions.roles.rolefile import (
-    CURL,
+    ROLE_MAX_TIME,
     ROLE_TIMEOUT,
     Flags,
     live_node,
@@ -32,23 +31,26 @@ from console.actions.roles.rolefile import (
 )
 from console.errors import ActionError
 from console.inventory import Inventory, WebNode
-from console.state.model import ClusterState, Node
+from console.probes import http
+from console.state.model import ClusterState, NodeState
 
 UP_TIMEOUT = 30.0  # HAProxy's rise checks after `ready`; the lab needs about 2 s
 
 
 def _site_healthy(node: WebNode) -> Step:
-    command = f"{CURL} -o /dev/null -w '%{{http_code}}' {shlex.quote(node.health_url)}"
+    request = http.Request("GET", node.health_url, ROLE_MAX_TIME)
 
     async def probe(ctx: Context) -> Check:
-        result = await ctx.run(node.box, command)
-        code = result.stdout.strip() or f"no answer (curl exit {result.exit_status})"
-        return Check(code == "200", f"{node.name}'s health URL answers {code}")
+        answer = await ctx.fetch(node.box, request)
+        problem = answer.problem(request.url, f"{node.name}'s site")
+        if problem is not None:
+            return Check(False, f"{node.name}'s health URL: {problem}")
+        return Check(answer.status == 200, f"{node.name}'s health URL answers {answer.status}")
 
     return Step(
         title=f"Check that {node.name}'s site is healthy",
         where=f"ssh {node.box}",
-        command=command,
+        command=request.command(),
         expects="the site runs and reaches the primary",
         proves="its health URL answers 200",
         act=polled(probe, ROLE_TIMEOUT),
@@ -117,7 +119,7 @@ def _plan_warm(
     inv: Inventory,
     state: ClusterState,
     node: WebNode,
-    live: Node | None,
+    live: NodeState | None,
     refusals: tuple[str, ...],
     timeout: float,
     force: bool,
@@ -155,7 +157,7 @@ def _plan_hot(
     inv: Inventory,
     state: ClusterState,
     node: WebNode,
-    live: Node | None,
+    live: NodeState | None,
     refusals: tuple[str, ...],
 ) -> Plan:
     scheduler = bool(live and live.scheduler)

@@ -23,15 +23,18 @@ from console.actions.context import Context
 from console.actions.plan import Check, Probe, Step, poll
 from console.errors import ActionError
 from console.inventory import Inventory, WebNode
-from console.state.model import ClusterState, Node
+from console.probes import http
+from console.state.model import ClusterState, NodeState
+from console.text import one_line
 
 ROLE_TIMEOUT = 30.0  # how long a site may take to apply a new role file (a hook may restart it)
-CURL = "curl -sS --max-time 3"
+ROLE_MAX_TIME = 3.0  # curl's --max-time for a node's /role and health URL
+CURL = f"curl --max-time {ROLE_MAX_TIME:g}"  # as a plan names a request made on a node
 
 Flags = dict[str, Any]
 
 
-def live_node(state: ClusterState, name: str) -> Node | None:
+def live_node(state: ClusterState, name: str) -> NodeState | None:
     """NAME as the last probe saw it, or None if its box is stale or its role file unread."""
     node = next((n for n in state.nodes if n.name == name), None)
     fresh = state.freshness(node.box) if node else None
@@ -56,12 +59,15 @@ def role_url(node: WebNode) -> str:
 async def site_role(ctx: Context, node: WebNode) -> Flags:
     """The flags NODE's site applies now (GET /role, from the node's own box)."""
     url = role_url(node)
-    result = await ctx.run(node.box, f"{CURL} {shlex.quote(url)}")
-    if result.exit_status != 0:
-        why = result.stderr.strip()[:200] or f"curl exit {result.exit_status}"
-        raise ActionError(f"{node.name}: GET {url} failed: {why}")
+    answer = await ctx.fetch(node.box, http.Request("GET", url, ROLE_MAX_TIME))
+    problem = answer.problem(url, f"{node.name}'s site")
+    if problem is not None:
+        raise ActionError(f"{node.name}: GET {url} failed: {problem}")
+    if answer.status != 200:
+        said = one_line(answer.body, 120) or "no text"
+        raise ActionError(f"{node.name}: GET {url} answered {answer.status}, not 200: {said}")
     try:
-        flags = json.loads(result.stdout)
+        flags = json.loads(answer.body)
     except ValueError as exc:
         raise ActionError(f"{node.name}: GET {url} did not answer JSON: {exc}") from exc
     if not isinstance(flags, dict):
@@ -135,7 +141,7 @@ def site_took(node: WebNode, expect: Flags, log_role: str | None = None) -> Step
     return Step(
         title=f"Check that {node.name}'s site took it",
         where=f"ssh {node.box}",
-        command=f"{CURL} {role_url(node)}",
+        command=http.Request("GET", role_url(node), ROLE_MAX_TIME).command(),
         expects="the site re-reads its role file (or the hook made it)",
         proves=proves,
         act=polled(probe, ROLE_TIMEOUT),
@@ -153,8 +159,10 @@ async def _logged_under(ctx: Context, node: WebNode, role: str) -> str | None:
     want = node.access_log_for(role)
     other = node.access_log_for("hot" if role == "warm" else "warm")
     q = shlex.quote
+    url = f"{role_url(node)}?{token}"
+    request = http.Request("GET", url, ROLE_MAX_TIME).curl("-o /dev/null")
     script = (
-        f"{CURL} -o /dev/null {q(role_url(node) + '?' + token)} || exit 3\n"
+        f'{request} || {{ echo "curl $?"; exit 3; }}\n'
         f"i=0; while [ $i -lt 30 ]; do tail -c 1048576 {q(want)} 2>/dev/null"
         f" | grep -qF {token} && break; i=$((i+1)); sleep 0.1; done\n"
         f"tail -c 1048576 {q(want)} 2>/dev/null | grep -qF {token} && echo want\n"
@@ -163,8 +171,11 @@ async def _logged_under(ctx: Context, node: WebNode, role: str) -> str | None:
     )
     result = await ctx.run(node.box, script)
     found = result.stdout.split()
+    if result.exit_status == 3 and found[-1:] and found[-1].isdigit():
+        return f"{node.name}: the marked request failed: {http.no_answer(int(found[-1]), url)}"
     if result.exit_status != 0:
-        return f"{node.name}: the marked request failed: {result.stderr.strip()[:200]}"
+        said = one_line(result.stderr, 200) or f"exit {result.exit_status}"
+        return f"{node.name}: the marked request failed: {said}"
     if "other" in found:
         return f"{node.name} logged a request in {other}, the {role} node must not"
     if "want" not in found:

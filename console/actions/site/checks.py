@@ -8,7 +8,6 @@ default transaction on the primary.
 from __future__ import annotations
 
 import asyncio
-import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from urllib.parse import urljoin
@@ -18,6 +17,7 @@ from console.actions.plan import Check, Step, poll
 from console.actions.site.steps import SETTLE, UNSET, runtime_map
 from console.errors import ActionError
 from console.inventory import Balancer, Database, WebNode
+from console.probes import http
 
 HTTP_TIMEOUT = 5.0
 WRITE_PROBE = "BEGIN; CREATE TABLE hotspare_write_probe (); ROLLBACK"
@@ -94,14 +94,16 @@ def write_probe(db: Database, blocked: bool) -> Step:
 
 
 async def fetch(ctx: Context, box: str, method: str, url: str) -> tuple[int, str]:
-    """METHOD URL with curl on BOX: the status (0 for no answer) and the body."""
-    post = "-X POST -d '' " if method == "POST" else ""
-    command = f"curl -s --max-time {HTTP_TIMEOUT:g} {post}-w '\\n%{{http_code}}' {shlex.quote(url)}"
-    result = await ctx.run(box, command)
-    if result.exit_status == 127:
-        raise ActionError(f"curl is not installed on {box}")
-    body, _, code = result.stdout.rpartition("\n")
-    return (int(code) if code.isdigit() else 0), body
+    """METHOD URL with curl on BOX: the status (0 for no answer) and the body.
+
+    Raises:
+        ActionError: curl is not on BOX, or the shell did not run it.
+    """
+    request = http.Request(method, url, HTTP_TIMEOUT, "" if method == "POST" else None)
+    answer = await ctx.fetch(box, request)
+    if answer.exit in (None, http.NOT_INSTALLED):
+        raise ActionError(f"{box}: {answer.problem(url)}")
+    return answer.status or 0, answer.body
 
 
 def _page_problem(status: int, body: str, texts: tuple[str, ...]) -> str | None:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+import console.actions.site.checks as checks
+import console.actions.site.steps as steps
 from console.actions.context import Context
 from console.actions.plan import Plan, Step
-from console.actions.site import checks, steps
 from console.actions.site.inputs import Until
 from console.errors import ActionError
 from console.inventory import Balancer, Database, Inventory, WebNode

@@ -16,7 +16,7 @@ from types import FrameType
 from console.lab.site.accesslog import AccessLog
 from console.lab.site.db import Database, Health, SiteDbError
 from console.lab.site.errorlog import ErrorLog
-from console.lab.site.handler import SiteHandler
+from console.lab.site.handler import SiteHandler, SiteParts
 from console.lab.site.mail import Mailer
 from console.lab.site.rolewatch import RoleWatcher
 from console.lab.site.sweep import Sweeper
@@ -112,7 +112,7 @@ class SiteServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, site: Site) -> None:
-        self.site = site
+        self.site: SiteParts = site  # mypy checks here that a Site is what a handler needs
         super().__init__(site.config.listen, SiteHandler)
 
     def handle_error(self, request: object, client_address: tuple[str, int]) -> None:

@@ -8,16 +8,16 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
 from console.lab.site import pages
-from console.lab.site.accesslog import AccessEntry
-from console.lab.site.db import DbReadOnly, DbUnavailable, Note, SiteDbError
+from console.lab.site.accesslog import AccessEntry, AccessLog
+from console.lab.site.db import Database, DbReadOnly, DbUnavailable, Note, SiteDbError
+from console.lab.site.errorlog import ErrorLog
+from console.lab.site.mail import Mailer
+from console.lab.site.rolewatch import RoleWatcher
 from console.node_role import NodeRole, effective_mail
-
-if TYPE_CHECKING:
-    from console.lab.site.app import Site
 
 MAX_FORM_BYTES = 64 * 1024
 HTML = "text/html; charset=utf-8"
@@ -39,6 +39,21 @@ def retry_after(until: str, now: datetime) -> int:
     return 300
 
 
+class SiteParts(Protocol):
+    """What a request uses of the running site (app.Site is the one there is)."""
+
+    node: str
+    errlog: ErrorLog
+    access: AccessLog
+    roles: RoleWatcher
+    db: Database
+    mailer: Mailer
+
+    def check_health(self) -> str | None:
+        """None when the database primary answers in time, else the problem."""
+        ...
+
+
 class SiteHandler(BaseHTTPRequestHandler):
     """One request of the demo site; the Site lives on the server."""
 
@@ -56,9 +71,9 @@ class SiteHandler(BaseHTTPRequestHandler):
         return self.server_version
 
     @property
-    def site(self) -> Site:
+    def site(self) -> SiteParts:
         """The Site this server runs."""
-        return cast("Site", self.server.site)  # type: ignore[attr-defined]
+        return cast(SiteParts, self.server.site)  # type: ignore[attr-defined]
 
     # --- access log -----------------------------------------------------------
     def handle_one_request(self) -> None:

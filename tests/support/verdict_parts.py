@@ -6,16 +6,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from console.inventory import model as inv_model
+from console.inventory import Balancer, Box, Database, Environment, Hooks, Inventory, WebNode
 from console.state.model import (
     Alarm,
     Archiver,
-    Balancer,
+    BalancerState,
     BoxFreshness,
     ClusterState,
-    Database,
+    DatabaseState,
     LogFile,
-    Node,
+    NodeState,
     Server,
     SiteFlags,
     StandbyLink,
@@ -27,13 +27,13 @@ WEB = {"web1": ("hot", True), "web2": ("hot", False), "web3": ("warm", False)}
 LOG = "/var/log/site/access.{role}.{node}.log"
 
 
-def inventory() -> inv_model.Inventory:
+def inventory() -> Inventory:
     boxes = tuple(
-        inv_model.Box(name, f"10.0.0.{i}", 22, None, None, None, (), 5.0)
+        Box(name, f"10.0.0.{i}", 22, None, None, None, (), 5.0)
         for i, name in enumerate(["lb1", *WEB, "db1", "db2"], start=1)
     )
     web = tuple(
-        inv_model.WebNode(
+        WebNode(
             name=name,
             box=name,
             server=name,
@@ -48,7 +48,7 @@ def inventory() -> inv_model.Inventory:
         for name, (role, scheduler) in WEB.items()
     )
     dbs = tuple(
-        inv_model.Database(
+        Database(
             name,
             name,
             f"10.0.0.{n}",
@@ -63,16 +63,16 @@ def inventory() -> inv_model.Inventory:
         )
         for name, n in (("db1", 5), ("db2", 6))
     )
-    return inv_model.Inventory(
+    return Inventory(
         path=Path("cluster.yaml"),
         version=1,
         name="lab",
-        environment=inv_model.Environment("lab", "green"),
+        environment=Environment("lab", "green"),
         boxes=boxes,
-        balancer=inv_model.Balancer("lb1", "/run/haproxy.sock", "site", "site", "/s", "/m", None),
+        balancer=Balancer("lb1", "/run/haproxy.sock", "site", "site", "/s", "/m", None),
         web_nodes=web,
         databases=dbs,
-        hooks=inv_model.Hooks(None, None),
+        hooks=Hooks(None, None),
     )
 
 
@@ -89,19 +89,19 @@ def server(name: str, admin: str = "ready", operational: str = "UP") -> Server:
     return Server(name, admin, operational, "L7OK", 200, 3, 60, 0, 1, 0, 0, 0, 1)  # type: ignore[arg-type]
 
 
-def balancer(*servers: Server, flags: SiteFlags | None = None) -> Balancer:
+def balancer(*servers: Server, flags: SiteFlags | None = None) -> BalancerState:
     servers = servers or (server("web1"), server("web2"), server("web3", "maint", "MAINT"))
-    return Balancer(
+    return BalancerState(
         "lb1", 100.0, "site", "site", servers, 5, 2, flags or SiteFlags("normal", None, None)
     )
 
 
-def node(name: str, **changes: Any) -> Node:
+def node(name: str, **changes: Any) -> NodeState:
     role, scheduler = WEB[name]
     logs: tuple[LogFile, ...] = (LogFile(LOG.format(role=role, node=name), 1.0, 100),)
     if role == "warm":  # an old hot log from before it was demoted: harmless
         logs += (LogFile(LOG.format(role="hot", node=name), 3600.0, 100),)
-    healthy = Node(
+    healthy = NodeState(
         name=name,
         box=name,
         observed_at=100.0,
@@ -134,9 +134,9 @@ def link(name: str = "db2", **changes: Any) -> StandbyLink:
 
 def db(
     name: str, role: str | None = "primary", writable: bool | None = None, **changes: Any
-) -> Database:
+) -> DatabaseState:
     primary = role == "primary"
-    healthy = Database(
+    healthy = DatabaseState(
         name=name,
         box=name,
         observed_at=100.0,
@@ -183,7 +183,7 @@ def only(code: str, **changes: Any) -> Alarm:
     return alarm
 
 
-def nodes_with(name: str, **changes: Any) -> tuple[Node, ...]:
+def nodes_with(name: str, **changes: Any) -> tuple[NodeState, ...]:
     return tuple(node(n, **changes) if n == name else node(n) for n in WEB)
 
 

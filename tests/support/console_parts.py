@@ -10,7 +10,7 @@ from typing import Any
 from console.authority import Authority
 from console.state.model import ClusterState
 from screens.app import HotspareApp
-from tests.verdict_parts import INV, cluster_state
+from tests.support.verdict_parts import INV, cluster_state
 
 
 class ScriptedFeed:

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from console.inventory import Inventory
-from console.probes.patroni import PatroniView, parse_cluster
+from console.probes.patroni import parse_cluster
 from console.state.model import ClusterState
-from tests import verdict_parts as parts
+from console.state.patroni import PatroniView
+from tests.support import verdict_parts as parts
 
-FIXTURES = Path(__file__).parent / "fixtures" / "patroni"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "patroni"
 URL = "http://127.0.0.1:8008"
 
 
@@ -24,7 +25,7 @@ def view(name: str, observed_at: float = 100.0) -> PatroniView:
 
 
 def answered(body: str, status: int = 200, exit: int = 0) -> str:
-    """What a curl_command line prints: the body, the HTTP status, curl's exit status."""
+    """What an http.Request.command() line prints: the body, the HTTP status, curl's exit status."""
     return f"{body}\nhotspare-http {status:03d}\nhotspare-curl {exit}\n"
 
 
