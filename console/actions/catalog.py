@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -283,16 +284,9 @@ PARENTS: Mapping[str, str] = {
 }
 
 
-def find(name: str) -> Action:
-    """The action called NAME ("drain", "read-only on")."""
-    for action in ACTIONS:
-        if action.name == name:
-            return action
-    raise KeyError(name)
-
-
+@cache
 def keyed() -> dict[str, tuple[Action, ...]]:
-    """The console's keys, each with the actions it may mean, in catalogue order."""
+    """The console's keys, each with the actions it may mean, in catalogue order (read-only)."""
     found: dict[str, tuple[Action, ...]] = {}
     for action in ACTIONS:
         if action.key is not None:

@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from console.cli import actions, audit, clusters, completion, config, lab, logs, status, trust
-from console.cli.config import CLUSTER_ENV, cluster_path, load_inventory
-from console.cli.options import CommandParser, VersionAction, usage_exit
+from console.cli.clusters import CLUSTER_ENV, cluster_path
+from console.cli.config import load_inventory
+from console.cli.options import CommandParser, VersionAction, add_global_options, usage_exit
 from console.errors import Exit, HotspareError
 
 __all__ = ["CLUSTER_ENV", "build_parser", "cluster_path", "load_inventory", "main"]
@@ -30,17 +31,7 @@ def build_parser(extend: Extend | None = None) -> argparse.ArgumentParser:
         prog="hotspare",
         description="Operator console for a highly available web site.",
     )
-    cluster = parser.add_argument(
-        "--cluster",
-        metavar="NAME|FILE",
-        help="inventory: a NAME in ~/.config/hotspare/clusters/, or a file "
-        f"(default: ${CLUSTER_ENV}, else ./cluster.yaml)",
-    )
-    completion.cluster_names(cluster)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
-    parser.add_argument(
-        "--observe", action="store_true", help="observer mode: every change is refused"
-    )
+    add_global_options(parser, top=True)
     parser.add_argument("--version", action=VersionAction)
     # Every subcommand takes the global options too, after its own words.
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)

@@ -91,25 +91,30 @@ def _load(name: str, path: Path) -> Found:
         return Found(name, path, None, str(exc), len(exc.problems))
 
 
-def found() -> list[Found]:
-    """Every named inventory, by name, then the fallback one if it exists and is not among them."""
+def _entries() -> list[tuple[str, Path]]:
+    """Every named inventory file, by name, then the fallback one if it is not among them."""
     folder = clusters_dir()
     named = sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []
     entries = [(path.stem, path) for path in named if path.is_file()]
     fallback = cluster_path(None)
     if fallback.is_file() and fallback.resolve() not in {p.resolve() for _, p in entries}:
         entries.append((str(fallback), fallback))
-    return [_load(name, path) for name, path in entries]
+    return entries
+
+
+def found() -> list[Found]:
+    """Every inventory found, loaded or with why it does not load."""
+    return [_load(name, path) for name, path in _entries()]
 
 
 def others(current: inventory.Inventory) -> list[inventory.Inventory]:
-    """The inventories found that load and are not CURRENT's file: where one can switch to."""
+    """The inventories found that load and are not CURRENT's file: where one can switch to.
+
+    CURRENT's own file is not read again: the console has it already.
+    """
     here = current.path.resolve()
-    return [
-        f.inventory
-        for f in found()
-        if f.inventory is not None and f.inventory.path.resolve() != here
-    ]
+    loaded = (_load(name, path) for name, path in _entries() if path.resolve() != here)
+    return [f.inventory for f in loaded if f.inventory is not None]
 
 
 def add_parser(commands: Any) -> None:

@@ -7,22 +7,15 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import console.cli.clusters as clusters
 from console import inventory
-
-CLUSTER_ENV = clusters.CLUSTER_ENV
+from console.cli.clusters import cluster_path
 
 CONFIG_SCHEMA = "hotspare.config/1"
 
 Load = Callable[[argparse.Namespace], inventory.Inventory | None]
-
-
-def cluster_path(given: str | None) -> Path:
-    """The inventory to use: --cluster (a path or a NAME), $HOTSPARE_CLUSTER, ./cluster.yaml."""
-    return clusters.cluster_path(given)
 
 
 def load_inventory(args: argparse.Namespace) -> inventory.Inventory | None:

@@ -13,6 +13,7 @@ import sys
 from typing import Any, NoReturn
 
 import console.cli.completion as completion
+from console.cli.clusters import CLUSTER_ENV
 from console.errors import Exit
 
 PACKAGE = "hotspare"
@@ -41,26 +42,35 @@ class VersionAction(argparse.Action):
         parser.exit(Exit.OK)
 
 
-def add_global_options(parser: argparse.ArgumentParser) -> None:
-    """Let the options of `hotspare --help` follow PARSER's command too."""
-    group = parser.add_argument_group(
-        "global options", "also accepted before the command; see `hotspare --help`"
-    )
-    cluster = group.add_argument(
-        "--cluster", metavar="NAME|FILE", default=argparse.SUPPRESS, help="inventory to read"
+def add_global_options(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """Add the options every command takes to PARSER.
+
+    On the TOP parser they carry their defaults; on a subcommand they are
+    suppressed unless given, so a value read before the command stays.
+    """
+    where: Any = parser
+    unset: dict[str, Any] = {}
+    if not top:
+        where = parser.add_argument_group(
+            "global options", "also accepted before the command; see `hotspare --help`"
+        )
+        unset = {"default": argparse.SUPPRESS}
+    cluster = where.add_argument(
+        "--cluster",
+        metavar="NAME|FILE",
+        help="inventory: a NAME in ~/.config/hotspare/clusters/, or a file "
+        f"(default: ${CLUSTER_ENV}, else ./cluster.yaml)",
+        **unset,
     )
     completion.cluster_names(cluster)
-    group.add_argument(
-        "--observe",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="observer mode: every change is refused",
-    )
-    group.add_argument(
+    where.add_argument(
         "--debug",
         action="store_true",
-        default=argparse.SUPPRESS,
-        help="show tracebacks of internal errors",
+        help="on an internal error, print the details for a bug report",
+        **unset,
+    )
+    where.add_argument(
+        "--observe", action="store_true", help="observer mode: every change is refused", **unset
     )
 
 

@@ -29,7 +29,7 @@ def add_parser(commands: Any, load: Any) -> None:
     """Add `status` to COMMANDS; LOAD(args) returns the Inventory or None."""
     status = commands.add_parser(
         "status",
-        help="live state of balancer, nodes and databases; exit 1 warning, 2 critical",
+        help="live state of balancer, nodes and databases; exits as a monitoring check",
         description="Exit status (the monitoring-plugin convention): 0 no alarm, "
         "1 a warning, 2 a critical alarm, 3 unknown (bad inventory or options, or an error).",
     )

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from console import when
-from console.errors import Exit
 from console.logs.stamps import StampReader
 
 if TYPE_CHECKING:
@@ -30,8 +29,6 @@ ASK_TIMEOUT = 5.0
 
 class SinceError(when.WhenError):
     """A --since value that means nothing."""
-
-    exit = Exit.USAGE
 
 
 def parse_since(text: str, now: float | None = None, option: str = "--since") -> float:
