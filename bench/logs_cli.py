@@ -10,14 +10,21 @@ round runs the two contenders one after the other, in alternating order:
   follows every node's hot and warm access log, tags each line with its node
   and file, and merges the three streams in timestamp order.
 
-A contender is started and given SETTLE seconds to be following; then a burst
-of LINES combined-format lines per node (bench/console_logload.py's
-templates, each carrying the round's tag) is appended to the three files, one
-write per file, prepared beforehand so the write itself takes only a few ms.
-The time runs from just before the first write until the harness has read
-every tagged line from the contender's output (ssh's stdout, as /dev/null
-would take it: read and counted, never parsed; hotspare's the same way). The
-contender is then stopped by pid. Lines per second = 3 x LINES / time.
+A contender is started, and a ready line is appended to each file (again
+every READY_EVERY seconds) until every file's ready line has come out of the
+contender: it is following all three (the time from the spawn to then is its
+start-up). Only then is a burst of LINES combined-format lines per node
+(bench/console_logload.py's templates, each carrying the round's tag)
+appended to the three files, one write per file, prepared beforehand so the
+write itself takes only a few ms. The time runs from just before the first
+write until the harness has read every tagged line from the contender's
+output (ssh's stdout, as /dev/null would take it: read and counted, never
+parsed; hotspare's the same way). The contender is then stopped by pid.
+A fixed wait for the contender to be following is not enough: on a busy
+machine `hotspare logs -f -n 0` once needed more than the 2 s this bench
+used to give it, started its tails after the burst (or in its middle), and
+the bench waited 120 s for lines never asked for (issue 13).
+Lines per second = 3 x LINES / time.
 
 Run: .venv/bin/python -m bench.logs_cli [--rounds 5] [--lines 200000] [--block 127.0.83]
 """
@@ -38,8 +45,9 @@ from bench.console_logload import templates
 from bench.steady_state import process_ticks
 from console.lab.layout import SSH_PORT, LabLayout
 
-SETTLE = 2.0
 WAIT = 120.0
+READY_WAIT = 60.0
+READY_EVERY = 0.1
 READ = 1 << 20
 
 
@@ -75,55 +83,97 @@ def hotspare_argv(lab: LabLayout) -> list[str]:
     return [str(HOTSPARE), "--cluster", str(lab.cluster_file), "logs", "-f", "--merge", "-n", "0"]
 
 
-def count_until(procs: Sequence[subprocess.Popen[bytes]], tag: bytes, total: int) -> float:
-    """Read every PROCS' stdout until TOTAL lines carrying TAG have come; the time it ended."""
-    selector = selectors.DefaultSelector()
-    tails = {}
-    for proc in procs:
-        assert proc.stdout is not None
-        os.set_blocking(proc.stdout.fileno(), False)
-        selector.register(proc.stdout, selectors.EVENT_READ, proc)
-        tails[proc.pid] = b""
+class Output:
+    """The contenders' stdout, read as it comes without blocking."""
+
+    def __init__(self, procs: Sequence[subprocess.Popen[bytes]]) -> None:
+        self.selector = selectors.DefaultSelector()
+        for proc in procs:
+            assert proc.stdout is not None
+            os.set_blocking(proc.stdout.fileno(), False)
+            self.selector.register(proc.stdout, selectors.EVENT_READ, proc)
+
+    def read(self, timeout: float) -> list[tuple[int, bytes]]:
+        """(pid, bytes) of what came within TIMEOUT.
+
+        Raises:
+            BenchError: a contender ended.
+        """
+        found = []
+        for key, _ in self.selector.select(timeout=timeout):
+            data = os.read(key.fd, READ)
+            if not data:
+                raise BenchError(f"pid {key.data.pid} ended early")
+            found.append((key.data.pid, data))
+        return found
+
+    def close(self) -> None:
+        self.selector.close()
+
+
+def until_following(output: Output, files: list[Path], tag: str) -> None:
+    """Until a ready line of each of FILES has come out: the contender follows them all.
+
+    A ready line is appended again every READY_EVERY seconds, since one
+    written before the contender's tail started is (rightly) not shown.
+    """
+    waiting = {f"{tag}r{i}".encode(): path for i, path in enumerate(files)}
+    seen = {pid: b"" for pid in output.selector.get_map()}
+    deadline = time.monotonic() + READY_WAIT
+    while waiting:
+        if time.monotonic() > deadline:
+            raise BenchError(f"not following {len(waiting)} files after {READY_WAIT:g} s")
+        for ready, path in waiting.items():
+            with path.open("ab") as log:
+                log.write(burst(ready.decode(), 1))
+        for pid, data in output.read(READY_EVERY):
+            seen[pid] = seen.get(pid, b"") + data
+        waiting = {r: p for r, p in waiting.items() if not any(r in d for d in seen.values())}
+
+
+def count_until(output: Output, tag: bytes, total: int) -> float:
+    """Read every contender's stdout until TOTAL lines carrying TAG have come; the time it ended."""
+    tails: dict[int, bytes] = {}
     seen, deadline = 0, time.monotonic() + WAIT
     while seen < total:
         if time.monotonic() > deadline:
             raise BenchError(f"only {seen} of {total} tagged lines came within {WAIT:g} s")
-        for key, _ in selector.select(timeout=1.0):
-            data = os.read(key.fd, READ)
-            if not data:
-                raise BenchError(f"pid {key.data.pid} ended early")
+        for pid, data in output.read(1.0):
             # A tag cut between two reads is counted once, when whole.
-            joined = tails[key.data.pid] + data
+            joined = tails.get(pid, b"") + data
             seen += joined.count(tag)
-            tails[key.data.pid] = joined[-(len(tag) - 1) :] if len(tag) > 1 else b""
-    ended = time.perf_counter()
-    selector.close()
-    return ended
+            tails[pid] = joined[-(len(tag) - 1) :] if len(tag) > 1 else b""
+    return time.perf_counter()
 
 
 def one_round(
-    name: str, argvs: list[list[str]], files: list[Path], tag: str, lines: int
-) -> tuple[float, float]:
-    """Start the contender, burst, time until all is read; (seconds, CPU seconds)."""
+    argvs: list[list[str]], files: list[Path], tag: str, lines: int
+) -> tuple[float, float, float]:
+    """Start the contender, wait until it follows, burst, time until all is read.
+
+    Returns (seconds, CPU seconds, seconds from spawn to following).
+    """
     data = burst(tag, lines)
     env = {**os.environ, "NO_COLOR": "1"}
+    spawned = time.perf_counter()
     procs = [
         subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         for argv in argvs
     ]
+    output = Output(procs)
     try:
-        time.sleep(SETTLE)
-        if any(proc.poll() is not None for proc in procs):
-            raise BenchError(f"{name}: a process ended before the burst")
+        until_following(output, files, f"ready{time.monotonic_ns()}")
+        following = time.perf_counter() - spawned
         ticks = sum(process_ticks(proc.pid) for proc in procs)
         started = time.perf_counter()
         for path in files:
             with path.open("ab") as log:
                 log.write(data)
-        ended = count_until(procs, tag.encode(), lines * len(files))
+        ended = count_until(output, tag.encode(), lines * len(files))
         cpu = (sum(process_ticks(proc.pid) for proc in procs) - ticks) / CLOCK_TICKS
-        return ended - started, cpu
+        return ended - started, cpu, following
     finally:
+        output.close()
         for proc in procs:
             proc.terminate()
         for proc in procs:
@@ -145,6 +195,7 @@ def main() -> None:
         "hotspare": Series("hotspare logs -f --merge"),
     }
     cpu: dict[str, list[float]] = {name: [] for name in series}
+    start: dict[str, list[float]] = {name: [] for name in series}
     with lab_running(args.block) as lab:
         files = access_logs(lab)
         contenders = {
@@ -156,16 +207,22 @@ def main() -> None:
             order = list(contenders) if round_ % 2 == 0 else list(reversed(contenders))
             for name in order:
                 tag = f"bench{round_}{name[:3]}{time.monotonic_ns()}"
-                seconds, used = one_round(name, contenders[name], files, tag, args.lines)
+                seconds, used, following = one_round(contenders[name], files, tag, args.lines)
                 series[name].times.append(seconds)
                 cpu[name].append(used)
-                print(f"round {round_ + 1} {name:12} {seconds:6.2f} s  cpu {used:5.2f} s")
+                start[name].append(following)
+                print(
+                    f"round {round_ + 1} {name:12} {seconds:6.2f} s  cpu {used:5.2f} s  "
+                    f"following after {following:5.2f} s"
+                )
         print(f"after: {conditions(lab)}")
     total = args.lines * 3
     for name, s in series.items():
         rate = total / s.median
         print(
-            f"{s.line()}  -> {rate:,.0f} lines/s; CPU median {statistics.median(cpu[name]):.2f} s"
+            f"{s.line()}  -> {rate:,.0f} lines/s; CPU median {statistics.median(cpu[name]):.2f} s; "
+            f"following after {statistics.median(start[name]):.2f} s median "
+            f"(max {max(start[name]):.2f} s)"
         )
     ours, theirs = series["hotspare"], series["ssh tail -F"]
     print(f"hotspare throughput / ssh tail -F throughput = {theirs.median / ours.median:.2f}")

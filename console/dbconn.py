@@ -5,9 +5,10 @@ The forward makes every member look like 127.0.0.1:<some port>, so libpq's own
 up here for the member's real host, port, database and user instead.
 PGPASSWORD, when set, is left to libpq.
 
-`Connections` keeps one connection per member for whoever talks to the
-databases (the monitor and each action hold one each), and drops a
-connection on any failure so that the next use opens a new one.
+`Connections` keeps one connection per member for an action, and drops a
+connection on any failure so that the next use opens a new one. The monitor
+opens a new one at every refresh instead (`fresh`): an old connection keeps
+answering while the postmaster is stopped or refuses new connections.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,9 +34,18 @@ STATEMENT_TIMEOUT_MS = 2000
 
 
 class DatabaseUnreachable(HotspareError):
-    """A member did not accept a connection; the message says why."""
+    """A member did not accept a connection; the message says why.
+
+    Attributes:
+        reason: libpq's reason, without the SSH forward's address (which
+            names this machine, not the member); the message adds the member's.
+    """
 
     exit = Exit.FAILED
+
+    def __init__(self, db: Database, reason: str) -> None:
+        super().__init__(f"{db.host}:{db.port}: {reason}")
+        self.reason = reason
 
 
 FAILURES = (psycopg.Error, DatabaseUnreachable, TimeoutError)
@@ -98,13 +109,24 @@ async def connect(db: Database, local_port: int) -> psycopg.AsyncConnection[Any]
     try:
         return await psycopg.AsyncConnection.connect(**params)
     except psycopg.Error as exc:
-        raise DatabaseUnreachable(first_line(exc)) from exc
+        raise DatabaseUnreachable(db, libpq_reason(first_line(exc))) from exc
 
 
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message: libpq's are multi-line."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+# libpq names the address it dialled: through a forward, 127.0.0.1 and a random port.
+_DIALLED = re.compile(
+    r'connection to server (?:at "[^"]*"(?: \([^)]*\))?, port \d+|on socket "[^"]*") failed: '
+)
+
+
+def libpq_reason(line: str) -> str:
+    """LINE, a libpq connection error, without the address dialled (the forward's)."""
+    return _DIALLED.sub("", line).removeprefix("connection failed: ").strip() or line
 
 
 class Connections:
@@ -151,13 +173,35 @@ class Connections:
         conn = self._kept.get(db.name)
         if conn is not None and not conn.closed:
             return conn
-        port = await self._links[db.box].forward(db.host, db.port)
-        try:
-            conn = await asyncio.wait_for(connect(db, port), self._timeout)
-        except TimeoutError as exc:
-            raise DatabaseUnreachable(f"no connection within {self._timeout:g} s") from exc
+        conn = await self._open(db)
         self._kept[db.name] = conn
         return conn
+
+    async def _open(self, db: Database) -> psycopg.AsyncConnection[Any]:
+        port = await self._links[db.box].forward(db.host, db.port)
+        try:
+            return await asyncio.wait_for(connect(db, port), self._timeout)
+        except TimeoutError as exc:
+            raise DatabaseUnreachable(db, f"no connection within {self._timeout:g} s") from exc
+
+    async def fresh(
+        self, db: Database, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]
+    ) -> T:
+        """WORK on a NEW connection to DB, closed afterwards; its result.
+
+        A kept connection reaches a backend forked long ago, which keeps
+        answering while the postmaster is stopped or refuses new connections:
+        only a new one proves that the member takes new work.
+
+        Raises:
+            DatabaseUnreachable, psycopg.Error, TimeoutError, BoxError: as `use`.
+        """
+        conn = await self._open(db)
+        try:
+            return await work(conn)
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close()
 
     async def drop(self, name: str) -> None:
         """Close and forget the connection to member NAME, if one is kept."""

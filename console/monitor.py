@@ -2,7 +2,10 @@
 
 Each box is refreshed on its own: one slow or dead box never delays another.
 A box's data is kept when a refresh fails, but the snapshot marks it stale
-with the reason, so nothing old is ever shown as current.
+with the reason, so nothing old is ever shown as current. A service that
+fails on a box that answers (PostgreSQL, HAProxy, sshd to a new connection)
+is that service's problem, within SERVICE_TIMEOUT, and the box stays fresh;
+PostgreSQL is read on a new connection each time, as a new client would.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from console.inventory import Database, Inventory
+from console.probes import lock as lock_probe
+from console.probes import sshd as sshd_probe
 from console.probes.haproxy import BalancerProbeError, probe_balancer
 from console.probes.node import probe_node
 from console.probes.patroni import (
@@ -27,14 +32,19 @@ from console.probes.patroni import (
 from console.probes.runtime import runtime
 from console.ssh import BoxError, BoxLink, RemoteFailed
 from console.state import model
+from console.state.lock import ActionLock
 from console.state.patroni import PatroniView
-from console.state.verdicts import judge
+from console.state.verdicts import action_alarms, judge
 
 if TYPE_CHECKING:
     from console import dbconn
 
 DEFAULT_INTERVAL = 2.0
 PROBE_TIMEOUT = 5.0
+# How long PostgreSQL, HAProxy or a new SSH greeting may take, at most. It is
+# well inside a box's own deadline, so that a hung service is said to be that
+# service, on a box that answers, and not the box timing out as a whole.
+SERVICE_TIMEOUT = 3.0
 
 
 @dataclass
@@ -45,6 +55,7 @@ class _BoxRecord:
     last_ok: float | None = None
     rtt_ms: float | None = None
     reason: str | None = "not probed yet"
+    sshd_problem: str | None = None
 
 
 _preloaded = threading.Event()
@@ -81,10 +92,12 @@ class Monitor:
         self.interval = interval
         self.probe_timeout = probe_timeout
         self.stale_after = max(3 * interval, probe_timeout + interval)
+        self.service_timeout = min(SERVICE_TIMEOUT, round(probe_timeout * 0.6, 1))
         self._clock = clock
         self.links = {box.name: BoxLink(inv, box.name) for box in inv.boxes}
         self._records = {box.name: _BoxRecord() for box in inv.boxes}
         self._balancer: model.BalancerState | None = None
+        self._balancer_problem: str | None = None
         self._nodes: dict[str, model.NodeState] = {}
         self._databases: dict[str, model.DatabaseState] = {}
         self._pg: dbconn.Connections | None = None  # made at first use: psycopg loads late
@@ -92,11 +105,26 @@ class Monitor:
         self._patroni: PatroniView | None = None
         self._patroni_reason = "not read yet"
         self._patroni_failed: set[str] = set()
+        self._lock_at = lock_probe.where(inv)
+        self._lock: ActionLock | None = None
 
     # One refresh --------------------------------------------------------------
 
     async def refresh_box(self, box: str) -> None:
-        """Probe everything on BOX once; record success or the reason it failed."""
+        """Probe everything on BOX once; record success or the reason it failed.
+
+        Its sshd is asked for a greeting meanwhile: a new connection is what an
+        operator, or `hotspare status`, would need. A service that fails while
+        the box answers (PostgreSQL, HAProxy) is said on its own part.
+        """
+        sshd = asyncio.create_task(self._check_sshd(box))
+        try:
+            await self._refresh_parts(box)
+            await sshd
+        finally:
+            sshd.cancel()  # a refresh cut short does not leave it behind
+
+    async def _refresh_parts(self, box: str) -> None:
         record = self._records[box]
         try:
             shell = await self.links[box].shell()
@@ -105,6 +133,8 @@ class Monitor:
             parts += [self._probe_db(db) for db in self.inv.databases if db.box == box]
             if self.inv.balancer is not None and self.inv.balancer.box == box:
                 parts.append(self._probe_balancer())
+            if self._lock_at is not None and box == self._lock_at[0]:
+                parts.append(self._probe_lock(*self._lock_at))
             results = await asyncio.gather(*parts, return_exceptions=True)
             for result in results:
                 if isinstance(result, BaseException):
@@ -113,9 +143,6 @@ class Monitor:
             if isinstance(exc, RemoteFailed):
                 self.links[box].fail(exc.reason)
             record.ok, record.reason = False, exc.reason
-            return
-        except BalancerProbeError as exc:
-            record.ok, record.reason = False, f"HAProxy: {exc}"
             return
         record.ok, record.reason = True, None
         record.last_ok, record.rtt_ms = self._clock(), round(rtt, 2)
@@ -148,9 +175,47 @@ class Monitor:
         link = self.links[cfg.box]
 
         async def ask(command: str) -> str:
-            return await runtime(link, cfg.socket, command, self.probe_timeout)
+            # The deadline below decides; this one only backs it up.
+            return await runtime(link, cfg.socket, command, self.service_timeout + 1)
 
-        self._balancer = await probe_balancer(ask, cfg, self._clock())
+        said = f"HAProxy on {cfg.box}"
+        try:
+            async with asyncio.timeout(self.service_timeout):
+                self._balancer = await probe_balancer(ask, cfg, self._clock())
+            self._balancer_problem = None
+            return
+        except TimeoutError:
+            said += f" does not answer within {self.service_timeout:g} s"
+        except RemoteFailed as exc:  # the socket refused: HAProxy's trouble, not the box's
+            # sshd says no more than "open failed": stopped, hung with a full backlog...
+            said += f" takes no new connection ({exc.reason}): it is hung or not running"
+        except BalancerProbeError as exc:
+            said += f": {exc}"
+        self._balancer_problem = f"{said}; its box answers over SSH"
+        if self._balancer is not None:
+            self._balancer = replace(self._balancer, problem=self._balancer_problem)
+
+    async def _check_sshd(self, box: str) -> None:
+        """Record whether BOX's sshd greets a new connection (see console.probes.sshd)."""
+        cfg, chain = self.inv.box(box), self.inv.jump_chain(box)
+        opener: sshd_probe.Opener = sshd_probe.direct
+        if chain:
+            if chain[-1] not in self.links:  # a jump host outside cluster.yaml: no link to it
+                return
+            try:
+                opener = sshd_probe.through(await self.links[chain[-1]].connection())
+            except BoxError:
+                return  # the jump box's own record says why
+        self._records[box].sshd_problem = await sshd_probe.check(
+            box, cfg.address, cfg.port or 22, self.service_timeout, opener
+        )
+
+    async def _probe_lock(self, box: str, path: str) -> None:
+        """The cluster's action lock: which action runs, or was interrupted."""
+        shell = await self.links[box].shell()
+        self._lock = await lock_probe.read(
+            lambda command: shell.ask(command, self.probe_timeout), path
+        )
 
     def _patroni_reader(self) -> str | None:
         """The box that reads Patroni's view: the first database box whose Patroni answers.
@@ -190,19 +255,27 @@ class Monitor:
         self._patroni_failed.add(box)
 
     async def _probe_db(self, db: Database) -> None:
+        """Probe DB on a NEW connection: an old one answers while the postmaster is hung."""
         from console import dbconn
-        from console.probes.postgres import probe_database, unreachable
+        from console.probes import postgres
 
-        if self._pg is None:
-            self._pg = dbconn.Connections(self.links, self.probe_timeout)
+        limit = self.service_timeout
+        if self._pg is None:  # its timeouts, and libpq's, start later than the deadline below
+            self._pg = dbconn.Connections(self.links, limit + 1)
         now = self._clock()
         try:
-            self._databases[db.name] = await self._pg.use(
-                db, lambda conn: probe_database(conn, db, now, self.probe_timeout), retry=True
-            )
+            async with asyncio.timeout(limit):
+                state = await self._pg.fresh(
+                    db, lambda conn: postgres.probe_database(conn, db, now, limit + 1)
+                )
+        except TimeoutError:
+            state = postgres.unreachable(db, now, postgres.not_answering(db, limit))
+        except dbconn.DatabaseUnreachable as exc:
+            state = postgres.unreachable(db, now, postgres.refusing(db, exc.reason))
         except dbconn.FAILURES as exc:
-            reason = f"PostgreSQL does not answer: {dbconn.first_line(exc)}"
-            self._databases[db.name] = unreachable(db, now, reason)
+            said = f"PostgreSQL at {db.host}:{db.port} fails the probe: {dbconn.first_line(exc)}"
+            state = postgres.unreachable(db, now, said)
+        self._databases[db.name] = state
 
     # Snapshots ----------------------------------------------------------------
 
@@ -210,11 +283,20 @@ class Monitor:
         """The current picture of the site, with every box's freshness."""
         now = self._clock()
         boxes = tuple(self._freshness(name, now) for name in self.links)
-        nodes = tuple(self._nodes[n.name] for n in self.inv.web_nodes if n.name in self._nodes)
-        dbs = tuple(
-            self._databases[d.name] for d in self.inv.databases if d.name in self._databases
+        # What was never probed stays in the tables, unknown: never dropped.
+        nodes = tuple(
+            self._nodes.get(n.name) or model.unknown_node(n.name, n.box, n.role, now)
+            for n in self.inv.web_nodes
         )
-        verdicts, alarms = judge(self.inv, boxes, self._balancer, nodes, dbs)
+        dbs = tuple(
+            self._databases.get(d.name)
+            or model.unknown_member(d.name, d.box, now, self._never(d.box))
+            for d in self.inv.databases
+        )
+        verdicts, alarms = judge(
+            self.inv, boxes, self._balancer, nodes, dbs, balancer_problem=self._balancer_problem
+        )
+        alarms = (*action_alarms(self._lock), *alarms)
         return model.ClusterState(
             cluster=self.inv.name,
             environment=self.inv.environment.label,
@@ -227,6 +309,7 @@ class Monitor:
             verdicts=verdicts,
             alarms=alarms,
             patroni=self._patroni_view(now),
+            action=self._lock,
         )
 
     def _patroni_view(self, now: float) -> PatroniView | None:
@@ -240,6 +323,10 @@ class Monitor:
         if age <= self.stale_after:
             return view
         return replace(view, problem=f"no answer for {age:.0f} s ({self._patroni_reason})")
+
+    def _never(self, box: str) -> str:
+        reason = self._records[box].reason
+        return f"never probed: its box {box} has not answered" + (f" ({reason})" if reason else "")
 
     def _freshness(self, name: str, now: float) -> model.BoxFreshness:
         record = self._records[name]
@@ -256,6 +343,8 @@ class Monitor:
             rtt_ms=record.rtt_ms,
             stale=stale,
             reason=reason,
+            sshd_problem=record.sshd_problem,
+            host_key_changed=self.links[name].state.host_key_changed,
         )
 
     # Running ------------------------------------------------------------------

@@ -26,13 +26,22 @@ def one_line(text: str, limit: int = 200) -> str:
 
 
 # Everything that could act on a terminal or reorder what is shown: C0 and C1
-# controls (tab aside), line and paragraph separators, bidi overrides.
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# controls (tab aside), line and paragraph separators, bidi overrides,
+# isolates and marks.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def _visible(match: re.Match[str]) -> str:
-    code = ord(match[0])
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return _escape(match[0])
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def needs_escaping(text: str) -> bool:
@@ -61,3 +70,17 @@ def printable(text: str, also: str = "", mark: str = "?") -> str:
     it, and ALSO keeps out what the shell line that writes it must not hold.
     """
     return "".join(c if c.isprintable() and c not in also else mark for c in text)
+
+
+def shown(text: str) -> str:
+    r"""TEXT with every character that is not printable written as its escape.
+
+    For a name or value echoed in a message (an inventory's keys, what an
+    operator typed): a right-to-left override shows as \u202e and ESC as
+    \x1b, so neither reorders, colours nor hides the rest of the line. Wider
+    than `inert`: every control, format (zero-width, bidi) and separator
+    character but the plain space, tabs and newlines included.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)

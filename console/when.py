@@ -21,6 +21,9 @@ FORMS = (
 )
 
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+# The longest duration taken, either way: ten years of logs is more than any
+# box keeps, and ten years ahead is further than any promise to visitors.
+MAX_DAYS = 3650
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _DURATION = re.compile("".join(f"(?:{_NUMBER}{unit})?" for unit in _UNITS))
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
@@ -72,6 +75,11 @@ def parse(text: str, now: datetime, *, ahead: bool) -> When:
     if words and (duration := _DURATION.fullmatch(words.replace(" ", ""))):
         pairs = zip(duration.groups(), _UNITS.values(), strict=True)
         seconds = sum(float(n) * unit for n, unit in pairs if n)
+        if not seconds <= MAX_DAYS * _UNITS["d"]:  # also inf, from a few hundred digits
+            raise WhenError(
+                f"{_shown(text)} is too long a duration: the longest is {MAX_DAYS}d "
+                f"({MAX_DAYS * 24}h, about ten years)"
+            )
         return When(base + timedelta(seconds=seconds if ahead else -seconds), relative=True)
     if words in ("today", "yesterday"):
         day = base.date() - timedelta(days=0 if words == "today" else 1)
@@ -81,7 +89,13 @@ def parse(text: str, now: datetime, *, ahead: bool) -> When:
         return When(_clock(base, utc, ahead, (hour, minute, second)), relative=False)
     if dated := _DATED.fullmatch(words):
         return When(_dated(dated, utc), relative=False)
-    raise WhenError(f"{text.strip()!r} is not a time: expected {FORMS}")
+    raise WhenError(f"{_shown(text)} is not a time: expected {FORMS}")
+
+
+def _shown(text: str) -> str:
+    """TEXT as a message quotes it: stripped, shortened, every control character escaped."""
+    text = text.strip()
+    return repr(text if len(text) <= 40 else text[:39] + "…")
 
 
 def _moment(utc: bool, year: int, month: int, day: int, *clock: int) -> datetime:
@@ -89,12 +103,12 @@ def _moment(utc: bool, year: int, month: int, day: int, *clock: int) -> datetime
     hour, minute, second, micro = (*clock, 0, 0, 0, 0)[:4]
     try:
         naive = datetime(year, month, day, hour, minute, second, micro)
-    except ValueError as exc:
+        if utc:
+            return naive.replace(tzinfo=UTC)
+        # astimezone() on a naive time applies the local zone's rules for that day (DST included).
+        return naive.astimezone()
+    except (ValueError, OverflowError) as exc:  # OverflowError: the zone pushes past year 9999
         raise WhenError(f"no such time: {exc}") from exc
-    if utc:
-        return naive.replace(tzinfo=UTC)
-    # astimezone() on a naive time applies the local zone's rules for that day (DST included).
-    return naive.astimezone()
 
 
 def _clock(base: datetime, utc: bool, ahead: bool, clock: tuple[int, int, int]) -> datetime:

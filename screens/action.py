@@ -61,6 +61,8 @@ def outcome_lines(outcome: Outcome) -> list[str]:
     lines = [f"{outcome.plan.action} {outcome.plan.target}: {outcome.status.upper()}"]
     if outcome.reason:
         lines.append(one_line(outcome.reason, 500))
+    if outcome.audit_problem and outcome.audit_problem != outcome.reason:
+        lines.append(one_line(outcome.audit_problem, 500))
     if outcome.results:
         lines.append("verified:")
     for result in outcome.results:
@@ -153,13 +155,7 @@ class ActionScreen(ModalScreen[Outcome | None]):
         def say(line: str) -> None:
             progress.write_line(one_line(line, 300))
 
-        try:
-            outcome = await self.run(typed, say)
-        except OSError as exc:  # the audit log: the action ran, its record is not on disk
-            self.running = False
-            progress.write_line(f"the audit log cannot be written: {exc}")
-            self.query_one("#action-hint", Static).update("escape closes")
-            return
+        outcome = await self.run(typed, say)
         self.outcome, self.running = outcome, False
         progress.write_line("")
         for line in outcome_lines(outcome):

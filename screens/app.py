@@ -29,7 +29,7 @@ from console.actions import catalog
 from console.actions.audit import AuditLog, default_path
 from console.actions.context import Context
 from console.actions.plan import Plan
-from console.actions.runner import Outcome, execute
+from console.actions.runner import Outcome, Request, execute
 from console.authority import Authority
 from console.errors import ActionError
 from console.events import Event, Level, changes
@@ -244,28 +244,28 @@ class HotspareApp(App[int]):
         given = dict(action.key.preset)
         ask = action.key.ask
         if ask is None:
-            self._plan(lambda inv, state: catalog.plan(action, inv, state, target, given))
+            self._plan(catalog.request(action, self.inv, target, given))
             return
 
         def answered(answer: str | None) -> None:
             if answer is not None:
                 given[ask[0]] = answer
-                self._plan(lambda inv, state: catalog.plan(action, inv, state, target, given))
+                self._plan(catalog.request(action, self.inv, target, given))
 
         self.push_screen(PromptScreen(ask[1]), answered)
 
-    def _plan(self, build: Callable[[Inventory, ClusterState], Plan]) -> None:
+    def _plan(self, request: Request) -> None:
         """Build the plan from the latest snapshot and show it (or refuse an observer's)."""
         assert self.state is not None
         try:
-            plan = build(self.inv, self.state)
+            plan = request.plan(self.state)
         except ActionError as exc:
             self.notify(str(exc), severity="error")
             return
         if self.authority.observer:  # no key reaches here for an observer; the core refuses anyway
-            self._run_refused(plan)
+            self._run_refused(request, plan)
             return
-        self.push_screen(ActionScreen(plan, self._plan_runner(plan)), self._acted)
+        self.push_screen(ActionScreen(plan, self._plan_runner(request, plan)), self._acted)
 
     def _selected_node(self) -> str | None:
         panel = self.focused if isinstance(self.focused, Panel) else None
@@ -282,21 +282,21 @@ class HotspareApp(App[int]):
         panel = self.focused if isinstance(self.focused, Panel) else None
         return panel.selected if panel is not None and panel.id == "replicas" else None
 
-    def _plan_runner(self, plan: Plan) -> Runner:
+    def _plan_runner(self, request: Request, plan: Plan) -> Runner:
         async def run(typed: str | None, say: Callable[[str], None]) -> Outcome:
             assert self.monitor is not None
             ctx = Context(self.monitor, say=say, clock=self.clock)
             audit = AuditLog(default_path(self.inv), self.inv.name)
             try:
-                return await execute(plan, ctx, self.authority, audit, typed)
+                return await execute(request, plan, ctx, self.authority, audit, typed)
             finally:
                 await ctx.close()
 
         return run
 
     @work(exit_on_error=False, group="action")
-    async def _run_refused(self, plan: Plan) -> None:
-        outcome = await self._plan_runner(plan)(None, lambda line: None)
+    async def _run_refused(self, request: Request, plan: Plan) -> None:
+        outcome = await self._plan_runner(request, plan)(None, lambda line: None)
         self._acted(outcome)
 
     def _acted(self, outcome: Outcome | None) -> None:

@@ -113,11 +113,14 @@ class BalancerPanel(Panel):
             width = len(rows.SERVER_COLUMNS)
             self.show([(n.server, rows.unknown_row(n.server, width, box)) for n in inv.web_nodes])
             return
-        fresh = state.freshness(lb.box)
+        fresh = rows.balancer_freshness(state)
         v = state.verdicts
-        self.subtitle(
-            f"{lb.box}: {v.backends_up}/{v.backends_total} up, {lb.frontend_request_rate} req/s"
-        )
+        if fresh is not None and fresh.stale:
+            self.subtitle(f"{lb.box}: STALE, last seen {v.backends_up}/{v.backends_total} up")
+        else:
+            self.subtitle(
+                f"{lb.box}: {v.backends_up}/{v.backends_total} up, {lb.frontend_request_rate} req/s"
+            )
         self.show([(s.name, rows.server_row(s, fresh)) for s in lb.servers])
 
 

@@ -6,6 +6,8 @@ sequence in a box name, a reason or a database string is shown, not obeyed.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 
 from console.state import model
@@ -44,6 +46,16 @@ def data_age(fresh: model.BoxFreshness | None) -> Text:
     if fresh.age is not None and fresh.age <= LIVE_AGE:
         return cell("live", GOOD)
     return cell(age(fresh.age))
+
+
+def balancer_freshness(state: model.ClusterState) -> model.BoxFreshness | None:
+    """How current the balancer's rows are: its box's, or stale since HAProxy stopped answering."""
+    lb = state.balancer
+    fresh = state.freshness(lb.box) if lb is not None else None
+    if lb is None or lb.problem is None or fresh is None:
+        return fresh
+    age = round(max(0.0, state.taken_at - lb.observed_at), 1)
+    return replace(fresh, stale=True, age=age, reason=lb.problem)
 
 
 def unknown_row(name: str, width: int, fresh: model.BoxFreshness | None) -> Cells:
@@ -111,6 +123,8 @@ def node_row(node: model.NodeState, fresh: model.BoxFreshness | None) -> Cells:
         health, health_style = f"✓ {latency(node.health_latency_ms)}", GOOD
     elif node.health_status is not None:
         health, health_style = f"✗ HTTP {node.health_status}", BAD
+    elif fresh is not None and fresh.stale and node.health_problem is None:
+        health, health_style = "?", QUIET  # never told: its box has not answered
     else:
         health, health_style = "✗ no answer", BAD
     mail_style = BAD if node.mail == "real" and node.role == "warm" else ""
@@ -151,7 +165,9 @@ def _archiver(db: model.DatabaseState) -> tuple[str, str]:
 
 def db_row(db: model.DatabaseState, state: model.ClusterState) -> Cells:
     fresh = state.freshness(db.box)
-    if db.role is None:
+    if db.role is None and fresh is not None and fresh.stale:
+        role, style = "?", QUIET  # its box does not answer: PostgreSQL may well run
+    elif db.role is None:
         role, style = "✗ DOWN", BAD
     elif db.role == "primary":
         role, style = ("primary" if db.writable else "primary (read-only)"), "bold"
@@ -197,7 +213,8 @@ def banner(state: model.ClusterState | None, observer: bool) -> Text:
     text.append("  ")
     text.append(f" {one_line(state.environment, 16).upper()} ", f"bold reverse {state.colour}")
     v = state.verdicts
-    mode = (v.site_mode or "unknown").upper()
+    # Unknown while the balancer is stale: its last word may no longer hold.
+    mode = (v.site_mode or "site mode unknown").upper()
     if v.site_until:
         mode += f" until {one_line(v.site_until, 24)}"
     text.append("  ")

@@ -14,6 +14,7 @@ import pytest
 
 from console.lab import control
 from console.lab.layout import LabLayout
+from tests.support.labguard import Guard
 
 # The test lab's own address block, apart from the demo lab's (127.0.10);
 # another one lets two suites run side by side.
@@ -69,8 +70,26 @@ def db_lab(lab: LabLayout, capsys: pytest.CaptureFixture[str]) -> Iterator[LabLa
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that needs the real lab (directly or through a fixture) is marked `lab`.
 
-    `pytest -m "not lab"` then runs the unit tests alone, in seconds.
+    `fixturenames` is the closure of the test's fixtures: a test asking only
+    for `db_lab`, or for a module's fixture built on `lab`, has `lab` in it
+    too (tests/test_lab_marks.py checks it). `pytest -m "not lab"` then runs
+    the unit tests alone, in seconds.
     """
     for item in items:
         if "lab" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.lab)
+
+
+@pytest.fixture(autouse=True)
+def _no_lab_unless_marked(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """A test not marked `lab` that reaches a lab anyway fails, saying how (labguard.py)."""
+    if request.node.get_closest_marker("lab") is not None:
+        yield
+        return
+    guard = Guard()
+    guard.install(monkeypatch)
+    yield
+    if guard.reached:  # even if the code under test caught LabReached
+        pytest.fail(f"not marked `lab`, but reached a lab: {'; '.join(guard.reached)}")

@@ -1,21 +1,36 @@
-"""Node actions against the lab under load: drain, ready, maint, weight; refusals; the audit."""
+"""Node actions against the lab under load: drain, ready, maint, weight; refusals; the audit.
+
+At the end, without the lab: the last-ready guard judged again just before the step acts.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
+import subprocess
+import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
-from console import cli
+from console import cli, node_role
+from console.actions.balancer import plan_drain, plan_maint
+from console.actions.balancer.servers import admin_now
+from console.actions.plan import Plan
+from console.actions.roles import plan_warm
 from console.lab import control, procs
 from console.lab.layout import LabLayout
-from console.probes.haproxy import admin_state, parse_servers_state, parse_stat
-from tests.support.labclient import haproxy
-from tests.support.loadgen import Load, failures
+from console.probes.haproxy import parse_servers_state, parse_stat
+from console.state.model import ClusterState
+from tests.support import verdict_parts as parts
+from tests.support.fake_haproxy import FMAINT, FakeContext, FakeHAProxy, run_steps
+from tests.support.labclient import eventually, haproxy
+from tests.support.loadgen import HeldSessions, Load, failures
 
 
 @pytest.fixture
@@ -32,6 +47,7 @@ def ready_again(lab: LabLayout) -> Iterator[None]:
     for node in ("web1", "web2"):
         asyncio.run(haproxy(lab, f"set server site/{node} state ready"))
         asyncio.run(haproxy(lab, f"set server site/{node} weight 1"))
+    lab.state_file().write_text(asyncio.run(haproxy(lab, "show servers state")))
 
 
 def hotspare(lab: LabLayout, *args: str) -> int:
@@ -40,11 +56,13 @@ def hotspare(lab: LabLayout, *args: str) -> int:
 
 def admin(lab: LabLayout, server: str) -> str:
     states = parse_servers_state(asyncio.run(haproxy(lab, "show servers state site")))
-    return admin_state(states[server])
+    return admin_now(states[server])
 
 
 def records(audit: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in audit.read_text().splitlines()]
+    """Each action's outcome in the audit log (not its intent nor its steps' records)."""
+    found = [json.loads(line) for line in audit.read_text().splitlines()]
+    return [r for r in found if "outcome" in r]
 
 
 def test_every_hot_node_drained_and_readied_in_turn_under_load_fails_no_request(
@@ -73,11 +91,65 @@ def test_every_hot_node_drained_and_readied_in_turn_under_load_fails_no_request(
     ]
 
 
+def sessions(lab: LabLayout, server: str) -> int:
+    """SERVER's current sessions (scur) as HAProxy counts them."""
+    rows = parse_stat(asyncio.run(haproxy(lab, "show stat")))
+    (row,) = [r for r in rows if r.get("pxname") == "site" and r.get("svname") == server]
+    return int(row.get("scur") or 0)
+
+
+class _Lines:
+    """The lines a child process writes to one of its pipes, read as they come."""
+
+    def __init__(self, pipe: IO[str]) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _read(self, pipe: IO[str]) -> None:
+        for line in pipe:
+            self.lines.append(line.rstrip("\n"))
+
+    def counts(self, node: str) -> list[int]:
+        """The session counts the drain said for NODE, in order."""
+        said = [re.fullmatch(rf" *{node}:? (?:has )?(\d+) current sessions", x) for x in self.lines]
+        return [int(match[1]) for match in said if match]
+
+
 def test_a_drain_waits_for_the_sessions_and_shows_them_falling(
-    lab: LabLayout, audit: Path, ready_again: None, capsys: pytest.CaptureFixture[str]
+    lab: LabLayout, audit: Path, ready_again: None
 ) -> None:
-    assert hotspare(lab, "drain", "web2", "--yes", "--then-maint", "--json") == 0
-    outcome = json.loads(capsys.readouterr().out)
+    load = Load(lab.site_url, rate=20, seconds=60).start()
+    # Three uploads held half sent, all on web2: web1 takes no new session while they open.
+    asyncio.run(haproxy(lab, "set server site/web1 state drain"))
+    try:
+        held = HeldSessions(lab.site_url, 3)
+        eventually(lambda: sessions(lab, "web2") >= 3)
+    finally:
+        asyncio.run(haproxy(lab, "set server site/web1 state ready"))
+    command = [sys.executable, "-m", "console.cli", "--cluster", str(lab.cluster_file)]
+    command += ["drain", "web2", "--yes", "--then-maint", "--json", "--timeout", "20"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as drain:
+        assert drain.stdout is not None and drain.stderr is not None
+        stderr = _Lines(drain.stderr)
+        try:
+            # The drain waits while the sessions last, and says each count as it falls.
+            eventually(lambda: stderr.counts("web2"), timeout=20)
+            assert stderr.counts("web2")[0] >= 3 and drain.poll() is None
+            while held:
+                before = stderr.counts("web2")[-1]
+                assert held.release_one().startswith("HTTP/1.1 303")  # the note was taken
+                eventually(lambda: stderr.counts("web2")[-1] < before, timeout=10)  # noqa: B023
+            code = drain.wait(20)
+            outcome = json.loads(drain.stdout.read())
+        finally:
+            held.release_all()
+            answers = load.stop()
+    assert code == 0, stderr.lines
+    counts = stderr.counts("web2")
+    assert counts[-1] == 0 and counts == sorted(set(counts), reverse=True), counts
     assert outcome["outcome"] == "done"
     assert [s["title"] for s in outcome["steps"]] == [
         "Drain web2 in HAProxy",
@@ -86,6 +158,7 @@ def test_a_drain_waits_for_the_sessions_and_shows_them_falling(
         "Save the server states for a reload",
     ]
     assert admin(lab, "web2") == "maint"
+    assert len(answers) > 20 and failures(answers) == []  # the site stayed up throughout
 
 
 def test_the_last_ready_node_is_refused_unless_forced_with_its_name_typed(
@@ -167,8 +240,84 @@ def test_audit_lists_every_action(
     capsys.readouterr()
     assert hotspare(lab, "audit") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2
-    assert lines[0].endswith("weight web1: DONE")
-    assert "drain web1: REFUSED (observer mode" in lines[1]
+    assert [line for line in lines if line.endswith("weight web1: DONE")]
+    assert "drain web1: REFUSED (observer mode" in lines[-1]
     assert hotspare(lab, "audit", "--json", "-n", "1") == 0
     assert json.loads(capsys.readouterr().out)["outcome"] == "refused"
+
+
+# --- the last ready node, judged again just before the step (no lab) -----------------------
+
+
+def _run_fake(plan: Plan, fake: FakeHAProxy, role_files: bool = False) -> list[str]:
+    """PLAN's steps on FAKE, as the runner runs them; each step's check, until one fails."""
+    ctx = FakeContext(fake)
+    if role_files:
+        for node in ("web1", "web2"):
+            role = node_role.NodeRole(role="hot", scheduler=node == "web1")
+            ctx.files[(node, "/etc/site/node-role")] = node_role.render(role)
+    return [check.detail for _, check, _ in asyncio.run(run_steps(plan.steps, ctx))]
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda state: plan_drain(parts.INV, state, "web2"),
+        lambda state: plan_maint(parts.INV, state, "web2"),
+        lambda state: plan_warm(parts.INV, state, "web2"),
+    ],
+    ids=["drain", "maint", "node warm"],
+)
+def test_a_node_that_became_the_last_ready_one_after_planning_is_not_taken_out(
+    build: Callable[[ClusterState], Plan],
+) -> None:
+    plan = build(parts.cluster_state())  # the snapshot: web1 and web2 ready
+    assert plan.refusals == () and plan.confirm is None
+    fake = FakeHAProxy()
+    fake.servers["web1"].bits = FMAINT  # since the snapshot, another operator took web1 out
+    (check,) = _run_fake(plan, fake, role_files=True)
+    assert check.startswith("precondition not met: ")
+    assert "web2 is the last ready server now" in check
+    assert fake.changes == [] and fake.servers["web2"].status == "UP"
+
+
+def test_a_server_down_or_at_weight_0_is_not_ready_for_the_guard() -> None:
+    for change in ({"healthy": False}, {"weight": 0}):
+        fake = FakeHAProxy()
+        for key, value in change.items():
+            setattr(fake.servers["web1"], key, value)
+        (check,) = _run_fake(plan_drain(parts.INV, parts.cluster_state(), "web2"), fake)
+        assert "web2 is the last ready server now" in check and fake.changes == []
+
+
+def test_the_last_ready_node_goes_out_when_its_name_was_asked_for() -> None:
+    state = parts.cluster_state(
+        balancer=parts.balancer(
+            parts.server("web1", "maint", "MAINT"),
+            parts.server("web2"),
+            parts.server("web3", "maint", "MAINT"),
+        )
+    )
+    plan = plan_maint(parts.INV, state, "web2", force=True)
+    assert plan.confirm == "web2"
+    fake = FakeHAProxy()
+    fake.servers["web1"].bits = FMAINT
+    checks = _run_fake(plan, fake)
+    assert checks[0] == "web2 is MAINT" and fake.changes == ["set server site/web2 state maint"]
+
+
+def test_taking_out_a_node_that_takes_nothing_is_no_loss() -> None:
+    fake = FakeHAProxy()
+    for name in ("web1", "web2"):
+        fake.servers[name].bits = FMAINT
+    checks = _run_fake(plan_drain(parts.INV, parts.cluster_state(), "web3", timeout=0.1), fake)
+    assert checks[0] == "web3 is MAINT, already so: nothing sent" and fake.changes == []
+
+
+def test_the_snapshot_counts_a_disabled_server_made_ready_as_ready() -> None:
+    # What the probe may call MAINT for bit 0x04, HAProxy's status word calls UP.
+    web3 = parts.server("web3", "maint", "UP")
+    state = parts.cluster_state(
+        balancer=parts.balancer(parts.server("web1", "maint", "MAINT"), parts.server("web2"), web3)
+    )
+    assert plan_drain(parts.INV, state, "web2").refusals == ()

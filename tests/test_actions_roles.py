@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 
 from console import cli, node_role
+from console.actions.balancer.servers import admin_now
 from console.lab.layout import LabLayout
-from console.probes.haproxy import admin_state, parse_servers_state, parse_stat
+from console.probes.haproxy import parse_servers_state, parse_stat
 from tests.support.labclient import db, eventually, haproxy, http
 
 WEB = ("web1", "web2", "web3")
@@ -76,6 +77,11 @@ class Site:
         return path.read_text().splitlines() if path.exists() else []
 
 
+def _outcomes(site: Site) -> list[dict[str, Any]]:
+    """Each action's outcome in the audit log (not its intent nor its steps' records)."""
+    return [r for r in site.audit_records() if "outcome" in r]
+
+
 def _servers(lab: LabLayout) -> dict[str, dict[str, str]]:
     rows = parse_stat(asyncio.run(haproxy(lab, "show stat")))
     return {r["svname"]: r for r in rows if r.get("pxname") == "site" and r["svname"] in WEB}
@@ -83,12 +89,12 @@ def _servers(lab: LabLayout) -> dict[str, dict[str, str]]:
 
 def _admin(lab: LabLayout) -> dict[str, str]:
     states = parse_servers_state(asyncio.run(haproxy(lab, "show servers state site")))
-    return {name: admin_state(bits) for name, bits in states.items()}
+    return {name: admin_now(bits) for name, bits in states.items()}
 
 
 def _saved_admin(lab: LabLayout) -> dict[str, str]:
     states = parse_servers_state(lab.state_file().read_text())
-    return {name: admin_state(bits) for name, bits in states.items()}
+    return {name: admin_now(bits) for name, bits in states.items()}
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -177,7 +183,7 @@ def test_warm_and_back_to_hot(site: Site) -> None:
     lab = site.lab
     status, warm = site.hotspare("node", "warm", "web2", "--yes")
     assert status == 0, warm
-    assert warm["outcome"] == "done" and warm["way_back"] == "hotspare node hot web2"
+    assert warm["outcome"] == "done" and warm["plan"]["way_back"] == "hotspare node hot web2"
     assert _admin(lab)["web2"] == "maint" and _saved_admin(lab)["web2"] == "maint"
     assert _servers(lab)["web2"]["status"] == "MAINT"
     assert site.role("web2") == node_role.NodeRole(role="warm", scheduler=False, mail="log")
@@ -199,7 +205,7 @@ def test_warm_and_back_to_hot(site: Site) -> None:
     assert site.role("web2") == node_role.NodeRole(role="hot", scheduler=False, mail="log")
     assert _logged_in(site, "web2") == "hot"
     assert site.hook_lines("web2")[-1] == f"role web2 hot {lab.address('web2')}"
-    records = site.audit_records()
+    records = _outcomes(site)
     assert [(r["action"], r["target"], r["outcome"]) for r in records] == [
         ("node warm", "web2", "done"),
         ("node hot", "web2", "done"),
@@ -218,7 +224,7 @@ def test_a_failing_hook_stops_the_action_and_says_the_way_back(site: Site) -> No
     assert outcome["reason"].endswith("way back: hotspare node hot web2")
     assert [r["ok"] for r in outcome["steps"]] == [True] * 5 + [False]
     assert _admin(site.lab)["web2"] == "maint" and site.role("web2").role == "warm"
-    assert [r["outcome"] for r in site.audit_records()] == ["failed"]
+    assert [r["outcome"] for r in _outcomes(site)] == ["failed"]
 
 
 @pytest.mark.lab
@@ -231,7 +237,7 @@ def test_the_scheduler_cannot_be_made_warm(site: Site) -> None:
     assert "web1 is the scheduler" in outcome["reason"]
     assert "hotspare scheduler move web2" in outcome["reason"]
     _unchanged(site, roles, admin)
-    assert [r["outcome"] for r in site.audit_records()] == ["refused"]
+    assert [r["outcome"] for r in _outcomes(site)] == ["refused"]
 
 
 @pytest.mark.lab
@@ -243,7 +249,7 @@ def test_dry_runs_change_nothing(site: Site) -> None:
         assert status == 0 and planned["dry_run"] is True
         assert planned["plan"]["steps"] and planned["plan"]["refusals"] == []
     _unchanged(site, roles, admin)
-    assert site.audit_records() == []
+    assert _outcomes(site) == []
 
 
 @pytest.mark.lab
@@ -255,7 +261,7 @@ def test_an_observer_is_refused_and_audited(site: Site) -> None:
         assert status == 3 and outcome["outcome"] == "refused"
         assert "observer mode" in outcome["reason"]
     _unchanged(site, roles, admin)
-    records = site.audit_records()
+    records = _outcomes(site)
     assert [(r["action"], r["outcome"]) for r in records] == [
         ("node warm", "refused"),
         ("scheduler move", "refused"),
@@ -263,11 +269,15 @@ def test_an_observer_is_refused_and_audited(site: Site) -> None:
 
 
 @pytest.mark.lab
-def test_move_refuses_the_scheduler_itself_and_unknown_nodes(site: Site) -> None:
+def test_a_move_to_the_scheduler_itself_only_checks_and_unknown_nodes_are_refused(
+    site: Site,
+) -> None:
     status, outcome = site.hotspare("scheduler", "move", "web1", "--yes")
-    assert status == 3 and "already the scheduler" in outcome["reason"]
+    assert status == 0 and outcome["plan"]["summary"].startswith("web1 is already the scheduler")
+    titles = [s["title"] for s in outcome["steps"]]
+    assert titles == ["Check that exactly one node is the scheduler"]
     assert site.hotspare("scheduler", "move", "web9", "--yes")[0] == 2
-    assert [r["outcome"] for r in site.audit_records()] == ["refused"]
+    assert [r["outcome"] for r in _outcomes(site)] == ["done"]
 
 
 class _SchedulerWatch:
@@ -321,7 +331,7 @@ def test_scheduler_moves_to_web2_and_back_while_the_sweep_runs(site: Site) -> No
     with _SchedulerWatch(lab) as watch:
         status, there = site.hotspare("scheduler", "move", "web2", "--yes")
         assert status == 0, there
-        assert there["way_back"] == "hotspare scheduler move web1"
+        assert there["plan"]["way_back"] == "hotspare scheduler move web1"
         # Back once web2 has run: a move back before that leaves the sweep idle longer.
         eventually(lambda: [n for n, _ in _runs_since(lab, first)][-1:] == ["web2"], timeout=10)
         status, back = site.hotspare("scheduler", "move", "web1", "--yes")
@@ -340,7 +350,7 @@ def test_scheduler_moves_to_web2_and_back_while_the_sweep_runs(site: Site) -> No
     assert site.role("web1").mail == "real" and site.role("web2").mail == "log"
     web2 = f"web2 hot {lab.address('web2')}"
     assert site.hook_lines("web2") == [f"role {web2}", f"move {web2}", f"role {web2}"]
-    assert [r["outcome"] for r in site.audit_records()] == ["done", "done"]
+    assert [r["outcome"] for r in _outcomes(site)] == ["done", "done"]
 
 
 @pytest.mark.lab
@@ -353,7 +363,7 @@ def test_a_warm_node_becomes_scheduler_only_with_its_name_typed(site: Site) -> N
 
     status, outcome = site.hotspare("scheduler", "move", "web3", "--confirm", "web3")
     assert status == 0, outcome
-    assert outcome["way_back"] == "hotspare scheduler move web1"
+    assert outcome["plan"]["way_back"] == "hotspare scheduler move web1"
     flags = site.site_role("web3")
     assert flags["role"] == "warm" and flags["scheduler"] is True
     assert flags["mail"] == "log" and flags["effective_mail"] == "log"
@@ -363,4 +373,4 @@ def test_a_warm_node_becomes_scheduler_only_with_its_name_typed(site: Site) -> N
     assert status == 0, outcome
     assert site.role("web1") == node_role.NodeRole(role="hot", scheduler=True, mail="real")
     assert site.role("web3") == node_role.NodeRole(role="warm", scheduler=False, mail="log")
-    assert [r["outcome"] for r in site.audit_records()] == ["refused", "done", "done"]
+    assert [r["outcome"] for r in _outcomes(site)] == ["refused", "done", "done"]

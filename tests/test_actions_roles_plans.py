@@ -87,6 +87,7 @@ def test_a_move_turns_the_old_scheduler_off_before_the_new_one_on() -> None:
         "Check that web2's site took it",
         "Check that exactly one node is the scheduler",
     ]
+    assert plan.steps[0].pre is not None  # every /role read again: web1 still the scheduler
     assert plan.steps[3].pre is not None  # every /role read again: none scheduling
     assert plan.way_back == "hotspare scheduler move web1"
 
@@ -97,9 +98,14 @@ def test_a_warm_scheduler_needs_its_name_typed_and_keeps_its_mail_in_its_log() -
     assert "Write web3's role file: scheduler=yes mail=log" in _titles(plan)
 
 
-def test_a_move_is_refused_when_it_cannot_prove_there_will_be_one() -> None:
+def test_a_move_to_the_scheduler_only_checks_that_it_still_is() -> None:
     already = scheduler.plan_move_scheduler(INV, cluster_state(), "web1")
-    assert already.refusals == ("web1 is already the scheduler; nothing to move",)
+    assert already.refusals == () and already.confirm is None
+    assert already.summary.startswith("web1 is already the scheduler: nothing to move")
+    assert _titles(already) == ["Check that exactly one node is the scheduler"]
+
+
+def test_a_move_is_refused_when_it_cannot_prove_there_will_be_one() -> None:
     boxes = tuple(box(b.name, stale=(b.name == "web3")) for b in INV.boxes)
     unknown = scheduler.plan_move_scheduler(INV, cluster_state(boxes=boxes), "web2")
     assert "not known now whether web3" in unknown.refusals[0]

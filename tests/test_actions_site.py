@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from console import node_role
 from console.actions.audit import AuditLog
 from console.lab.layout import LabLayout
-from tests.support.labclient import db, haproxy, hotspare, http
+from tests.support.labclient import db, eventually, haproxy, hotspare, http
 from tests.support.loadgen import Answer, Load
 
 MESSAGE = "Upgrading the database, back soon"
@@ -59,6 +60,11 @@ def _restore(lab: LabLayout) -> None:
             conn.execute("SELECT pg_reload_conf()")
 
 
+def _outcomes(audit: AuditLog) -> list[dict[str, Any]]:
+    """Each action's outcome in the audit log (not its intent nor its steps' records)."""
+    return [r for r in audit.records() if "outcome" in r]
+
+
 @pytest.fixture
 def audit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AuditLog:
     path = tmp_path / "audit.jsonl"
@@ -91,6 +97,11 @@ def _between(answers: list[Answer], start: float, end: float) -> list[Answer]:
     return [a for a in answers if a.at - a.seconds >= start and a.at <= end]
 
 
+def _posts_answered(load: Load, since: float, count: int) -> None:
+    """Wait until COUNT POSTs sent after SINCE (epoch s) have their answer; at most 30 s."""
+    eventually(lambda: len(_between(load.posts(), since, time.time())) >= count, timeout=30)
+
+
 @pytest.mark.lab
 def test_read_only_under_load_answers_every_post_politely(
     site_lab: LabLayout, capsys: pytest.CaptureFixture[str], audit: AuditLog
@@ -98,7 +109,7 @@ def test_read_only_under_load_answers_every_post_politely(
     lab = site_lab
     load = Load(lab.site_url, rate=30, seconds=30, post_every=3).start()
     try:
-        time.sleep(1.0)
+        _posts_answered(load, 0.0, 8)  # the site takes writes before
         code, outcome = hotspare(
             lab, capsys, "read-only", "on", "--yes", "--until", "30m", "--message", MESSAGE
         )
@@ -106,7 +117,7 @@ def test_read_only_under_load_answers_every_post_politely(
         assert code == 0, outcome
         until = _flags(lab)["until"]
         assert [r["ok"] for r in outcome["steps"]] == [True] * 9
-        time.sleep(2.0)
+        _posts_answered(load, on_done, 15)  # POSTs sent and answered while read-only
         assert _direct_write(lab) == "25006"
         with db(lab, "db1") as conn, conn.transaction(force_rollback=True):
             conn.execute("SET TRANSACTION READ WRITE")  # advisory: a client may override it
@@ -118,7 +129,7 @@ def test_read_only_under_load_answers_every_post_politely(
         off_done = time.time()
         assert code == 0, outcome
         assert _direct_write(lab) is None
-        time.sleep(1.5)
+        _posts_answered(load, off_done, 10)  # and taken again after
     finally:
         answers = load.stop()
     gets = [a for a in answers if a.method == "GET"]
@@ -134,7 +145,7 @@ def test_read_only_under_load_answers_every_post_politely(
     assert all(a.status == 503 and MESSAGE in a.body and until in a.body for a in during)
     after = _between(posts, off_done, time.time())
     assert after and all(a.status == 303 for a in after)
-    records = list(audit.records())
+    records = list(_outcomes(audit))
     assert [(r["action"], r["outcome"]) for r in records] == [
         ("read-only on", "done"),
         ("read-only off", "done"),
@@ -175,7 +186,7 @@ def test_maintenance_shows_the_page_and_time_and_the_nodes_stay_healthy(
     assert code == 0, outcome
     assert http(lab.site_url)[0] == 200
     assert lab.flags_map().read_text() == "mode normal\nmessage -\nuntil -\n"
-    assert [r["outcome"] for r in audit.records()] == ["done", "done"]
+    assert [r["outcome"] for r in _outcomes(audit)] == ["done", "done"]
 
 
 @pytest.mark.lab
@@ -193,7 +204,7 @@ def test_dry_run_and_observer_mode_change_nothing(
     code, answer = hotspare(lab, capsys, "--observe", "maintenance", "on", "--yes", "--until", "1h")
     assert code == 3
     assert _snapshot(lab) == before
-    assert [(r["action"], r["outcome"]) for r in audit.records()] == [
+    assert [(r["action"], r["outcome"]) for r in _outcomes(audit)] == [
         ("read-only on", "refused"),
         ("maintenance on", "refused"),
     ]
@@ -218,4 +229,4 @@ def test_a_failed_step_stops_the_plan_and_states_the_way_back(
     assert _flags(lab)["mode"] == "read-only"
     assert node_role.read(lab.role_file("web1")).read_only
     assert [_read_only_default(lab, m) for m in lab.db_names] == ["off", "off"]
-    assert [r["outcome"] for r in audit.records()] == ["failed"]
+    assert [r["outcome"] for r in _outcomes(audit)] == ["failed"]

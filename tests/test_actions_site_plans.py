@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from console.actions.site.inputs import check_message, parse_until
 from console.actions.site.steps import edit_map_file, map_command, parse_map_file
 from console.errors import ActionError
 from tests.support import verdict_parts as parts
+from tests.support.fake_haproxy import FakeContext, FakeHAProxy, run_steps
 
 NOW = datetime(2026, 11, 26, 2, 10, 20, tzinfo=UTC)
 MESSAGE = "Upgrading the database, back soon"
@@ -180,3 +182,51 @@ def test_a_site_without_site_url_cannot_be_checked() -> None:
         parts.INV, parts.cluster_state(), parse_until("3:30", NOW), None
     )
     assert any("site_url" in r for r in plan.refusals)
+
+
+# --- the mode is judged again before a step lifts it (fake balancer, no lab) ---------------
+
+
+def _first_checks(plan: Any, fake: FakeHAProxy) -> list[str]:
+    assert plan.refusals == ()
+    done = asyncio.run(run_steps(plan.steps, FakeContext(fake, INV)))
+    return [check.detail for _, check, _ in done]
+
+
+def test_read_only_off_leaves_a_site_put_in_maintenance_since_planning_alone() -> None:
+    flags = parts.SiteFlags("read-only", "Back soon", "03:30 UTC")
+    plan = site.plan_read_only_off(INV, parts.cluster_state(balancer=parts.balancer(flags=flags)))
+    fake = FakeHAProxy(flags={"mode": "maintenance", "message": "Moving", "until": "04:00 UTC"})
+    (check,) = _first_checks(plan, fake)  # the first step, on db1, never ran its SQL
+    assert check == (
+        "precondition not met: the site is maintenance now, not read-only as when planned: "
+        "plan again"
+    )
+    assert fake.changes == []
+
+
+def test_maintenance_off_does_not_lift_a_read_only_set_since_planning() -> None:
+    flags = parts.SiteFlags("maintenance", "Moving", "04:00 UTC")
+    plan = site.plan_maintenance_off(INV, parts.cluster_state(balancer=parts.balancer(flags=flags)))
+    assert _titles(plan)[0] == "Switch the site flags on the balancer"
+    fake = FakeHAProxy(flags={"mode": "read-only", "message": "Back soon", "until": "-"})
+    (check,) = _first_checks(plan, fake)
+    assert "the site is read-only now, not maintenance as when planned" in check
+    assert fake.changes == [] and fake.flags["mode"] == "read-only"
+
+
+def test_maintenance_off_on_a_read_only_site_has_nothing_to_take_down() -> None:
+    flags = parts.SiteFlags("read-only", "Back soon", "03:30 UTC")
+    plan = site.plan_maintenance_off(INV, parts.cluster_state(balancer=parts.balancer(flags=flags)))
+    assert plan.refusals == () and "nothing to take down" in plan.summary
+    assert "Switch the site flags on the balancer" not in _titles(plan)
+
+
+def test_a_plan_whose_mode_already_holds_says_so() -> None:
+    flags = parts.SiteFlags("read-only", "Back soon", "03:30 UTC")
+    state = parts.cluster_state(balancer=parts.balancer(flags=flags))
+    again = site.plan_read_only_on(INV, state, parse_until("03:30", NOW), "Back soon")
+    assert again.summary.startswith("the site is already read-only until 03:30 UTC")
+    normal = parts.cluster_state()
+    assert "already takes writes" in site.plan_read_only_off(INV, normal).summary
+    assert "nothing to take down" in site.plan_maintenance_off(INV, normal).summary

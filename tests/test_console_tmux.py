@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from console.lab.layout import LabLayout
+from console.probes.haproxy import admin_state, parse_servers_state
 from tests.support.labclient import haproxy
 
 pytestmark = pytest.mark.lab
@@ -55,6 +56,16 @@ class Tmux:
                 raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
             time.sleep(0.2)
 
+    def wait_gone(self, text: str, timeout: float = 5.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text not in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} is still there; the screen was:\n{screen}")
+            time.sleep(0.1)
+
     def close(self) -> None:
         self._tmux("kill-server")
 
@@ -87,19 +98,21 @@ def test_the_console_shows_the_lab_and_follows_a_drain(
     tmux.keys("?")
     assert "Actions on the site" in tmux.wait_for("Actions on the site")
     tmux.keys("Escape")
-    deadline = time.monotonic() + 5  # a lone ESC is told from ESC-d only after a pause
-    while "Actions on the site" in tmux.screen() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    tmux.wait_gone("Actions on the site")  # a lone ESC is told from ESC-d only after a pause
     tmux.keys("d")  # the balancer panel has the focus, on web1
     screen = tmux.wait_for("enter: go ahead")
     assert "drain web1" in screen and "set server site/web1 state drain" in screen
     tmux.keys("Escape")  # cancelled: nothing ran
-    deadline = time.monotonic() + 5
-    while "enter: go ahead" in tmux.screen() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert "drain" not in asyncio.run(haproxy(lab, "show servers state site")).split("web1")[0]
+    tmux.wait_gone("enter: go ahead")
     tmux.keys("q")
     deadline = time.monotonic() + 10
-    while tmux.alive() and time.monotonic() < deadline:
+    while tmux.alive():
+        assert time.monotonic() < deadline, "the console did not quit on q"
         time.sleep(0.2)
-    assert not tmux.alive()
+    # Read once the console is gone: an action it had started would have acted by now.
+    assert _admin(lab, "web1") == "ready"
+
+
+def _admin(lab: LabLayout, server: str) -> str:
+    states = parse_servers_state(asyncio.run(haproxy(lab, "show servers state site")))
+    return admin_state(states[server])

@@ -1,8 +1,11 @@
 """Failover when the old primary's box does not answer: the risk said, the phrase typed.
 
 db1's postmaster is killed and its sshd stopped, so hotspare can neither
-stop nor fence it. The plan must say so and ask for the phrase; the old
-primary, once its box is back, must not start as a second primary, and is
+stop nor fence it (no standby.signal can be written). The plan must say so
+and ask for the phrase. Once its box is back, the lab does not start it
+(it would be a second primary); started anyway, as an operator might, it
+comes back as the primary it was, on the old timeline: status raises
+stale-primary (critical) naming the way back, promote refuses it, and it is
 rejoined on request (pg_rewind after a crash).
 """
 
@@ -10,9 +13,13 @@ from __future__ import annotations
 
 import pytest
 
-from console.lab import control, procs
+from console import cli
+from console.inventory import load
+from console.lab import control, pg, procs
 from console.lab.layout import LabLayout
+from console.state.model import ClusterState
 from tests.support.labclient import db, eventually, hotspare, is_primary, kill_postmaster, streams
+from tests.support.variants import snapshot_until
 
 pytestmark = pytest.mark.lab
 
@@ -45,8 +52,24 @@ def test_failover_with_the_old_primarys_box_cut_off_needs_it_said_off(
         assert code == 0, answer["reason"]
         assert is_primary(lab, "db2")
     finally:
-        control.up(lab, lambda line: None)  # db1's sshd back; db1 itself stays down
-    assert not is_primary(lab, "db1"), "db1 came back as a second primary"
+        said: list[str] = []
+        control.up(lab, said.append)  # db1's sshd back
+    assert "db1: left stopped: it would be a second primary beside db2" in said
+    assert not pg.is_running(lab, "db1")
+    pg.start(lab, "db1")  # an operator starts it anyway: nothing fenced it
+    assert is_primary(lab, "db1") and is_primary(lab, "db2")
+    state = snapshot_until(load(lab.cluster_file), lambda s: _codes(s) >= {"stale-primary"})
+    (stale,) = [a for a in state.alarms if a.code == "stale-primary"]
+    assert (stale.severity, stale.subject) == ("critical", ("db1",))
+    assert "`hotspare rejoin db1`" in stale.message
+    assert cli.main(["--cluster", str(lab.cluster_file), "status"]) == 2  # CRITICAL
+    code, answer = hotspare(lab, capsys, "promote", "db1", "--dry-run")
+    assert code == 3, answer  # never a way to make the old primary the site's again
     code, answer = hotspare(lab, capsys, "rejoin", "db1", "--confirm", "db1")
     assert code == 0, answer["reason"]
     eventually(lambda: streams(lab, "db2", "db1"), timeout=20)
+    assert not is_primary(lab, "db1")
+
+
+def _codes(state: ClusterState) -> set[str]:
+    return {alarm.code for alarm in state.alarms}

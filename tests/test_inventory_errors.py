@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from console.inventory import InventoryError, Problem, load
+from console.inventory import InventoryError, Problem, load, yamltree
 
 CASES = Path(__file__).resolve().parent / "inventory_cases"
 GOOD_LAB = CASES / "good_lab.yaml"
@@ -157,12 +157,12 @@ def test_unreadable_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: OSError, text: str
 ) -> None:
     # chmod 000 does not stop root, so make the read fail directly.
-    def refuse(self: Path) -> bytes:
+    def refuse(path: Path) -> bytes:
         raise error
 
     path = tmp_path / "cluster.yaml"
     path.write_text("version: 1\n")
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(yamltree, "_read_capped", refuse)
     (problem,) = problems_of(path)
     assert (problem.line, problem.column) == (1, 1)
     assert text in problem.message

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -55,25 +58,43 @@ def _session_lines(
     """Follow NODES' logs, do ACT, and collect lines until UNTIL(lines) holds."""
 
     async def go() -> list[LogLine]:
-        links = {n.box: BoxLink(inv, n.box) for n in inv.web_nodes}
-        chosen = [n for n in inv.web_nodes if n.name in nodes]
-        session = LogSession(links, sources(chosen), follow=True, backlog=0)
-        session.start()
-        got: list[LogLine] = []
-        try:
-            await _until_following(session)
+        async with _following(inv, nodes) as (session, got):
             await asyncio.to_thread(act)
-            deadline = time.monotonic() + timeout
-            while not until(got) and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-                for lines in session.take().lines.values():
-                    got.extend(lines)
-        finally:
-            await session.stop()
-            await asyncio.gather(*(link.close() for link in links.values()))
-        return got
+            await _taken(session, got, until, timeout)
+            return got
 
     return asyncio.run(go())
+
+
+@contextlib.asynccontextmanager
+async def _following(
+    inv: Inventory, nodes: list[str]
+) -> AsyncIterator[tuple[LogSession, list[LogLine]]]:
+    """A session following NODES' logs from their ends, and the list its lines go to."""
+    links = {n.box: BoxLink(inv, n.box) for n in inv.web_nodes}
+    chosen = [n for n in inv.web_nodes if n.name in nodes]
+    session = LogSession(links, sources(chosen), follow=True, backlog=0)
+    session.start()
+    try:
+        await _until_following(session)
+        yield session, []
+    finally:
+        await session.stop()
+        await asyncio.gather(*(link.close() for link in links.values()))
+
+
+async def _taken(
+    session: LogSession,
+    got: list[LogLine],
+    until: Callable[[list[LogLine]], bool],
+    timeout: float = 10.0,
+) -> None:
+    """Take SESSION's lines into GOT until UNTIL(GOT) holds; at most TIMEOUT s."""
+    deadline = time.monotonic() + timeout
+    while not until(got) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        for lines in session.take().lines.values():
+            got.extend(lines)
 
 
 async def _until_following(session: LogSession) -> None:
@@ -108,22 +129,28 @@ def test_lines_written_on_two_nodes_arrive_tagged_with_their_node(
 
 def test_a_rotated_log_keeps_streaming(inv: Inventory, lab: LabLayout) -> None:
     tag = marker("rotate")
-    web1 = node(inv, "web1")
-    path = web1.access_log_for("hot")
+    path = node(inv, "web1").access_log_for("hot")
+
+    def tagged(got: list[LogLine]) -> list[str]:
+        return [t.split()[6] for t in _texts(got, tag)]
 
     def rotate() -> None:
-        append(path, [access_line(time.time(), f"/{tag}/before")])
-        time.sleep(0.3)
         # logrotate's "create" way: the old file moves away and a new one is started.
         Path(path).rename(f"{path}.1")
         Path(path).touch()
-        time.sleep(0.3)
         append(path, [access_line(time.time(), f"/{tag}/after")])
         # The site still writes to the moved file; removing it makes the site reopen.
         Path(f"{path}.1").unlink()
 
-    got = _session_lines(inv, ["web1"], rotate, lambda g: len(_texts(g, tag)) == 2)
-    assert [t.split()[6] for t in _texts(got, tag)] == [f"/{tag}/before", f"/{tag}/after"]
+    async def go() -> list[str]:
+        async with _following(inv, ["web1"]) as (session, got):
+            await asyncio.to_thread(append, path, [access_line(time.time(), f"/{tag}/before")])
+            await _taken(session, got, lambda g: len(tagged(g)) == 1)  # read before it moves
+            await asyncio.to_thread(rotate)
+            await _taken(session, got, lambda g: len(tagged(g)) == 2)
+            return tagged(got)
+
+    assert asyncio.run(go()) == [f"/{tag}/before", f"/{tag}/after"]
 
 
 def test_a_chatty_node_fills_only_its_own_ring_and_the_drops_are_counted(
@@ -143,7 +170,15 @@ def test_a_chatty_node_fills_only_its_own_ring_and_the_drops_are_counted(
             await asyncio.to_thread(append, web1.access_log_for("hot"), flood)
             calm = [access_line(time.time(), f"/{tag}/calm")]
             await asyncio.to_thread(append, web2.access_log_for("hot"), calm)
-            await asyncio.sleep(1.5)  # nobody takes: the flood overflows web1's ring
+            # Nobody takes until web1's tail has read the whole flood (overflowing its
+            # ring) and web2's calm line is in: then the ring holds what it kept.
+            flood_bytes = sum(len(line) for line in flood)
+            flooded_tail = session.tails[next(s for s in session.tails if s.node == "web1")]
+            calm_ring = session.tails[next(s for s in session.tails if s.node == "web2")].ring
+            deadline = time.monotonic() + 20
+            while flooded_tail.bytes_read < flood_bytes or len(calm_ring) == 0:
+                assert time.monotonic() < deadline, (flooded_tail.bytes_read, len(calm_ring))
+                await asyncio.sleep(0.05)
             batch = session.take()
             got = [line for lines in batch.lines.values() for line in lines]
             dropped = sum(batch.dropped.values())
@@ -255,19 +290,32 @@ def test_follow_prints_new_lines_until_interrupted(inv: Inventory, lab: LabLayou
     ]
     with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
         assert proc.stdout is not None and proc.stderr is not None
-        time.sleep(1.5)
-        append(
-            node(inv, "web2").access_log_for("hot"),
-            [access_line(time.time(), f"/{tag}")],
-        )
-        deadline = time.monotonic() + 10
-        seen = b""
-        while tag.encode() not in seen and time.monotonic() < deadline:
-            seen += proc.stdout.readline()
+        out = _Lines(proc.stdout)
+        # With -n 0, a line written before its tail follows is never printed: write one
+        # every half second until one comes out (at most 20 s).
+        path = node(inv, "web2").access_log_for("hot")
+        deadline = time.monotonic() + 20
+        while not any(tag.encode() in line for line in out.lines):
+            assert time.monotonic() < deadline and proc.poll() is None, out.lines
+            append(path, [access_line(time.time(), f"/{tag}")])
+            time.sleep(0.5)
+        seen = b"".join(out.lines)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0
         assert b"Traceback" not in proc.stderr.read()
     assert b"[web2 access.hot] 10.0.0.9" in seen
+
+
+class _Lines:
+    """The lines a child writes to a pipe, read as they come by a thread of their own."""
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        self.lines: list[bytes] = []
+        threading.Thread(target=self._read, args=(pipe,), daemon=True).start()
+
+    def _read(self, pipe: IO[bytes]) -> None:
+        for line in pipe:
+            self.lines.append(line)
 
 
 def test_bad_requests_are_refused_with_a_reason(

@@ -10,6 +10,7 @@ import pytest
 
 from console.inventory import Database
 from console.lab.layout import PG_PORT, LabLayout
+from console.probes import postgres
 from console.probes.postgres import probe_database, unreachable
 from console.state.model import DatabaseState
 from tests.support.labclient import eventually
@@ -92,19 +93,34 @@ def test_the_standby_streams_from_the_primary_on_the_same_timeline(lab: LabLayou
 
 
 @pytest.mark.lab
+def test_a_standby_reads_the_timeline_of_the_wal_it_replays(lab: LabLayout) -> None:
+    """What names the timeline while its receiver is down agrees with the receiver now."""
+
+    async def run() -> dict[str, Any]:
+        async with await connect(member(lab, "db2")) as conn:
+            return await postgres._fetch(conn)
+
+    row = asyncio.run(run())
+    assert row["replayed_timeline"] == row["receiver"]["received_tli"]
+    assert row["history_timeline"] in (None, row["replayed_timeline"])
+
+
+@pytest.mark.lab
 def test_a_caught_up_standby_has_no_replay_lag(lab: LabLayout) -> None:
     # On an idle site the last replayed commit grows old: that is not lag.
     lag = eventually(lambda: probe(lab, "db2")[0].replay_lag_s == 0.0, timeout=10)
     assert lag
 
 
-@pytest.mark.lab
-def test_the_primary_keeps_a_slot_for_its_standby(lab: LabLayout) -> None:
-    db1, _ = probe(lab, "db1")
+def test_the_primary_keeps_a_slot_for_its_standby(db_lab: LabLayout) -> None:
+    # The lab's standby streams through a slot named after it (primary_slot_name
+    # db2, pg_basebackup -C -S db2), as rejoin sets one up: the probe must read it.
+    db1, _ = probe(db_lab, "db1")
     slots = {slot.name: slot for slot in db1.slots}
-    if slots:  # the lab may stream without a slot; when it has one, it reads whole
-        slot = next(iter(slots.values()))
-        assert slot.restart_lsn and slot.retained_bytes is not None and slot.retained_bytes >= 0
+    assert "db2" in slots, slots
+    slot = slots["db2"]
+    assert slot.active and slot.restart_lsn
+    assert slot.retained_bytes is not None and slot.retained_bytes >= 0
 
 
 @pytest.mark.lab

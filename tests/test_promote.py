@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from console import cli
+from console.actions import catalog
 from console.actions.audit import AuditLog
 from console.actions.context import Context
-from console.actions.database import promote
 from console.actions.runner import Outcome, execute
 from console.authority import Authority
 from console.inventory import load
@@ -81,7 +81,8 @@ def test_switchover_there_and_back_loses_no_commit_and_never_has_two_primaries(
         assert f"Promote {new}" in titles and f"Check {old} streams from {new}" in titles
         stopped = next(s["check"] for s in answer["steps"] if s["title"].endswith("takes writes"))
         assert "writes were stopped for" in stopped
-    assert [r["outcome"] for r in audit.records()] == ["done", "done"]
+    outcomes = [r["outcome"] for r in audit.records() if r["event"] == "outcome"]
+    assert outcomes == ["done", "done"]
     status, _ = http(lab.site_url)
     assert status == 200
 
@@ -91,9 +92,12 @@ async def _run_switchover(lab: LabLayout, candidate: str, on_say: Any, audit: Au
     monitor = Monitor(inv)
     ctx = Context(monitor, say=on_say)
     try:
-        plan = promote.plan_switchover(inv, await monitor.once(8.0), candidate)
+        action = next(a for a in catalog.ACTIONS if a.name == "promote")
+        request = catalog.request(action, inv, candidate, {})
+        plan = request.build(await monitor.once(8.0), None)
         assert not plan.refusals, plan.refusals
-        return await execute(plan, ctx, Authority.decide(False, False, "lab"), audit, candidate)
+        authority = Authority.decide(False, False, "lab")
+        return await execute(request, plan, ctx, authority, audit, candidate)
     finally:
         await ctx.close()
         await monitor.close()

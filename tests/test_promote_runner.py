@@ -12,9 +12,8 @@ import pytest
 
 from console.actions.audit import AuditLog
 from console.actions.context import Context
-from console.actions.database import lock as promotion_lock
 from console.actions.plan import Check, Plan, Step
-from console.actions.runner import Outcome, execute
+from console.actions.runner import Outcome, Request, execute
 from console.authority import Authority
 from console.errors import ActionError
 from console.inventory import Inventory
@@ -24,40 +23,6 @@ if TYPE_CHECKING:
     from console.monitor import Monitor
 
 INV = parts.INV
-
-
-# --- the promotion lock ----------------------------------------------------------------
-
-
-def test_the_lock_is_beside_the_flags_map_on_the_balancer() -> None:
-    inv = replace(INV, balancer=replace(INV.balancer, flags_map="/etc/haproxy/site-flags.map"))  # type: ignore[type-var]
-    assert promotion_lock.where(inv, inv.database("db2")) == (
-        "lb1",
-        "/etc/haproxy/hotspare-promotion.lock",
-    )
-
-
-def test_without_a_balancer_the_lock_is_beside_the_candidates_data_directory() -> None:
-    inv = replace(INV, balancer=None)
-    db2 = replace(inv.database("db2"), data_dir="/var/lib/postgresql/15/main/")
-    assert promotion_lock.where(inv, db2) == (
-        "db2",
-        "/var/lib/postgresql/15/hotspare-promotion.lock",
-    )
-
-
-@pytest.mark.parametrize(
-    ("user", "shown"), [('o\'brien "x" a\\b\nc', "o?brien ?x? a?b?c"), (None, "unknown")]
-)
-def test_the_lock_token_is_one_safe_line(
-    monkeypatch: pytest.MonkeyPatch, user: str | None, shown: str
-) -> None:
-    monkeypatch.setattr(promotion_lock, "operator", lambda: {"user": user, "ssh_client": None})
-    mine = promotion_lock.token("promote", "db2")
-    assert mine.startswith(f"{shown}@")
-    assert ": promote db2 since " in mine
-    assert "\n" not in mine and not set("'\"\\") & set(mine)
-    assert mine.isprintable()
 
 
 # --- the runner ------------------------------------------------------------------------
@@ -85,10 +50,20 @@ def _step(log: list[str], title: str, ok: bool = True, **more: Any) -> Step:
 
 
 def _run(tmp_path: Path, plan: Plan) -> tuple[Outcome, dict[str, Any]]:
+    """Run PLAN without the cluster's lock (these steps touch no box); its outcome record."""
     audit = AuditLog(tmp_path / "audit.jsonl", "lab")
     ctx = Context(cast("Monitor", _BareMonitor()))
-    outcome = asyncio.run(execute(plan, ctx, Authority.decide(False, False, "lab"), audit))
-    (record,) = list(audit.records())
+    request = Request(
+        "promote",
+        "db2",
+        "hotspare promote db2",
+        "hotspare promote db2",
+        lambda state, resume: plan,
+        locked=False,
+    )
+    authority = Authority.decide(False, False, "lab")
+    outcome = asyncio.run(execute(request, plan, ctx, authority, audit))
+    (record,) = [r for r in audit.records() if r["event"] == "outcome"]
     return outcome, record
 
 

@@ -16,6 +16,7 @@ from console.actions.database.replication import conf_string, parse_auto_conf, p
 from console.errors import ActionError
 from console.inventory import Inventory, InventoryError, load
 from tests.support import verdict_parts as parts
+from tests.support.labclient import eventually
 
 GOOD_LAB = Path(__file__).resolve().parent / "inventory_cases" / "good_lab.yaml"
 INV = parts.INV
@@ -287,6 +288,11 @@ def _sh(line: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=10)
 
 
+def _state(pid: int) -> str:
+    """PID's state letter in /proc (R, S, Z...): the field after the name in parentheses."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
 def test_a_postmaster_is_alive_only_as_a_live_process_in_its_data_directory(
     tmp_path: Path,
 ) -> None:
@@ -305,7 +311,7 @@ def test_a_postmaster_is_alive_only_as_a_live_process_in_its_data_directory(
         assert _sh(test).stdout.strip() == "gone"
         elsewhere.kill()
     zombie = subprocess.Popen(["sh", "-c", "exit 0"], cwd=data)  # not waited for: a zombie
-    time.sleep(0.2)
+    eventually(lambda: _state(zombie.pid) == "Z", timeout=10, every=0.01)
     (data / "postmaster.pid").write_text(f"{zombie.pid}\n")
     assert _sh(test).stdout.strip() == "gone"
     zombie.wait()

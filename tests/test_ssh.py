@@ -73,7 +73,7 @@ def test_a_cancelled_command_is_killed_on_the_box(lab: LabLayout) -> None:
 
     async def cancel(link: BoxLink) -> int:
         task = asyncio.create_task(link.run(marker, 60))
-        await asyncio.sleep(0.5)
+        await _until(lambda: _remote_count(lab, marker) >= 1, 10)  # it runs on the box
         running = _remote_count(lab, marker)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -219,33 +219,44 @@ def test_no_sftp_session_from_a_hung_box_is_a_timeout_not_a_hang(lab: LabLayout)
 def test_a_dropped_connection_is_reconnected_with_its_shell_and_forward(lab: LabLayout) -> None:
     inv = load(lab.cluster_file)
 
-    async def drop_and_recover(monitor: Monitor) -> list[bool]:
+    async def drop_and_recover(monitor: Monitor) -> None:
         await monitor.refresh_all()
         before = monitor.snapshot().freshness("db1")
-        for pid in _sshd_children(lab, "db1"):  # the sessions of our connection
+        assert before is not None and not before.stale
+        old = await monitor.links["db1"].connection()
+        sessions = _sshd_children(lab, "db1")  # the sshd processes of our connection
+        assert sessions, "db1's sshd serves no connection of ours"
+        for pid in sessions:
             os.kill(pid, signal.SIGTERM)
-        seen = []
+        await _until(old.is_closed, 10)  # it did drop
         for _ in range(40):
             await monitor.refresh_box("db1")
             fresh = monitor.snapshot().freshness("db1")
-            seen.append(fresh is not None and not fresh.stale)
-            if seen[-1] and len(seen) > 1:
+            if fresh is not None and not fresh.stale:
                 break
-            await asyncio.sleep(0.25)
-        assert before is not None and not before.stale
+            await asyncio.sleep(0.25)  # the link's backoff
+        assert fresh is not None and not fresh.stale, fresh
+        new = await monitor.links["db1"].connection()
+        assert new is not old and not new.is_closed()  # a new connection carries the probes
         db1 = next(d for d in monitor.snapshot().databases if d.name == "db1")
         assert db1.role == "primary"  # the forward works on the new connection
-        return seen
 
-    async def run() -> list[bool]:
+    async def run() -> None:
         monitor = Monitor(inv)
         try:
-            return await drop_and_recover(monitor)
+            await drop_and_recover(monitor)
         finally:
             await monitor.close()
 
-    seen = asyncio.run(run())
-    assert seen[-1] is True
+    asyncio.run(run())
+
+
+async def _until(done: Callable[[], bool], timeout: float) -> None:
+    """Wait until DONE() holds, looking every 50 ms; fail after TIMEOUT s."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"still not so after {timeout} s"
+        await asyncio.sleep(0.05)
 
 
 def _bare_inventory(lab: LabLayout, tmp_path: Path) -> Path:

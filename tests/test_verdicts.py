@@ -210,9 +210,11 @@ def test_the_live_role_decides_which_servers_should_serve() -> None:
 
 def test_a_stale_balancer_raises_no_backend_alarm() -> None:
     down = balancer(server("web1", operational="DOWN"))
-    assert codes(balancer=down, boxes=(box("lb1", stale=True, reason="ssh: timeout"),)) == [
-        "box-stale"
-    ]
+    stale = (box("lb1", stale=True, reason="ssh: timeout"),)
+    assert codes(balancer=down, boxes=stale) == ["balancer-not-answering", "box-stale"]
+    alarm = only("balancer-not-answering", balancer=down, boxes=stale)
+    assert alarm.severity == "critical" and "ssh: timeout" in alarm.message
+    assert run(balancer=down, boxes=stale)[0].site_mode is None
 
 
 def test_site_mode_read_only_and_maintenance() -> None:

@@ -9,6 +9,7 @@ Adding an action is one entry here plus its plan module.
 from __future__ import annotations
 
 import importlib
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -16,10 +17,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from console.actions.plan import Plan
+    from console.actions.runner import Request
     from console.inventory import Inventory
     from console.state.model import ClusterState
 
-Group = Literal["balancer", "roles", "site", "database"]
+Group = Literal["balancer", "roles", "site", "database", "cluster"]
 Kind = Literal["flag", "seconds", "int", "time", "message"]
 
 
@@ -104,6 +106,9 @@ class Action:
         applies: "module:function" (inv, state, target) -> bool: whether this
             is what the key means now, when several actions share it.
         aliases: other names of the last word.
+        resumes: the builder takes `resume`, the memo of an interrupted run of
+            the same command that this run finishes.
+        locked: takes the cluster's action lock (every action but `unlock`).
     """
 
     words: tuple[str, ...]
@@ -116,6 +121,8 @@ class Action:
     key: Key | None = None
     applies: str = ""
     aliases: tuple[str, ...] = ()
+    resumes: bool = False
+    locked: bool = True
 
     @property
     def name(self) -> str:
@@ -252,6 +259,7 @@ ACTIONS: tuple[Action, ...] = (
         Key("p", "promote", {"rejoin": True}),
         f"{DB}.member:means_promote",
         aliases=("switchover",),
+        resumes=True,
     ),
     Action(
         ("failover",),
@@ -272,6 +280,16 @@ ACTIONS: tuple[Action, ...] = (
         typed="the member's name",
         key=Key("p", "promote"),
         applies=f"{DB}.member:means_rejoin",
+    ),
+    Action(
+        ("unlock",),
+        "cluster",
+        "remove the action lock an interrupted action left (its holder must be gone)",
+        SITE,
+        "console.actions.unlock:plan_unlock",
+        (Option("force", "even if the holder still looks alive (its run id must be typed)"),),
+        "the holder's run id, as status shows it",
+        locked=False,
     ),
 )
 
@@ -329,10 +347,12 @@ def plan(
     state: ClusterState,
     target: str | None,
     given: Mapping[str, Any],
+    resume: Mapping[str, Any] | None = None,
 ) -> Plan:
     """ACTION's plan for TARGET from the snapshot STATE, with the options GIVEN.
 
-    Options not given take their defaults.
+    Options not given take their defaults. RESUME is the memo of the
+    interrupted run this one finishes (only for actions that resume).
     """
     values = {
         o.name: read_option(o, given[o.name] if given.get(o.name) is not None else o.default)
@@ -340,4 +360,40 @@ def plan(
     }
     if action.target.param:
         values[action.target.param] = target
+    if action.resumes and resume is not None:
+        values["resume"] = resume
     return resolve(action.build)(inv, state, **values)
+
+
+def command(action: Action, target: str | None, given: Mapping[str, Any]) -> tuple[str, str]:
+    """(the command line that asks for ACTION again, the same without its options)."""
+    key = " ".join(("hotspare", *action.words, *([target] if target else [])))
+    words = [key]
+    for option in action.options:
+        value = given.get(option.name)
+        if value is None or value is False or value == option.default:
+            continue
+        if option.positional:
+            words.append(shlex.quote(str(value)))
+        elif option.kind == "flag":
+            words.append(option.flag)
+        else:
+            words.append(f"{option.flag} {shlex.quote(str(value))}")
+    return " ".join(words), key
+
+
+def request(
+    action: Action, inv: Inventory, target: str | None, given: Mapping[str, Any]
+) -> Request:
+    """What the runner needs to plan ACTION again under the lock, and to name it."""
+    from console.actions.runner import Request
+
+    line, key = command(action, target, given)
+    return Request(
+        action=action.name,
+        target=target or "the site",
+        command=line,
+        key=key,
+        build=lambda state, resume: plan(action, inv, state, target, given, resume),
+        locked=action.locked,
+    )

@@ -50,9 +50,9 @@ class Context:
         self.clock = clock
         self._pg: dbconn.Connections | None = None  # the action's own, made at first use
 
-    async def state(self) -> ClusterState:
-        """A fresh snapshot of the whole site."""
-        return await self.monitor.once()
+    async def state(self, deadline: float | None = None) -> ClusterState:
+        """A fresh snapshot of the whole site; a box not done by DEADLINE s is stale in it."""
+        return await self.monitor.once(deadline)
 
     async def haproxy(self, command: str) -> str:
         """One runtime API command to the balancer; its whole answer."""

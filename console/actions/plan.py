@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -100,7 +100,10 @@ class Plan:
         way_back: how to undo it, as a command.
         preconditions: what was checked while planning, each ticked or failed
             (a failed one is also among the refusals).
-        always: steps run at the end whatever happened (releasing a lock).
+        always: steps run at the end whatever happened.
+        memo: what a run of this plan must remember if it is interrupted, so
+            that running the same command again finishes it (the old primary,
+            the mode it set); kept in the cluster's action lock.
     """
 
     action: str
@@ -112,6 +115,7 @@ class Plan:
     way_back: str = ""
     preconditions: tuple[Condition, ...] = ()
     always: tuple[Step, ...] = ()
+    memo: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         said: dict[str, Any] = {

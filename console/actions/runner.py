@@ -1,10 +1,20 @@
-"""Running a plan: step by step, each verified, stopping at the first failure, always audited.
+"""Running a plan: one action at a time, judged again under the lock, intent before act.
 
 Observer mode refuses here, in the core, whatever front end asked. A plan
-that needs a name typed runs only with that name. Each step's precondition
-is checked just before it runs (the site may have moved since planning),
-then its command, then its verification; the first step that fails stops
-the plan, and the outcome says where the site was left and the way back.
+that needs a name typed runs only with that name. Then, in this order:
+
+1. the cluster's action lock is taken (console/actions/lock.py): another
+   action running, or one interrupted that this is not a way out of, refuses
+   at once, naming it;
+2. the plan is built again from a fresh read of the site, under the lock:
+   what was shown may be seconds old, what runs is judged now;
+3. the intent (the plan, this run's id) is appended to the audit log and
+   fsynced: if that fails, nothing is done;
+4. each step: the lock is rewritten with the step reached and the command
+   that would finish the run from there; the step's precondition is checked
+   just before it runs, then its command, then its verification; its result
+   is appended to the audit log as it ends. The first step that fails stops
+   the plan; the outcome says where the site was left and the way out.
 
 A step may carry its undo: when a later step fails, the steps done so far
 are put back in reverse order, unless a step marked ``no_return`` has
@@ -15,9 +25,12 @@ brain). A plan's ``always`` steps run at the end whatever happened.
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from console.actions import lock
 from console.actions.audit import AuditLog
 from console.actions.context import Context
 from console.actions.plan import Plan, Step
@@ -25,6 +38,10 @@ from console.authority import Authority
 from console.errors import ActionError
 from console.probes.haproxy import BalancerProbeError
 from console.ssh import BoxError
+from console.state.lock import ActionLock, Next
+from console.state.model import ClusterState
+
+FRESH_READ = 6.0  # seconds the read under the lock may take; a box slower than that is stale
 
 Status = Literal["done", "failed", "refused"]
 
@@ -59,6 +76,8 @@ class Outcome:
     reason: str | None
     undone: tuple[StepResult, ...] = ()
     cleanup: tuple[StepResult, ...] = ()
+    run: str = ""
+    audit_problem: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -74,8 +93,47 @@ class Outcome:
             "steps": [result.as_dict() for result in self.results],
             "undone": [result.as_dict() for result in self.undone],
             "cleanup": [result.as_dict() for result in self.cleanup],
-            "way_back": self.plan.way_back,
+            "way_back": self.plan.way_back if self.status == "failed" else "",
+            "run": self.run,
+            "audit_problem": self.audit_problem,
         }
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the operator asked for, so that it can be planned again under the lock.
+
+    Attributes:
+        action: the action's name ("promote", "drain").
+        target: what it acts on ("db2", "the site").
+        command: the command line that asks for it again, options included.
+        key: the command without its options: what matches a way out of an
+            interrupted run.
+        build: plans it from a snapshot; the second argument is the memo of
+            the interrupted run of the same command this run finishes, or None.
+        locked: takes the cluster's action lock (all but `unlock`).
+    """
+
+    action: str
+    target: str
+    command: str
+    key: str
+    build: Callable[[ClusterState, Mapping[str, Any] | None], Plan]
+    locked: bool = True
+
+    def finishes(self, held: ActionLock | None) -> bool:
+        """Whether this is the same command as the interrupted run HELD, and so finishes it."""
+        return (
+            held is not None
+            and held.gone is not None
+            and held.action == self.action
+            and held.target == self.target
+        )
+
+    def plan(self, state: ClusterState) -> Plan:
+        """The plan to show, from STATE: resuming the interrupted run there if this finishes it."""
+        held = state.action
+        return self.build(state, held.memo if held is not None and self.finishes(held) else None)
 
 
 def refusal(
@@ -94,6 +152,7 @@ def refusal(
 
 
 async def execute(
+    request: Request,
     plan: Plan,
     ctx: Context,
     authority: Authority,
@@ -101,48 +160,198 @@ async def execute(
     typed: str | None = None,
     approved: bool = True,
 ) -> Outcome:
-    """Run PLAN (unless refused) and append its record to AUDIT.
+    """Run REQUEST, whose plan the operator saw as PLAN (unless refused); audit each part.
 
     Args:
         typed: what the operator typed where the plan asks for a name.
         approved: False when the operator did not say yes (refused, and audited).
-
-    Raises:
-        OSError: the audit log cannot be written (after the action ran).
     """
     why = refusal(plan, authority, typed, approved)
     if why is not None:
-        outcome = Outcome("refused", plan, (), why)
-    else:
-        outcome = await _steps(plan, ctx)
-    audit.append(outcome.as_dict())
+        return _refused(plan, why, audit)
+    if not request.locked:
+        return await _audited(request, plan, ctx, audit, None)
+    nexts = [n.as_dict() for n in ways_out(request, plan, past_return=False)]
+    fields = lock.record(request.action, request.target, request.command, len(plan.steps), nexts)
+    fields["memo"] = dict(plan.memo)  # the fresh plan's replaces it before the first step
+    try:
+        holding, interrupted = await lock.take(ctx, fields, request.key)
+    except lock.LockRefused as exc:
+        return _refused(plan, f"{exc}; nothing changed", audit)
+    except BoxError as exc:
+        return _refused(plan, f"cannot take the cluster's action lock: {exc.reason}", audit)
+    try:
+        fresh = await _fresh(ctx, request, interrupted)
+        if isinstance(fresh, str):
+            return _refused(plan, fresh, audit, holding.run)
+        why = refusal(fresh, authority, typed)
+        if why is not None:
+            return _refused(fresh, f"judged again under the lock, on a fresh read: {why}", audit)
+        holding.record.update(steps=len(fresh.steps), memo=dict(fresh.memo))
+        return await _audited(request, fresh, ctx, audit, holding)
+    finally:
+        left = await holding.release(ctx)
+        if left is not None:
+            ctx.say(left)
+
+
+async def _fresh(ctx: Context, request: Request, interrupted: ActionLock | None) -> Plan | str:
+    """REQUEST planned again on a fresh read, resuming INTERRUPTED if it is the same command."""
+    if interrupted is not None:
+        ctx.say(f"taking over from {interrupted.describe()}")
+    try:
+        state = await ctx.state(FRESH_READ)
+        same = interrupted is not None and request.finishes(interrupted)
+        return request.build(state, interrupted.memo if same and interrupted else None)
+    except ActionError as exc:
+        return f"judged again under the lock, on a fresh read: {exc}; nothing changed"
+
+
+def _refused(plan: Plan, why: str, audit: AuditLog, run: str = "") -> Outcome:
+    outcome = Outcome("refused", plan, (), why, run=run or _run_id())
+    try:
+        audit.append({"event": "outcome", **outcome.as_dict()})
+    except OSError as exc:
+        return Outcome("refused", plan, (), why, run=outcome.run, audit_problem=_cannot(audit, exc))
     return outcome
 
 
-async def _steps(plan: Plan, ctx: Context) -> Outcome:
+def _cannot(audit: AuditLog, exc: OSError) -> str:
+    return f"the audit log {audit.path} cannot be written: {exc.strerror or exc}"
+
+
+def _run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+async def _audited(
+    request: Request, plan: Plan, ctx: Context, audit: AuditLog, holding: lock.Holding | None
+) -> Outcome:
+    """Intent first, then the steps, each result appended as it ends, then the outcome."""
+    run = holding.run if holding is not None else _run_id()
+    head = {"run": run, "action": plan.action, "target": plan.target}
+    try:
+        audit.append({"event": "intent", **head, "command": request.command, **_plan(plan)})
+    except OSError as exc:
+        why = f"{_cannot(audit, exc)}; nothing changed (fix it, or set $HOTSPARE_AUDIT)"
+        return Outcome("refused", plan, (), why, run=run, audit_problem=why)
+    journal = _Journal(audit, head)
+    outcome = await _steps(request, plan, ctx, holding, journal)
+    record = {"event": "outcome", **outcome.as_dict()}
+    journal.append(record)
+    if journal.problem is not None:
+        return Outcome(
+            outcome.status,
+            plan,
+            outcome.results,
+            outcome.reason,
+            outcome.undone,
+            outcome.cleanup,
+            run,
+            journal.problem,
+        )
+    return outcome
+
+
+def _plan(plan: Plan) -> dict[str, Any]:
+    return {"plan": plan.as_dict()}
+
+
+class _Journal:
+    """Appends a running action's records; a failure to write is kept, not raised mid-action."""
+
+    def __init__(self, audit: AuditLog, head: dict[str, Any]) -> None:
+        self.audit = audit
+        self.head = head
+        self.problem: str | None = None
+
+    def append(self, record: dict[str, Any]) -> None:
+        try:
+            self.audit.append({**record, **self.head})
+        except OSError as exc:
+            self.problem = _cannot(self.audit, exc) + " during the action: its records are partial"
+
+
+def ways_out(request: Request, plan: Plan, past_return: bool) -> list[Next]:
+    """What finishes or undoes a run of PLAN interrupted now, best first.
+
+    Running the same command again always finishes it. Its way back undoes
+    it only for a plan with no point of no return: a promotion half done is
+    finished, never undone by another promotion.
+    """
+    finish = Next(
+        request.command, "finishes it: each step notices what is already done", request.key
+    )
+    back = plan.way_back
+    clean = back.startswith("hotspare ") and not set(back) & set("(`;")
+    if past_return or not clean or any(step.no_return for step in plan.steps):
+        return [finish]
+    return [finish, Next(back, "undoes it", _key(back))]
+
+
+def _key(command: str) -> str:
+    """A command without its options: what names the action and its target."""
+    return " ".join(word for word in command.split() if not word.startswith("-"))
+
+
+async def _steps(
+    request: Request,
+    plan: Plan,
+    ctx: Context,
+    holding: lock.Holding | None,
+    journal: _Journal,
+) -> Outcome:
     results: list[StepResult] = []
     status: Status = "done"
     left: str | None = None
     undone: tuple[StepResult, ...] = ()
     past_return = False
+    total = len(plan.steps)
     for n, step in enumerate(plan.steps, 1):
-        ctx.say(f"{n}/{len(plan.steps)} {step.title}")
+        ctx.say(f"{n}/{total} {step.title}")
         past_return = past_return or step.no_return
+        if holding is not None:
+            lost = await _at_step(holding, ctx, n, step, ways_out(request, plan, past_return))
+            if lost is not None:
+                result = StepResult(step.title, False, "", lost, 0.0)
+                results.append(result)
+                status, left = "failed", f"stopped before step {n} ({step.title}): {lost}"
+                break
         result = await _one(step, ctx)
         results.append(result)
-        ctx.say(f"{n}/{len(plan.steps)} {'ok' if result.ok else 'FAILED'}: {result.check}")
+        journal.append({"event": "step", "step": n, "steps": total, **result.as_dict()})
+        ctx.say(f"{n}/{total} {'ok' if result.ok else 'FAILED'}: {result.check}")
         if not result.ok:
             status, left = "failed", f"stopped at step {n} ({step.title}): {result.check}"
             if not past_return:
                 undone = await _undo(plan.steps[:n], ctx)
-            left += _after_failure(plan, undone, past_return)
+            left += _after_failure(request, plan, undone, past_return)
             break
     cleanup = []
     for step in plan.always:
         ctx.say(f"finally: {step.title}")
         cleanup.append(await _one(step, ctx))
         ctx.say(f"finally {'ok' if cleanup[-1].ok else 'FAILED'}: {cleanup[-1].check}")
-    return Outcome(status, plan, tuple(results), left, undone, tuple(cleanup))
+    run = holding.run if holding is not None else str(journal.head["run"])
+    return Outcome(status, plan, tuple(results), left, undone, tuple(cleanup), run)
+
+
+async def _at_step(
+    holding: lock.Holding, ctx: Context, n: int, step: Step, nexts: list[Next]
+) -> str | None:
+    """Write step N into the lock; why the run must stop, or None.
+
+    Only a lock taken over or removed stops the run. A lock box that does not
+    answer does not: the step may still be needed to leave the site whole,
+    and the run's own steps say what they find.
+    """
+    try:
+        await holding.at_step(ctx, n, step.title, [x.as_dict() for x in nexts])
+    except lock.LockRefused as exc:
+        return str(exc)
+    except BoxError as exc:
+        ctx.say(f"could not record step {n} in the action lock: {exc.reason}")
+    return None
 
 
 async def _undo(done: tuple[Step, ...], ctx: Context) -> tuple[StepResult, ...]:
@@ -156,7 +365,10 @@ async def _undo(done: tuple[Step, ...], ctx: Context) -> tuple[StepResult, ...]:
     return tuple(results)
 
 
-def _after_failure(plan: Plan, undone: tuple[StepResult, ...], past_return: bool) -> str:
+def _after_failure(
+    request: Request, plan: Plan, undone: tuple[StepResult, ...], past_return: bool
+) -> str:
+    """Where the failure left the site, and the commands out of it from there."""
     said = ""
     if undone:
         failed = [r for r in undone if not r.ok]
@@ -165,6 +377,7 @@ def _after_failure(plan: Plan, undone: tuple[StepResult, ...], past_return: bool
             said += "; NOT put back: " + ", ".join(f"{r.title} ({r.check})" for r in failed)
     if past_return:
         said += "; past the point of no return, nothing was put back"
+        said += f"; to finish it once the cause is fixed: {request.command}"
     if plan.way_back and (past_return or not undone or any(not r.ok for r in undone)):
         said += f"; way back: {plan.way_back}"
     return said

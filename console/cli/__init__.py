@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import select
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from console.cli.clusters import CLUSTER_ENV, cluster_path
 from console.cli.config import load_inventory
 from console.cli.options import CommandParser, VersionAction, add_global_options, usage_exit
 from console.errors import Exit, HotspareError
+from console.text import shown
 
 __all__ = ["CLUSTER_ENV", "build_parser", "cluster_path", "load_inventory", "main"]
 
@@ -51,6 +53,33 @@ def build_parser(extend: Extend | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, extend: Extend | None = None) -> int:
     """Run the hotspare command; returns the exit status (docs/cli.md has the table)."""
+    try:
+        code = _main(argv, extend)
+        sys.stdout.flush()  # a reader that went away shows here, not at exit
+        return code
+    except SystemExit:  # --help, --version and usage errors end inside argparse
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _stdout_to_devnull()
+        raise
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return Exit.OK
+
+
+def _stdout_to_devnull() -> None:
+    """The reader (head, less) went away: nothing more to say to it.
+
+    As the Python docs advise, stdout becomes /dev/null, so that the flush at
+    exit has nothing to complain about either.
+    """
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _main(argv: Sequence[str] | None, extend: Extend | None) -> int:
+    """main, with a BrokenPipeError let through only when stdout's reader is gone."""
     parser = build_parser(extend)
     args, extra = parser.parse_known_args(logs.route(sys.argv[1:] if argv is None else argv))
     if extra:
@@ -63,26 +92,43 @@ def main(argv: Sequence[str] | None = None, extend: Extend | None = None) -> int
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return Exit.INTERRUPTED
-    except BrokenPipeError:
-        # The reader (head, less) went away: nothing more to say to it, and
-        # nothing for Python to complain about when it flushes at exit.
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return Exit.OK
     except HotspareError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"{getattr(args, 'command_name', parser.prog)}: {exc}", file=sys.stderr)
+        print(f"{getattr(args, 'command_name', parser.prog)}: {_lines(exc)}", file=sys.stderr)
         return _error_exit(args) or exc.exit
     except Exception as exc:
+        if isinstance(exc, BrokenPipeError) and _reader_gone():
+            raise
+        # Any other broken pipe (a box's socket, a child process) is a failure to report.
         if args.debug:
             traceback.print_exc()
         print(
-            f"hotspare: internal error: {type(exc).__name__}: {exc}\n"
+            f"hotspare: internal error: {type(exc).__name__}: {_lines(exc)}\n"
             "This is a bug in hotspare; run again with --debug and report the output.",
             file=sys.stderr,
         )
         return _error_exit(args) or Exit.INTERNAL
+
+
+def _lines(exc: BaseException) -> str:
+    """EXC's message with what could act on the terminal escaped, line by line.
+
+    A name the operator typed or a box's answer may hold a right-to-left
+    override or an escape sequence; it is shown, not obeyed.
+    """
+    return "\n".join(shown(line) for line in str(exc).split("\n"))
+
+
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reading end has been closed."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        events = poller.poll(0)
+    except (OSError, ValueError):  # no file descriptor (captured), or a closed one
+        return False
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in events)
 
 
 def _error_exit(args: argparse.Namespace) -> int | None:

@@ -96,9 +96,6 @@ def _run(args: argparse.Namespace, load: Load, action: Action) -> int:
     except ActionError as exc:
         print(f"hotspare {action.name}: {exc}", file=sys.stderr)
         return exc.exit
-    except OSError as exc:
-        print(f"hotspare {action.name}: the audit log cannot be written: {exc}", file=sys.stderr)
-        return Exit.FAILED
 
 
 async def _plan_and_run(inv: Inventory, args: argparse.Namespace, action: Action) -> int:
@@ -112,15 +109,16 @@ async def _plan_and_run(inv: Inventory, args: argparse.Namespace, action: Action
     audit = AuditLog(default_path(inv), inv.name)
     given = {o.name: getattr(args, o.name) for o in action.options}
     target = getattr(args, action.target.param) if action.target.param else None
+    request = catalog.request(action, inv, target, given)
     try:
-        plan = catalog.plan(action, inv, await monitor.once(PLAN_DEADLINE), target, given)
+        plan = request.plan(await monitor.once(PLAN_DEADLINE))
         if args.dry_run:
             record = {"schema": SCHEMA, "dry_run": True, "plan": plan.as_dict()}
             _show(args, record, plan.describe())
             return Exit.REFUSED if plan.refusals else Exit.OK
         authority = _authority(inv, args)
         typed, approved = _confirmation(plan, args, authority)
-        outcome = await execute(plan, ctx, authority, audit, typed, approved)
+        outcome = await execute(request, plan, ctx, authority, audit, typed, approved)
     finally:
         await ctx.close()
         await monitor.close()
@@ -169,6 +167,8 @@ def summary(outcome: Outcome) -> str:
     ]
     if outcome.reason:
         lines.append(f"  {outcome.reason}")
+    if outcome.audit_problem and outcome.audit_problem != outcome.reason:
+        lines.append(f"  {outcome.audit_problem}")
     return "\n".join(lines)
 
 

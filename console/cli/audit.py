@@ -20,14 +20,24 @@ def add_parser(commands: Any, load: Load) -> None:
 
 
 def _line(record: dict[str, Any]) -> str:
+    """One record as a line: an intent says what began, a step its result, an outcome how
+    it ended. A run with an intent and no outcome was interrupted."""
     who = record.get("operator", {}) or {}
     origin = f" from {who['ssh_client']}" if who.get("ssh_client") else ""
+    head = f"{record.get('time', '?')}  {who.get('user', '?')}{origin}  "
+    what = f"{record.get('action', '?')} {record.get('target', '?')}"
+    event = record.get("event", "outcome")
+    if event == "intent":
+        steps = len((record.get("plan") or {}).get("steps") or ())
+        return f"{head}{what}: BEGUN, {steps} steps (run {record.get('run', '?')})"
+    if event == "step":
+        mark = "ok" if record.get("ok") else "FAILED"
+        return (
+            f"{head}{what}: step {record.get('step', '?')}/{record.get('steps', '?')} {mark}: "
+            f"{record.get('title', '?')}: {record.get('check', '')}"
+        )
     reason = f" ({record['reason']})" if record.get("reason") else ""
-    return (
-        f"{record.get('time', '?')}  {who.get('user', '?')}{origin}  "
-        f"{record.get('action', '?')} {record.get('target', '?')}: "
-        f"{str(record.get('outcome', '?')).upper()}{reason}"
-    )
+    return f"{head}{what}: {str(record.get('outcome', '?')).upper()}{reason}"
 
 
 def _audit(args: argparse.Namespace, load: Load) -> int:

@@ -23,6 +23,7 @@ import console.cli.collect as cli_collect
 from console.logs.lines import Source
 from console.logs.runs import Run, RunMerger, order
 from console.logs.since import SinceError, parse_since
+from console.text import shown
 
 if TYPE_CHECKING:  # SSH is loaded only to run, so `--help` stays fast
     from console.inventory import Inventory, WebNode
@@ -91,7 +92,7 @@ def _nodes(inv: Inventory, names: Sequence[str]) -> list[WebNode] | None:
     unknown = [name for name in names if name not in known]
     if unknown:
         print(
-            f"hotspare logs: no web node named {', '.join(unknown)}; "
+            f"hotspare logs: no web node named {', '.join(map(shown, unknown))}; "
             f"the web nodes are: {', '.join(known) or 'none'}",
             file=sys.stderr,
         )

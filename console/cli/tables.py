@@ -50,10 +50,12 @@ def balancer(state: model.ClusterState) -> list[str]:
         return ["BALANCER  no data"]
     v = state.verdicts
     w = _width([s.name for s in lb.servers], 10)
+    # HAProxy silent on a box that answers: the picture is its last one.
+    data = f"STALE {age(state.taken_at - lb.observed_at)}" if lb.problem else _fresh(state, lb.box)
     lines = [
         f"BALANCER {lb.box}  {v.backends_up}/{v.backends_total} up  "
         f"{lb.frontend_request_rate} req/s  {lb.frontend_sessions} sessions  "
-        f"data {_fresh(state, lb.box)}",
+        f"data {data}",
         f"  {'SERVER':{w}} {'ADMIN':6} {'OPER':8} {'CHECK':14} {'SESS':>5} {'MAX':>5} "
         f"{'QUEUE':>5} {'5XX':>5} {'WT':>4}",
     ]
@@ -82,8 +84,8 @@ def nodes(state: model.ClusterState) -> list[str]:
         sched = "yes" if n.scheduler else ("no" if n.scheduler is not None else "?")
         if n.health_status is not None:
             health = f"{n.health_status} {n.health_latency_ms or 0:.0f}ms"
-        else:
-            health = "FAIL"
+        else:  # no problem said either: never probed
+            health = "FAIL" if n.health_problem else "?"
         if n.site_alive is False:
             health = "SITE DOWN"
         load = f"{n.load[0]:.2f}" if n.load else "?"
@@ -101,7 +103,7 @@ def databases(state: model.ClusterState) -> list[str]:
         f"DATABASES{' ' * (w - 7)} {'ROLE':8} {'TL':>3} {'LSN':12} {'LAG':14} {'STATE':10} DATA AGE"
     ]
     for db in state.databases:
-        role: str = db.role or "DOWN"
+        role: str = db.role or ("DOWN" if state.answers(db.box) else "?")
         if db.role == "primary" and db.writable is False:
             role = "prim-ro"
         lsn = db.current_lsn if db.role == "primary" else db.replay_lsn
@@ -118,7 +120,10 @@ def databases(state: model.ClusterState) -> list[str]:
             f"{lag:14} {link:10} {_fresh(state, db.box)}"
         )
         if db.problem:
-            lines.append(f"          {one_line(db.problem, 68)}")
+            indent = " " * 10
+            lines += textwrap.wrap(
+                one_line(db.problem, 400), 80, initial_indent=indent, subsequent_indent=indent
+            )
     return lines
 
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from console.errors import Exit
+from console.errors import Exit, HotspareError
 
 if TYPE_CHECKING:  # asyncssh is loaded only to run, so `--help` stays fast
     import asyncssh
@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # asyncssh is loaded only to run, so `--help` stays fast
     from console.ssh import Hop
 
 SCHEMA = "hotspare.trust/1"
+REFUSED = "refused-different-key"
 
 
 def add_parser(commands: Any, load: Any) -> None:
@@ -37,6 +38,12 @@ def add_parser(commands: Any, load: Any) -> None:
         "--json", action="store_true", help=f"print what was found and done ({SCHEMA})"
     )
     trust.set_defaults(run=lambda args: _trust(args, load))
+
+
+class NoSuchBox(HotspareError):
+    """The box to trust is not in the inventory, nor a jump host on a box's way."""
+
+    exit = Exit.USAGE
 
 
 def host_pattern(hop: Hop) -> str:
@@ -77,12 +84,15 @@ def _trust(args: argparse.Namespace, load: Any) -> int:
     result = asyncio.run(_trust_box(inv, args))
     if args.json:
         print(json.dumps({"schema": SCHEMA, "box": args.box, **result}, indent=2))
-    return Exit.OK if result["trusted"] else Exit.FAILED
+    if result["trusted"]:
+        return Exit.OK
+    # A different key recorded is a refusal (a possible interception), not a failure.
+    return Exit.REFUSED if result["outcome"] == REFUSED else Exit.FAILED
 
 
 def _hops_to(inv: Inventory, name: str) -> tuple[Hop, ...]:
     """The hops to NAME, a box or one of the jump hosts on some box's route."""
-    from console.ssh import BoxError, route
+    from console.ssh import route
 
     if any(b.name == name for b in inv.boxes):
         return route(inv, name)
@@ -91,7 +101,8 @@ def _hops_to(inv: Inventory, name: str) -> tuple[Hop, ...]:
         for i, hop in enumerate(hops):
             if hop.label == name:
                 return hops[: i + 1]
-    raise BoxError(name, "no such box or jump host in the inventory")
+    boxes = ", ".join(b.name for b in inv.boxes)
+    raise NoSuchBox(f"no box or jump host named {name!r} in the inventory; the boxes: {boxes}")
 
 
 async def _offered_key(args: argparse.Namespace, hops: tuple[Hop, ...]) -> asyncssh.SSHKey:
@@ -112,7 +123,7 @@ async def _offered_key(args: argparse.Namespace, hops: tuple[Hop, ...]) -> async
 
 async def _trust_box(inv: Inventory, args: argparse.Namespace) -> dict[str, Any]:
     """Fetch, show, check and (confirmed) record the key; what happened, for --json."""
-    from console.ssh.connect import known_hosts_file, recorded_keys
+    from console.ssh.connect import changed_key_message, known_hosts_file, recorded_keys
 
     hops = _hops_to(inv, args.box)
     target = hops[-1]
@@ -127,12 +138,8 @@ async def _trust_box(inv: Inventory, args: argparse.Namespace) -> dict[str, Any]
         print(f"already trusted in {path}", file=say)
         return {**result, "trusted": True, "outcome": "already-trusted"}
     if recorded and not args.replace:
-        print(
-            f"REFUSED: {path} records a DIFFERENT key for {target.where}. "
-            "Someone may be intercepting; if the box was reinstalled, run again with --replace.",
-            file=sys.stderr,
-        )
-        return {**result, "trusted": False, "outcome": "refused-different-key"}
+        print(f"REFUSED: {changed_key_message(target, fingerprint, path)}", file=sys.stderr)
+        return {**result, "trusted": False, "outcome": REFUSED}
     if not _confirmed(args, f"Is {fingerprint} the key of {args.box}?"):
         return {**result, "trusted": False, "outcome": "not-confirmed"}
     print(f"recorded in {record(target, key, replace=args.replace)}", file=say)

@@ -6,6 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from console.errors import Exit, HotspareError
+from console.text import shown
+
+# At most this many problems are printed: past that the file is most likely
+# not an inventory at all, and the rest would only scroll the first away.
+SHOWN = 50
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,12 @@ class Problem:
     key: str
     message: str
 
+    def __post_init__(self) -> None:
+        # Keys and values come from the file as written: a right-to-left
+        # override or an escape sequence in a name is shown, never obeyed.
+        for name in ("path", "key", "message"):
+            object.__setattr__(self, name, shown(getattr(self, name)))
+
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}:{self.column}"
         if self.key:
@@ -44,10 +55,13 @@ class InventoryError(HotspareError):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        lines = [str(p) for p in self.problems]
+        lines = [str(p) for p in self.problems[:SHOWN]]
         path = self.problems[0].path if self.problems else "FILE"
         count = len(self.problems)
         what = "this problem" if count == 1 else f"these {count} problems"
+        if count > SHOWN:
+            lines.append(f"... and {count - SHOWN} more; is this the right file?")
+            what = f"the first {SHOWN} problems"
         lines.append(f"Fix {what} and run `hotspare check-config {path}` again.")
         return "\n".join(lines)
 

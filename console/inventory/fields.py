@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from console.text import shown
+
 from .yamltree import Node, is_null, scalar
 
 Check = Callable[[Node], Any]
@@ -47,6 +49,9 @@ def text(node: Node) -> str:
         raise Bad("expected text" + _quote_hint(node))
     if not value.strip() or "\n" in value or "\0" in value:
         raise Bad("expected non-empty text on one line")
+    if not value.isprintable():  # it would reach terminals, pages and shell lines as it is
+        odd = " ".join(shown(c) for c in sorted({c for c in value if not c.isprintable()}))
+        raise Bad(f"expected text without control, bidi or other invisible characters: {odd}")
     return value
 
 

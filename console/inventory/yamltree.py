@@ -7,6 +7,7 @@ duplicate keys, so the loader works on the composed node tree instead.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,11 @@ _KINDS = {
     "binary": "binary data",
 }
 _CONSTRUCTOR = SafeConstructor()
+# The most of an inventory file that is read: a real cluster.yaml is a few KB
+# (a hundred nodes take 7 KB; 5,000 boxes fit), and /dev/zero must not fill
+# the memory. PyYAML composes about 100 KB a second on a busy machine, so
+# this also keeps a wrong file's check to a few seconds.
+MAX_BYTES = 256 * 1024
 
 
 class Reporter:
@@ -78,10 +84,20 @@ def read_root(path: Path, rep: Reporter) -> Node | None:
         return None
     except yaml.reader.ReaderError as exc:
         line, column = _position(text, exc.position)
-        rep.at_position(line, column, "", f"the file contains a character YAML forbids: {exc}")
+        code = exc.character if isinstance(exc.character, int) else 0
+        rep.at_position(
+            line,
+            column,
+            "",
+            f"the file contains a character YAML forbids: U+{code:04X} ({exc.reason}); "
+            'remove it, or write it as an escape in a double-quoted string ("\\e")',
+        )
         return None
     except yaml.YAMLError as exc:
         rep.at_position(1, 1, "", f"YAML error: {exc}")
+        return None
+    except RecursionError:
+        rep.at_position(1, 1, "", "lists or mappings nest too deeply here to be an inventory")
         return None
     if root is None:
         rep.at_position(1, 1, "", "the file is empty; expected at least version, cluster, boxes")
@@ -90,8 +106,9 @@ def read_root(path: Path, rep: Reporter) -> Node | None:
 
 
 def _read_bytes(path: Path, rep: Reporter) -> bytes | None:
+    """The file's bytes, if it is a regular file of at most MAX_BYTES; else say why not."""
     try:
-        return path.read_bytes()
+        return _read_capped(path)
     except FileNotFoundError:
         reason = (
             "no such file; give the inventory with --cluster FILE or $HOTSPARE_CLUSTER,"
@@ -101,10 +118,52 @@ def _read_bytes(path: Path, rep: Reporter) -> bytes | None:
         reason = "this is a directory, not an inventory file"
     except PermissionError:
         reason = "the file cannot be read: permission denied"
+    except NotAnInventoryFile as exc:
+        reason = str(exc)
     except OSError as exc:
         reason = f"the file cannot be read: {exc.strerror or exc}"
     rep.at_position(1, 1, "", reason)
     return None
+
+
+class NotAnInventoryFile(OSError):
+    """Something that cannot be a cluster.yaml: a device or pipe, or far too big a file."""
+
+
+def _read_capped(path: Path) -> bytes:
+    """Read PATH, refusing anything but a regular file of at most MAX_BYTES.
+
+    O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever,
+    before fstat could tell what it is.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as file:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(mode):
+            raise NotAnInventoryFile(
+                f"this is {_file_kind(mode)}, not a regular file; "
+                "give the path of the inventory file itself"
+            )
+        os.set_blocking(fd, True)
+        data = file.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise NotAnInventoryFile(
+            f"the file is larger than {MAX_BYTES // 1024} KiB, the most hotspare reads; "
+            "an inventory is a few KB (a hundred nodes take 7 KB): is this the right file?"
+        )
+    return data
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"
 
 
 def _report_yaml_error(exc: yaml.MarkedYAMLError, rep: Reporter) -> None:

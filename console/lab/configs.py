@@ -37,7 +37,13 @@ Subsystem sftp internal-sftp
 
 
 def haproxy_cfg(lab: LabLayout) -> str:
-    """HAProxy for lb1: the site frontend, the web backend, site flags from a map."""
+    """HAProxy for lb1: the site frontend, the web backend, site flags from a map.
+
+    The warm spare is parked as an operator's haproxy.cfg parks one: present in
+    the backend, `disabled`, so that a start without a saved state (the first
+    one, or a lost state file) never sends it traffic. What the console changes
+    at run time is saved to the server-state file, which wins on a reload.
+    """
     lb = lab.box_dir("lb1")
     flags = lab.flags_map()
     servers = "\n".join(
@@ -88,6 +94,9 @@ backend site
   # The health URL touches the database: an open port is not a live site.
   option httpchk GET /healthz
   http-check expect status 200
+  # A warm spare is `disabled`: with no saved state it starts in MAINT. Once made
+  # ready at run time (hotspare node hot) it serves, keeping admin bit 0x04,
+  # which HAProxy only uses to tell a changed haproxy.cfg from the saved state.
 {servers}
 """
 

@@ -20,7 +20,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from console.inventory import Database
-from console.state.model import Archiver, DatabaseState, Slot, StandbyLink
+from console.state.model import Archiver, DatabaseState, Slot, StandbyLink, unknown_member
 
 DEFAULT_TIMEOUT = 3.0
 
@@ -31,6 +31,15 @@ WITH me AS (
   SELECT pg_is_in_recovery() AS in_recovery,
          CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn()
               ELSE pg_current_wal_lsn() END AS position
+),
+-- The name of the WAL segment that holds a standby's last replayed byte, in
+-- the form of a WAL file's last 16 characters (pg_walfile_name errors there).
+replayed AS (
+  SELECT upper(lpad(to_hex(floor(b / 4294967296)::bigint), 8, '0')
+            || lpad(to_hex(floor(mod(b, 4294967296) / size)::bigint), 8, '0')) AS segment
+    FROM (SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0') - 1 AS b,
+                 (SELECT setting::numeric FROM pg_settings
+                   WHERE name = 'wal_segment_size') AS size) p
 )
 SELECT
   me.in_recovery,
@@ -41,7 +50,19 @@ SELECT
   CASE WHEN me.in_recovery THEN NULL
        ELSE ('x' || substr(pg_walfile_name(me.position), 1, 8))::bit(32)::int
   END AS primary_timeline,
+  -- A standby's own checkpoint keeps an old timeline until its next
+  -- restartpoint: the timeline it follows is its receiver's, else that of the
+  -- WAL files it replays (the receiver names them by timeline), else the
+  -- newest history file it accepted (pg_ls_waldir: pg_monitor may call it).
   (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline,
+  CASE WHEN me.in_recovery THEN
+    (SELECT max(('x' || substr(w.name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() w
+      WHERE w.name ~ '^[0-9A-F]{24}$' AND substr(w.name, 9) = (SELECT segment FROM replayed))
+  END AS replayed_timeline,
+  CASE WHEN me.in_recovery THEN
+    (SELECT max(('x' || substr(w.name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() w
+      WHERE w.name ~ '^[0-9A-F]{8}[.]history$')
+  END AS history_timeline,
   CASE WHEN me.in_recovery THEN NULL ELSE me.position::text END AS current_lsn,
   -- A promoted primary keeps answering these with what it had as a standby.
   CASE WHEN me.in_recovery THEN pg_last_wal_receive_lsn()::text END AS receive_lsn,
@@ -110,30 +131,29 @@ async def probe_database(
     return _database(row, cfg, now)
 
 
+def not_answering(cfg: Database, timeout: float) -> str:
+    """The problem of a member whose box answers while PostgreSQL stays silent."""
+    return (
+        f"PostgreSQL at {cfg.host}:{cfg.port} does not answer a new connection within "
+        f"{timeout:g} s; its box {cfg.box} answers over SSH"
+    )
+
+
+def refusing(cfg: Database, reason: str) -> str:
+    """The problem of a member that refuses a new connection, in the member's own address.
+
+    REASON: libpq's words without the address it dialled (dbconn.libpq_reason),
+    which is the SSH forward's on this machine.
+    """
+    return (
+        f"PostgreSQL at {cfg.host}:{cfg.port} takes no new connection: {reason}; "
+        f"its box {cfg.box} answers over SSH"
+    )
+
+
 def unreachable(cfg: Database, now: float, problem: str) -> DatabaseState:
     """A member that could not be probed: nothing known but the problem."""
-    return DatabaseState(
-        name=cfg.name,
-        box=cfg.box,
-        observed_at=now,
-        role=None,
-        writable=None,
-        timeline=None,
-        system_identifier=None,
-        current_lsn=None,
-        receive_lsn=None,
-        replay_lsn=None,
-        replay_paused=None,
-        replay_lag_s=None,
-        upstream=None,
-        receiver_status=None,
-        read_only_default=None,
-        connections=None,
-        standbys=(),
-        slots=(),
-        archiver=None,
-        problem=problem,
-    )
+    return unknown_member(cfg.name, cfg.box, now, problem)
 
 
 async def _fetch(conn: psycopg.AsyncConnection[Any]) -> dict[str, Any]:
@@ -152,7 +172,12 @@ def _database(row: Mapping[str, Any], cfg: Database, now: float) -> DatabaseStat
     standby = bool(row["in_recovery"])
     receiver: Mapping[str, Any] = row["receiver"] or {}
     if standby:
-        timeline = receiver.get("received_tli") or row["checkpoint_timeline"]
+        timeline = standby_timeline(
+            receiver.get("received_tli"),
+            row["replayed_timeline"],
+            row["history_timeline"],
+            row["checkpoint_timeline"],
+        )
     else:
         timeline = row["primary_timeline"]
     return DatabaseState(
@@ -178,6 +203,21 @@ def _database(row: Mapping[str, Any], cfg: Database, now: float) -> DatabaseStat
         archiver=_archiver(row["archiver"]),
         problem=None,
     )
+
+
+def standby_timeline(
+    received: int | None, replayed: int | None, history: int | None, checkpoint: int | None
+) -> int | None:
+    """The timeline a standby follows, from the best witness that knows it.
+
+    Args:
+        received: its WAL receiver's received_tli (None when the receiver is down).
+        replayed: the newest timeline of the WAL file holding its last replayed byte.
+        history: the newest timeline history file in its pg_wal.
+        checkpoint: its last checkpoint's (restartpoint's): a switch of
+            timeline shows there only after the next one, so it is the last resort.
+    """
+    return received or replayed or history or checkpoint or None
 
 
 def _standby_link(link: Mapping[str, Any]) -> StandbyLink:

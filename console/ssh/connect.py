@@ -220,6 +220,16 @@ def recorded_keys(hop: Hop) -> list[asyncssh.SSHKey]:
     return list(known.match(hop.host, hop.host, hop.port)[0])
 
 
+def changed_key_message(hop: Hop, offered: str, path: Path, prefix: str = "") -> str:
+    """What to say, and to do, when HOP offers a key other than the one recorded."""
+    return (
+        f"{prefix}HOST KEY CHANGED for {hop.where}: it offers {offered}, not the key "
+        f"recorded in {path}. Someone may be intercepting the connection, so hotspare "
+        "will not use it. Verify the new key out of band (on the box's console, or with "
+        f"whoever reinstalled it); only if it matches, run `hotspare trust {hop.label} --replace`."
+    )
+
+
 async def diagnose_host_key(
     box: str, hop: Hop, tunnel: asyncssh.SSHClientConnection | None, prefix: str = ""
 ) -> BoxError:
@@ -229,15 +239,7 @@ async def diagnose_host_key(
     shown = f"{offered.get_algorithm()} {fingerprint}" if offered else "(could not be read)"
     path = known_hosts_file(hop)
     if recorded_keys(hop):
-        return HostKeyRefused(
-            box,
-            f"{prefix}HOST KEY CHANGED for {hop.where}: it offers {shown}, which differs "
-            f"from the key recorded in {path}. Someone may be intercepting the connection; "
-            "trust the new key only if the box was reinstalled "
-            f"(`hotspare trust {hop.label} --replace`).",
-            fingerprint,
-            changed=True,
-        )
+        return HostKeyRefused(box, changed_key_message(hop, shown, path, prefix), fingerprint, True)
     return HostKeyRefused(
         box,
         f"{prefix}unknown host key for {hop.where}: it offers {shown}, not in {path}. "

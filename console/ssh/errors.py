@@ -41,6 +41,8 @@ class HostKeyRefused(BoxError):
         super().__init__(box, reason)
         self.fingerprint = fingerprint
         self.changed = changed
+        if changed:  # not a failure to retry: hotspare refuses to talk to the box
+            self.exit = Exit.REFUSED
 
 
 class RemoteTimeout(BoxError):

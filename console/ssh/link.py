@@ -19,7 +19,7 @@ import asyncssh
 import console.ssh.remote as remote
 from console.inventory import Inventory
 from console.ssh.connect import Route, open_route
-from console.ssh.errors import BoxError, RemoteFailed, RemoteTimeout, Unreachable
+from console.ssh.errors import BoxError, HostKeyRefused, RemoteFailed, RemoteTimeout, Unreachable
 
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 15.0
@@ -29,11 +29,16 @@ CLOSE_TIMEOUT = 3.0
 
 @dataclass(frozen=True)
 class LinkState:
-    """Where a BoxLink stands: connected, or why not and until when it waits."""
+    """Where a BoxLink stands: connected, or why not and until when it waits.
+
+    host_key_changed: the box, or a jump host on its way, offered a host key
+    other than the recorded one (a possible interception).
+    """
 
     connected: bool
     reason: str | None
     retry_at: float | None
+    host_key_changed: bool = False
 
 
 class BoxLink:
@@ -56,7 +61,8 @@ class BoxLink:
         if self._route is not None:
             return LinkState(True, None, None)
         reason = self._error.reason if self._error else "not connected yet"
-        return LinkState(False, reason, self._retry_at or None)
+        changed = isinstance(self._error, HostKeyRefused) and self._error.changed
+        return LinkState(False, reason, self._retry_at or None, changed)
 
     async def connection(self) -> asyncssh.SSHClientConnection:
         """The open connection, connecting if needed.

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from console.state.lock import ActionLock
 from console.state.patroni import PatroniView
 
 SCHEMA_VERSION = 1
@@ -39,6 +40,11 @@ class BoxFreshness:
         rtt_ms: SSH round trip on the open probe channel, last measured.
         stale: True when the data is too old to be shown as current.
         reason: why the box is failing, in words an operator can act on.
+        sshd_problem: why its sshd does not greet a NEW connection (hung or
+            not running), which an established connection cannot show; None
+            when it does, or when that could not be told.
+        host_key_changed: it (or a jump host on its way) offers a host key
+            other than the recorded one: a possible interception.
     """
 
     box: str
@@ -48,6 +54,8 @@ class BoxFreshness:
     rtt_ms: float | None
     stale: bool
     reason: str | None
+    sshd_problem: str | None = None
+    host_key_changed: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,12 @@ class SiteFlags:
 
 @dataclass(frozen=True)
 class BalancerState:
-    """The HAProxy balancer: its servers, traffic and the site flags."""
+    """The HAProxy balancer: its servers, traffic and the site flags.
+
+    ``problem`` says why the last probe failed although the box answered
+    (HAProxy hung, its socket refused): the rest is then the last known
+    picture, from ``observed_at``, and stale.
+    """
 
     box: str
     observed_at: float
@@ -110,6 +123,7 @@ class BalancerState:
     frontend_request_rate: int
     frontend_sessions: int
     flags: SiteFlags
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +163,33 @@ class NodeState:
     disk_used_pct: float | None
     access_logs: tuple[LogFile, ...]
     error_logs: tuple[LogFile, ...]
+
+
+def unknown_node(
+    name: str, box: str, expected_role: Literal["hot", "warm"], observed_at: float
+) -> NodeState:
+    """A node whose box never answered: in the tables all the same, every field unknown."""
+    return NodeState(
+        name=name,
+        box=box,
+        observed_at=observed_at,
+        expected_role=expected_role,
+        role=None,
+        scheduler=None,
+        mail=None,
+        read_only=None,
+        role_problem=None,
+        site_alive=None,
+        health_status=None,
+        health_latency_ms=None,
+        health_problem=None,
+        load=None,
+        mem_total_kb=None,
+        mem_available_kb=None,
+        disk_used_pct=None,
+        access_logs=(),
+        error_logs=(),
+    )
 
 
 @dataclass(frozen=True)
@@ -197,6 +238,11 @@ class DatabaseState:
         role: primary or standby (pg_is_in_recovery), None if unreachable.
         writable: a primary that accepts writes by default
             (not in recovery and default_transaction_read_only off).
+        timeline: a primary's current one; the one a standby follows (its
+            WAL receiver's, else that of the WAL it replayed last), never its
+            last checkpoint's, which lags after a switch of timeline.
+        problem: why the member is unknown (role None): PostgreSQL refused or
+            did not answer a new connection in time, or its box never answered.
         current_lsn: the primary's pg_current_wal_lsn.
         receive_lsn, replay_lsn: a standby's received and replayed WAL.
         replay_lag_s: a standby's time since the last replayed commit.
@@ -227,6 +273,32 @@ class DatabaseState:
     archiver: Archiver | None
     problem: str | None
     last_replayed_commit: float | None = None
+
+
+def unknown_member(name: str, box: str, observed_at: float, problem: str) -> DatabaseState:
+    """A member that could not be probed: nothing known but the problem."""
+    return DatabaseState(
+        name=name,
+        box=box,
+        observed_at=observed_at,
+        role=None,
+        writable=None,
+        timeline=None,
+        system_identifier=None,
+        current_lsn=None,
+        receive_lsn=None,
+        replay_lsn=None,
+        replay_paused=None,
+        replay_lag_s=None,
+        upstream=None,
+        receiver_status=None,
+        read_only_default=None,
+        connections=None,
+        standbys=(),
+        slots=(),
+        archiver=None,
+        problem=problem,
+    )
 
 
 @dataclass(frozen=True)
@@ -265,7 +337,8 @@ class ClusterState:
     """The whole site at one moment; `taken_at` is epoch seconds.
 
     ``patroni`` is Patroni's own view, read only when cluster.yaml says
-    Patroni manages the databases; None otherwise.
+    Patroni manages the databases; None otherwise. ``action`` is the
+    cluster's action lock: the action running or interrupted, or None.
     """
 
     cluster: str
@@ -279,6 +352,7 @@ class ClusterState:
     verdicts: Verdicts
     alarms: tuple[Alarm, ...]
     patroni: PatroniView | None = None
+    action: ActionLock | None = None
 
     def freshness(self, box: str) -> BoxFreshness | None:
         """The freshness record of BOX, if the snapshot has one."""

@@ -4,10 +4,11 @@ A part's data is stale when its box's BoxFreshness says so. Stale data
 raises no alarm of its own (box-stale says why it is stale), except where the
 last known value is itself the danger: a stale box last seen as a writable
 primary still counts towards a possible split brain. The Verdicts name only
-fresh primaries, standbys and schedulers; the balancer's counts and site mode
-are its last known ones, which the balancer box's freshness qualifies. A box
-without a freshness record is taken as fresh, so tests and one-shot callers
-can judge bare parts.
+fresh primaries, standbys and schedulers; the balancer's counts are its last
+known ones, but its site mode is unknown (None) while the balancer is stale:
+its box is, or HAProxy did not answer (its ``problem``). A box without a
+freshness record is taken as fresh, so tests and one-shot callers can judge
+bare parts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from console.inventory.model import Inventory
+from console.state.lock import ActionLock
 from console.state.model import (
     Alarm,
     BalancerState,
@@ -42,8 +44,12 @@ def judge(
     balancer: BalancerState | None,
     nodes: tuple[NodeState, ...],
     databases: tuple[DatabaseState, ...],
+    balancer_problem: str | None = None,
 ) -> tuple[Verdicts, tuple[Alarm, ...]]:
     """Draw the verdicts and raise the alarms for one snapshot.
+
+    BALANCER_PROBLEM: why HAProxy did not answer its last probe (BALANCER,
+    when there is one, carries the same as its ``problem``).
 
     Returns:
         The verdicts, and the alarms with the critical ones first.
@@ -55,6 +61,7 @@ def judge(
     alarms = [
         *_box_alarms(boxes),
         *_primary_alarms(stale, databases, fresh_dbs, _deliberately_read_only(balancer, stale)),
+        *_balancer_alarms(inv, balancer, stale, balancer_problem),
         *_unreachable_alarms(stale, databases),
         *standby_alarms,
         *_identity_alarms(fresh_dbs),
@@ -63,10 +70,11 @@ def judge(
         *_node_alarms(inv, fresh_nodes),
         *_scheduler_alarms(inv, nodes, fresh_nodes),
     ]
-    if balancer is not None and balancer.box not in stale:
+    if _answers(balancer, stale):
+        assert balancer is not None
         alarms += _backend_alarms(inv, balancer, fresh_nodes)
         alarms += _site_alarms(balancer)
-    flags = balancer.flags if balancer is not None else None
+    flags = balancer.flags if balancer is not None and _answers(balancer, stale) else None
     verdicts = Verdicts(
         primaries=tuple(d.name for d in fresh_dbs if _writable(d)),
         standbys_streaming=streaming,
@@ -81,6 +89,16 @@ def judge(
     return verdicts, tuple(sorted(alarms, key=lambda a: order[a.severity]))
 
 
+def action_alarms(lock: ActionLock | None) -> tuple[Alarm, ...]:
+    """An interrupted action is critical; a running one is said, as a warning."""
+    if lock is None:
+        return ()
+    if lock.gone is not None:
+        message = f"{lock.describe()}: {lock.advice()}"
+        return (Alarm("action-interrupted", "critical", (lock.target,), message),)
+    return (Alarm("action-running", "warning", (lock.target,), lock.describe()),)
+
+
 def _alarm(code: str, severity: Severity, subject: Iterable[str], message: str) -> Alarm:
     return Alarm(code=code, severity=severity, subject=tuple(subject), message=message)
 
@@ -88,7 +106,15 @@ def _alarm(code: str, severity: Severity, subject: Iterable[str], message: str) 
 def _box_alarms(boxes: Iterable[BoxFreshness]) -> list[Alarm]:
     alarms = []
     for box in boxes:
-        if box.stale:
+        if box.host_key_changed:  # a possible interception; the reason says what to do
+            message = f"{box.box}: {box.reason}"
+            alarms.append(_alarm("host-key-changed", "critical", [box.box], message))
+        elif box.sshd_problem:
+            # The same alarm whether an old connection still brings data or not.
+            still = "so no data from it" if box.stale else "an open connection still answers"
+            message = f"{box.sshd_problem} ({still})"
+            alarms.append(_alarm("sshd-not-answering", "warning", [box.box], message))
+        elif box.stale:
             age = "never probed" if box.age is None else f"data is {box.age:.0f} s old"
             reason = f": {box.reason}" if box.reason else ""
             alarms.append(_alarm("box-stale", "warning", [box.box], f"{box.box}: {age}{reason}"))
@@ -104,7 +130,7 @@ def _writable(db: DatabaseState) -> bool:
 
 def _deliberately_read_only(balancer: BalancerState | None, stale: _Stale) -> bool:
     """Whether the balancer itself keeps writes out (read-only or maintenance mode)."""
-    if balancer is None or balancer.box in stale:
+    if balancer is None or not _answers(balancer, stale):
         return False
     return balancer.flags.mode in ("read-only", "maintenance")
 
@@ -143,10 +169,36 @@ def _primary_alarms(
 
 
 def _last_seen(stale: _Stale, db: DatabaseState) -> str:
+    if db.box in stale and db.role is None and stale[db.box].age is None:
+        return f"{db.name} unknown (its box has never answered)"
     if db.box in stale:
         seen = "writable" if _writable(db) else (db.role or "unreachable")
         return f"{db.name} last seen {seen} {_ago(stale[db.box])} (stale)"
     return f"{db.name} is {'a standby' if db.role == 'standby' else 'unreachable'}"
+
+
+def _answers(balancer: BalancerState | None, stale: _Stale) -> bool:
+    """Whether the balancer's picture is current: its box answers and so did HAProxy."""
+    return balancer is not None and balancer.box not in stale and balancer.problem is None
+
+
+def _balancer_alarms(
+    inv: Inventory, balancer: BalancerState | None, stale: _Stale, problem: str | None
+) -> list[Alarm]:
+    """The site's one balancer not answering: nobody can tell whether the site is up."""
+    if inv.balancer is None or _answers(balancer, stale):
+        return []
+    box = inv.balancer.box
+    if balancer is not None and balancer.problem:
+        why = balancer.problem
+    elif problem:
+        why = problem
+    elif box in stale:
+        why = f"its box {box} does not answer ({stale[box].reason or 'no reason given'})"
+    else:
+        return []  # not probed yet, on a box that has no record: nothing is known to be wrong
+    message = f"the balancer does not answer, site mode unknown: {why}"
+    return [_alarm("balancer-not-answering", "critical", [box], message)]
 
 
 def _unreachable_alarms(stale: _Stale, dbs: Iterable[DatabaseState]) -> list[Alarm]:

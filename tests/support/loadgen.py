@@ -4,10 +4,12 @@ Threads send GET / (and, with `post_every`, POST /notes) at a steady rate
 for at most `seconds`, each on a new connection as a browser's first visit
 would; every request's method, status, latency, a snippet of the body and
 any error are kept. Stop it early with `stop()`; it always stops by itself.
+HeldSessions holds uploads half sent, as sessions a drain must wait for.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import urllib.error
@@ -52,6 +54,11 @@ class Load:
             thread.start()
             self._threads.append(thread)
         return self
+
+    def posts(self) -> list[Answer]:
+        """The POSTs answered so far (the load goes on)."""
+        with self._lock:
+            return [a for a in self.answers if a.method == "POST"]
 
     def stop(self) -> list[Answer]:
         """Stop, wait for the requests in flight, and return every answer."""
@@ -109,3 +116,51 @@ def _request(method: str, url: str, data: bytes | None) -> Answer:
 def failures(answers: list[Answer]) -> list[Answer]:
     """Answers that are not a success: no answer, a 5xx, or a 4xx (a 303 after POST is fine)."""
     return [a for a in answers if a.status is None or a.status >= 400]
+
+
+class HeldSessions:
+    """COUNT requests to URL's POST /notes, each held open half sent until released.
+
+    HAProxy hands a request to a server once its headers are in, so each one
+    is a current session on a server (`scur`) for as long as its body is held
+    back: real sessions, such as a slow upload, that a drain must wait for.
+    Release them one at a time (`release_one`), or all (`release_all`); each
+    released one must be answered.
+    """
+
+    def __init__(self, url: str, count: int) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self._address = (parts.hostname or "", parts.port or 80)
+        self._body = urllib.parse.urlencode({"body": "held session"}).encode()
+        self._open: list[socket.socket] = []
+        self.answers: list[str] = []
+        for _ in range(count):
+            self._open.append(self._start())
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def _start(self) -> socket.socket:
+        sock = socket.create_connection(self._address, timeout=TIMEOUT)
+        head = (
+            f"POST /notes HTTP/1.1\r\nHost: {self._address[0]}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(self._body)}\r\nConnection: close\r\n\r\n"
+        )
+        sock.sendall(head.encode() + self._body[:1])
+        return sock
+
+    def release_one(self) -> str:
+        """Send the rest of the oldest held request; return its status line."""
+        sock = self._open.pop(0)
+        with sock:
+            sock.sendall(self._body[1:])
+            answer = b""
+            while b"\r\n" not in answer and (chunk := sock.recv(4096)):
+                answer += chunk
+        status = answer.split(b"\r\n", 1)[0].decode(errors="replace")
+        self.answers.append(status)
+        return status
+
+    def release_all(self) -> list[str]:
+        return [self.release_one() for _ in range(len(self._open))]

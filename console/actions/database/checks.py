@@ -7,11 +7,9 @@ functions run again on a fresh snapshot just before the first step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from console.actions.context import Context
-from console.actions.plan import Check, Condition, Step, failed
+from console.actions.plan import Condition
 from console.errors import ActionError
 from console.inventory import Database, Inventory
 from console.state.model import ClusterState, DatabaseState
@@ -151,17 +149,6 @@ def _standby_conditions(
             "unknown" if lag is None else f"{_mib(lag)} not yet replayed",
         ),
     ]
-
-
-def rechecked(step: Step, judge: Callable[[ClusterState], list[Condition]]) -> Step:
-    """STEP, with the plan's preconditions judged again on a fresh snapshot just before it."""
-
-    async def pre(ctx: Context) -> Check:
-        refusals = failed(judge(await ctx.state()))
-        return Check(not refusals, "; ".join(refusals) or "every precondition still holds")
-
-    expects = "every precondition still holds on a fresh look; " + step.expects
-    return replace(step, expects=expects, pre=pre)
 
 
 def seen(state: ClusterState, name: str) -> DatabaseState | None:

@@ -15,11 +15,10 @@ import shlex
 import time
 
 import console.actions.database.checks as promote_checks
-import console.actions.database.lock as promotion_lock
 import console.actions.database.server as server
 import console.actions.database.steps as pgsteps
 from console.actions.context import Context
-from console.actions.database.promote import hot_nodes
+from console.actions.database.page import hot_nodes
 from console.actions.plan import Check, Condition, Plan, Step, failed, refused
 from console.actions.site import checks
 from console.inventory import Database, Inventory
@@ -155,15 +154,8 @@ def plan_failover(inv: Inventory, state: ClusterState, standby: str) -> Plan:
         return refused("failover", candidate, conds, refusals)
     reachable = [db for db in gone if state.answers(db.box)]
     cut_off = [db for db in gone if db not in reachable]
-    lock_box, lock_path = promotion_lock.where(inv, cfg)
-    mine = promotion_lock.token("failover", candidate)
-    recheck = promote_checks.rechecked(
-        promotion_lock.take(lock_box, lock_path, mine),
-        lambda fresh: conditions(inv, fresh, cfg)[0],
-    )
     hot = hot_nodes(inv, state, healthy=False)  # they fail their health checks now
     plan_steps = [
-        recheck,
         *(fence(db) for db in reachable),
         estimate(cfg, gone),
         pgsteps.promote(cfg),
@@ -198,7 +190,6 @@ def plan_failover(inv: Inventory, state: ClusterState, standby: str) -> Plan:
         confirm,
         f"hotspare rejoin {', '.join(d.name for d in gone)} once its box answers",
         tuple(conds),
-        (promotion_lock.release(lock_box, lock_path, mine),),
     )
 
 

@@ -1,12 +1,15 @@
 """A web node's role: hot (in the balancer, logging as hot) or warm (out of it, mail to a log).
 
 `node warm` takes the node out of the balancer first (drain, sessions waited
-out, then maintenance), and only then rewrites its role file, so a node that
-still takes traffic never logs under the warm name, and a warm node never logs
-under the hot one. `node hot` rewrites the role file first and puts the node
-back in the balancer only once its site is healthy. Each role file change is
-proven on the node itself: its site's GET /role shows the new flags, and a
-request made there lands in the access log of the new role.
+out, then maintenance; a node already in MAINT is not drained), and only then
+rewrites its role file, so a node that still takes traffic never logs under
+the warm name, and a warm node never logs under the hot one. `node hot`
+first checks that HAProxy can bring the node in (before anything changes),
+rewrites the role file and puts the node back in the balancer only once its
+site is healthy. Each role file change is proven on the node itself: its
+site's GET /role shows the new flags, and a request made there lands in the
+access log of the new role. Run again, each step finds what already holds
+and says so.
 
 The role file, the site's view of it and the hooks: console/actions/roles/rolefile.py.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from console.actions.balancer import nodes
+from console.actions.balancer import nodes, servers
 from console.actions.context import Context
 from console.actions.plan import Check, Plan, Probe, Step
 from console.actions.roles.rolefile import (
@@ -135,17 +138,24 @@ def _plan_warm(
     free = f"{node.name} is not the scheduler"
     # Checked before the node leaves the balancer too: the scheduler may have moved since planning.
     first, *rest = balancer.steps
+    first = nodes.also_pre(first, _not_scheduler(node))
     steps = [
-        dataclasses.replace(first, pre=_not_scheduler(node), expects=f"{first.expects}; {free}"),
+        dataclasses.replace(first, expects=f"{first.expects}; {free}"),
         *rest,
         write_role(node, change, _not_scheduler(node), free),
     ]
     steps += run_hook(inv, node, "after_role_change", "warm")
     steps.append(site_took(node, {**change, "effective_mail": "log"}, "warm"))
+    summary = f"take {node.name} out of the balancer, then log as warm and mail only to its log"
+    out = _seen(state, node).startswith("MAINT")
+    if live is not None and live.role == "warm" and out:
+        summary += f" ({node.name} is already warm and in MAINT: each step checks again)"
+    elif out:
+        summary += f" ({node.name} is in MAINT already: it is not drained)"
     return Plan(
         "node warm",
         node.name,
-        f"take {node.name} out of the balancer, then log as warm and mail only to its log",
+        summary,
         tuple(steps),
         refusals + balancer.refusals,
         balancer.confirm,
@@ -164,26 +174,34 @@ def _plan_hot(
     mail = "real" if scheduler else "log"
     change: Flags = {"role": "hot", "scheduler": scheduler, "mail": mail}
     balancer = nodes.plan_state(inv, state, node.name, "ready")
+    same = f"{node.name} is {'' if scheduler else 'not '}the scheduler, as when planned"
+    first = write_role(node, change, _same_scheduler(node, scheduler), same)
+    # Checked before the role file changes: a node HAProxy cannot bring in is refused here.
+    first = nodes.also_pre(first, servers.can_bring_in(node))
     steps = [
-        write_role(
-            node,
-            change,
-            _same_scheduler(node, scheduler),
-            f"{node.name} is {'' if scheduler else 'not '}the scheduler, as when planned",
-        )
+        dataclasses.replace(first, expects=f"HAProxy can make {node.server} READY; {same}"),
     ]
     steps += run_hook(inv, node, "after_role_change", "hot")
     steps += [site_took(node, {**change, "effective_mail": mail}, "hot"), _site_healthy(node)]
     steps += [*balancer.steps, _health_up(node)]
+    summary = f"log {node.name} as hot (mail {mail}), then put it in the balancer once healthy"
+    if live is not None and live.role == "hot" and _seen(state, node).startswith("UP"):
+        summary += f" ({node.name} is already hot and UP: each step checks again)"
     return Plan(
         "node hot",
         node.name,
-        f"log {node.name} as hot (mail {mail}), then put it in the balancer once healthy",
+        summary,
         tuple(steps),
         refusals + balancer.refusals,
         None,
         f"hotspare node warm {node.name}",
     )
+
+
+def _seen(state: ClusterState, node: WebNode) -> str:
+    """HAProxy's status word for NODE's server at the snapshot (UP, DRAIN, MAINT...), or ""."""
+    seen = state.balancer.servers if state.balancer else ()
+    return next((s.operational for s in seen if s.name == node.server), "")
 
 
 def _not_scheduler(node: WebNode) -> Probe:

@@ -84,10 +84,13 @@ def differs(flags: Flags, expect: Flags) -> str | None:
 def write_role(node: WebNode, change: Flags, pre: Probe | None = None, expects: str = "") -> Step:
     """Rewrite NODE's role file with CHANGE, keeping its other flags; read back to verify."""
 
+    kept: list[bool] = []
+
     async def act(ctx: Context) -> str:
         before = await read_role(ctx, node)
         after = dataclasses.replace(before, **change)
-        if after == before:
+        kept[:] = [after == before]
+        if kept[0]:
             return f"already {show(change)}; left as it is"
         await ctx.write_file(node.box, node.role_file, node_role.render(after))
         return f"written: {show(change)}"
@@ -95,7 +98,8 @@ def write_role(node: WebNode, change: Flags, pre: Probe | None = None, expects: 
     async def verify(ctx: Context) -> Check:
         now = dataclasses.asdict(await read_role(ctx, node))
         wrong = differs(now, change)
-        return Check(wrong is None, f"{node.role_file} reads {wrong or show(change)}")
+        already = ", already so: nothing written" if kept and kept[0] and wrong is None else ""
+        return Check(wrong is None, f"{node.role_file} reads {wrong or show(change)}{already}")
 
     return Step(
         title=f"Write {node.name}'s role file: {show(change)}",

@@ -8,6 +8,10 @@ wait also keeps the runs an interval apart across the move. Just before the new 
 turned on, every node's /role is read again: none may be scheduling. Then
 exactly one must be: the new one. A warm node may be made scheduler only with
 its name typed, and its mail stays in its log.
+
+Before the first change, every /role is read too: the schedulers must still
+be the ones the plan saw, or nothing is done. A move to the node that is
+already the only scheduler does nothing but check that it still is.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import statistics
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +63,8 @@ def plan_move_scheduler(inv: Inventory, state: ClusterState, node: str) -> Plan:
     new = nodes.web_node(inv, name)
     roles = _roles(inv, state)
     refusals, olds = _who(inv, state, name)
+    if refusals == () and not olds and _scheduling(inv, state) == [name]:
+        return _already(inv, new)
     warm = roles[name] == "warm"
     mail = "log" if warm else "real"
     steps: list[Step] = []
@@ -71,6 +78,8 @@ def plan_move_scheduler(inv: Inventory, state: ClusterState, node: str) -> Plan:
     steps += run_hook(inv, new, "after_scheduler_move", roles[name])
     steps.append(site_took(new, {**change, "effective_mail": mail}))
     steps.append(_exactly_one(inv, new, watches))
+    if olds:  # judged on every /role just before the first change, not on the snapshot
+        steps[0] = nodes.also_pre(steps[0], _as_planned(inv, olds))
     off = " and ".join(o.name for o in olds) or "no node"
     summary = f"{off} stops running scheduled jobs and real mail, then {name} starts"
     if warm:
@@ -109,10 +118,43 @@ def _who(inv: Inventory, state: ClusterState, name: str) -> tuple[tuple[str, ...
             "answering or role file unreadable), so a move could make two schedulers. Bring "
             "it back; if it is down for good, take it out of cluster.yaml and plan again",
         ), []
-    current = [w for w in inv.web_nodes if (n := live_node(state, w.name)) and n.scheduler]
-    if [w.name for w in current] == [name]:
-        return (f"{name} is already the scheduler; nothing to move",), []
+    current = [w for w in inv.web_nodes if w.name in _scheduling(inv, state)]
     return (), [w for w in current if w.name != name]
+
+
+def _scheduling(inv: Inventory, state: ClusterState) -> list[str]:
+    """The nodes whose role file said scheduler=yes at the snapshot."""
+    return [w.name for w in inv.web_nodes if (n := live_node(state, w.name)) and n.scheduler]
+
+
+def _already(inv: Inventory, new: WebNode) -> Plan:
+    """NEW is the only scheduler already: one check that it still is, nothing changed."""
+    return Plan(
+        "scheduler move",
+        new.name,
+        f"{new.name} is already the scheduler: nothing to move; one check that it still is the "
+        "only one",
+        (_exactly_one(inv, new, [], wait=False),),
+    )
+
+
+def _as_planned(inv: Inventory, olds: list[WebNode]) -> Probe:
+    planned = [old.name for old in olds]
+
+    async def pre(ctx: Context) -> Check:
+        found = await all_roles(ctx, inv)
+        if silent := _silent(found):
+            return Check(False, "cannot read every node's /role: " + "; ".join(silent))
+        busy = [name for name, f in found.items() if isinstance(f, dict) and f.get("scheduler")]
+        if sorted(busy) != sorted(planned):
+            return Check(
+                False,
+                f"the scheduler now: {', '.join(busy) or 'none'}, not {', '.join(planned)} as "
+                "when planned: plan again",
+            )
+        return Check(True, f"{' and '.join(planned)} runs scheduled jobs, as when planned")
+
+    return pre
 
 
 def _turn_off(inv: Inventory, old: WebNode, role: str, watch: _Watch) -> list[Step]:
@@ -165,7 +207,7 @@ def _none_scheduling(inv: Inventory, new: WebNode, role: str) -> Probe:
     return pre
 
 
-def _exactly_one(inv: Inventory, new: WebNode, watches: list[_Watch]) -> Step:
+def _exactly_one(inv: Inventory, new: WebNode, watches: list[_Watch], wait: bool = True) -> Step:
     async def probe(ctx: Context) -> Check:
         found = await all_roles(ctx, inv)
         if silent := _silent(found):
@@ -198,11 +240,21 @@ def _exactly_one(inv: Inventory, new: WebNode, watches: list[_Watch]) -> Step:
         where="ssh to every web node",
         command=f"{CURL} <its /role> on " + ", ".join(n.name for n in inv.web_nodes),
         expects=f"{new.name}'s site took scheduler=yes",
-        proves=f"only {new.name} says scheduler=true; no warm node sends real mail;"
-        " the old scheduler has recorded no run since it stopped",
-        act=polled(probe, ROLE_TIMEOUT),
+        proves=f"only {new.name} says scheduler=true; no warm node sends real mail"
+        + ("; the old scheduler has recorded no run since it stopped" if watches else ""),
+        act=polled(probe, ROLE_TIMEOUT) if wait else _once(probe),
         verify=verify,
     )
+
+
+def _once(probe: Probe) -> Callable[[Context], Awaitable[str]]:
+    async def act(ctx: Context) -> str:
+        check = await probe(ctx)
+        if not check.ok:
+            raise ActionError(check.detail)
+        return check.detail
+
+    return act
 
 
 def _no_new_run(inv: Inventory, old: WebNode, watch: _Watch) -> Step:

@@ -72,7 +72,10 @@ def parse_until(given: str, now: datetime | None = None) -> Until:
         raise ActionError(f"--until {exc}") from exc
     if moment.relative and moment.at == now:
         raise ActionError(f"--until {given!r} is now; give a time ahead")
-    at = _minute_up(moment.at)
+    try:
+        at = _minute_up(moment.at)
+    except OverflowError as exc:  # the last minute of year 9999, rounded up
+        raise ActionError(f"--until {given!r} is after 9999-12-31 23:59, the last minute") from exc
     if at <= now:
         raise ActionError(f"--until {given!r} is {_show(at, now)}, which has already passed")
     return Until(at, _show(at, now))

@@ -7,6 +7,11 @@ and read_only in every node's role file, so the site itself refuses writes
 politely too; but that database flag is advisory (BEGIN READ WRITE or SET
 overrides it), so it is a second line, never the guard. Maintenance touches
 only the balancer: the nodes stay up and reachable directly for testing.
+
+Each plan records the mode it found; the balancer's mode is read again just
+before the first step and before the flags are switched, and a site found in
+another mode is left alone (plan again). Run twice, the second run finds
+each layer already so and says it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 
 import console.actions.site.checks as checks
 import console.actions.site.steps as steps
+from console.actions.balancer.nodes import also_pre
 from console.actions.context import Context
 from console.actions.plan import Plan, Step
 from console.actions.site.inputs import Until
@@ -93,6 +99,30 @@ def _summary(text: str, site: _Site) -> str:
     return "; ".join([text, *site.notes])
 
 
+def _was(site: _Site) -> str:
+    """The mode the plan found (a plan without it is refused: the balancer did not answer)."""
+    return site.flags.mode if site.flags is not None else "normal"
+
+
+def _guarded(before: list[Step], site: _Site) -> list[Step]:
+    """BEFORE (the steps ahead of the flags' switch), the first checking the mode planned."""
+    if not before:
+        return before
+    return [also_pre(before[0], steps.mode_is(site.balancer, _was(site))), *before[1:]]
+
+
+def _same_flags(site: _Site, flags: steps.Flags) -> bool:
+    now = site.flags
+    if now is None:
+        return False
+    unset = steps.UNSET
+    return (now.mode, now.message or unset, now.until or unset) == (
+        flags.mode,
+        flags.message,
+        flags.until,
+    )
+
+
 def plan_read_only_on(
     inv: Inventory, state: ClusterState, until: Until | None, message: str | None
 ) -> Plan:
@@ -103,7 +133,7 @@ def plan_read_only_on(
     flags = steps.Flags("read-only", words, shown_until)
     hook = inv.hooks.after_role_change
     plan_steps = [
-        steps.set_flags(site.balancer, flags),
+        steps.set_flags(site.balancer, flags, _was(site)),
         steps.save_flags(site.balancer, "read-only"),
         *(
             steps.tell_node(n, True, words, until.text if until else "", hook, _address(inv, n))
@@ -120,6 +150,8 @@ def plan_read_only_on(
     )
     if site.flags is not None and site.flags.mode == "maintenance":
         summary = "the maintenance page comes down and reads come back; " + summary
+    if _same_flags(site, flags):
+        summary = f"the site is already read-only until {shown_until}: each layer is checked again"
     back = "hotspare read-only off"
     return Plan(
         "read-only on",
@@ -143,17 +175,30 @@ def plan_read_only_off(inv: Inventory, state: ClusterState) -> Plan:
         )
     flags = steps.Flags("normal")
     hook = inv.hooks.after_role_change
-    plan_steps = [
+    before = [
         *_members(site, on=False),
         *([checks.write_probe(site.primary, blocked=False)] if site.primary else []),
         *(steps.tell_node(n, False, "", "", hook, _address(inv, n)) for n in site.nodes),
-        steps.set_flags(site.balancer, flags),
+    ]
+    plan_steps = [
+        # Nothing is changed unless the site is still in the mode planned (read-only, or
+        # normal when it already takes writes): never lift a mode set since.
+        *_guarded(before, site),
+        steps.set_flags(site.balancer, flags, _was(site)),
         steps.save_flags(site.balancer, "normal"),
         checks.check_site(site.balancer, "normal"),
     ]
-    summary = _summary("the database takes writes, then the nodes, then the balancer", site)
+    said = "the database takes writes, then the nodes, then the balancer"
+    if _was(site) == "normal":
+        said = "the site already takes writes: each layer is checked again"
     return Plan(
-        "read-only off", TARGET, summary, tuple(plan_steps), refusals, None, _back_on(site.flags)
+        "read-only off",
+        TARGET,
+        _summary(said, site),
+        tuple(plan_steps),
+        refusals,
+        None,
+        _back_on(site.flags),
     )
 
 
@@ -177,13 +222,15 @@ def plan_maintenance_on(
     flags = steps.Flags("maintenance", message or MAINTENANCE_MESSAGE, until.text)
     healthy = _healthy(site, state)
     plan_steps = [
-        steps.set_flags(site.balancer, flags),
+        steps.set_flags(site.balancer, flags, _was(site)),
         steps.save_flags(site.balancer, "maintenance"),
         checks.check_site(site.balancer, "maintenance"),
     ]
     if healthy:
         plan_steps.append(checks.check_nodes(healthy))
     summary = f"every visitor gets the maintenance page, back at {until.text}; the nodes stay up"
+    if _same_flags(site, flags):
+        summary = f"the maintenance page is already up, back at {until.text}: checked again"
     unwell = [n.name for n in inv.web_nodes if n not in healthy]
     if unwell:
         summary += f"; not checked directly: {', '.join(unwell)} (not healthy at the last look)"
@@ -205,9 +252,31 @@ def _healthy(site: _Site, state: ClusterState) -> tuple[WebNode, ...]:
 
 
 def plan_maintenance_off(inv: Inventory, state: ClusterState) -> Plan:
-    """The plan to take the maintenance page down: back to normal, or to read-only if it was."""
+    """The plan to take the maintenance page down: back to normal, or to read-only if it was.
+
+    A site not in maintenance has no page to take down: its mode is left as it is.
+    """
     site = _survey(inv, state, needs_primary=False)
-    under = _read_only_underneath(site, state)
+    was = _was(site)
+    back = "hotspare maintenance on --until TIME"
+    if site.flags is not None and site.flags.mode == "maintenance" and site.flags.until:
+        back = f"hotspare maintenance on --until {shlex.quote(site.flags.until)}"
+    if was == "read-only":
+        summary = (
+            "the maintenance page is not up: nothing to take down; the site is read-only and "
+            "stays so (`hotspare read-only off` takes writes again)"
+        )
+        kept = [steps.save_flags(site.balancer, was), checks.check_site(site.balancer, was)]
+        return Plan(
+            "maintenance off",
+            TARGET,
+            summary,
+            tuple(_guarded(kept, site)),
+            site.refusals,
+            None,
+            back,
+        )
+    under = was == "maintenance" and _read_only_underneath(site, state)
     if under:
         flags: steps.Flags | steps.Resolve = _read_only_texts(site.nodes)
         path = site.balancer.flags_map
@@ -219,7 +288,7 @@ def plan_maintenance_off(inv: Inventory, state: ClusterState) -> Plan:
         flags, shown = steps.Flags("normal"), None
     mode = "read-only" if under else "normal"
     plan_steps = [
-        steps.set_flags(site.balancer, flags, shown),
+        steps.set_flags(site.balancer, flags, was, shown),
         steps.save_flags(site.balancer, mode),
         checks.check_site(site.balancer, mode),
     ]
@@ -229,9 +298,8 @@ def plan_maintenance_off(inv: Inventory, state: ClusterState) -> Plan:
         if under
         else "the maintenance page comes down; the site serves normally"
     )
-    back = "hotspare maintenance on --until TIME"
-    if site.flags is not None and site.flags.mode == "maintenance" and site.flags.until:
-        back = f"hotspare maintenance on --until {shlex.quote(site.flags.until)}"
+    if was == "normal":
+        summary = "the maintenance page is not up: nothing to take down; the site serves normally"
     return Plan("maintenance off", TARGET, summary, tuple(plan_steps), site.refusals, None, back)
 
 
