@@ -167,3 +167,28 @@ def test_the_command_that_asks_again_keeps_the_options_given(
 
 def test_every_action_but_unlock_takes_the_lock() -> None:
     assert [a.name for a in catalog.ACTIONS if not a.locked] == ["unlock"]
+
+
+def test_the_console_shows_an_interrupted_action_as_critical_with_its_command() -> None:
+    import asyncio
+
+    from screens.panels import Banner, Timeline
+    from tests.support.console_parts import console_app
+    from tests.support.verdict_parts import cluster_state
+
+    held = found.parse(_file(_record(), age=60))
+    interrupted = replace(cluster_state(taken_at=101.0), action=held, alarms=action_alarms(held))
+
+    async def go() -> None:
+        app, feed = console_app()
+        async with app.run_test(size=(100, 32)) as pilot:
+            await pilot.pause(0.05)
+            feed.push(interrupted)
+            await pilot.pause(0.1)
+            banner = str(app.query_one(Banner).render())
+            assert "CRITICAL" in banner
+            lines = "\n".join(app.query_one(Timeline).lines)
+            assert "promote db2 interrupted at step 6/18 (Stop db1)" in lines
+            assert "hotspare promote db2 --rejoin" in lines
+
+    asyncio.run(go())

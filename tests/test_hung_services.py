@@ -61,11 +61,11 @@ def stopped(lab: LabLayout, service: str) -> Iterator[int]:
         os.kill(pid, signal.SIGCONT)
 
 
-async def status_json(lab: LabLayout) -> dict[str, Any]:
+async def status_json(lab: LabLayout, *options: str) -> dict[str, Any]:
     """`hotspare status --json`, in its own process, as an operator or a check runs it."""
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "screens.main", "--cluster", str(lab.cluster_file)),
-        *("status", "--json"),
+        *("status", "--json", *options),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -116,15 +116,19 @@ def test_a_hung_postmaster_is_down_in_both_and_named_as_postgresql(db_lab: LabLa
         async with app.run_test(size=(100, 40)) as pilot:
             await until(pilot, app, lambda s: db1(s).role == "primary", 20)
             with stopped(lab, "postgres-db1"):
-                # An operator's `status` at the same moment as the console.
+                # An operator's `status` at the same moment as the console; a short
+                # --timeout once had the db1 box time out whole and db1 dropped.
                 status = asyncio.ensure_future(status_json(lab))
+                short = asyncio.ensure_future(status_json(lab, "--timeout", "3"))
                 state = await until(pilot, app, lambda s: db1(s).role is None, bound)
-                document = await status
+                document, hurried = await status, await short
             problem = db1(state).problem or ""
             assert problem.startswith(where) and "its box db1 answers over SSH" in problem
             assert _member(document, "db1")["problem"] == problem  # word for word
             assert _member(document, "db1")["role"] is None
             assert state.answers("db1") and not _box(document, "db1")["stale"]
+            assert _member(hurried, "db1")["problem"].startswith(where)  # within 1.8 s
+            assert not _box(hurried, "db1")["stale"]
             assert "database-unreachable" in _codes(state.alarms) & _codes(document["alarms"])
             cell = app.query_one(ReplicasPanel).get_cell("db1", "role")
             assert cell.plain == "✗ DOWN"

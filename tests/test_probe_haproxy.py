@@ -101,12 +101,12 @@ def test_parse_servers_state_refuses_an_error() -> None:
         (0x00, "ready"),
         (0x01, "maint"),  # FMAINT: set by the operator
         (0x02, "maint"),  # IMAINT: inherited from a tracked server
-        (0x04, "maint"),  # CMAINT: "disabled" in the configuration
+        (0x04, "ready"),  # CMAINT alone: `disabled` in haproxy.cfg, then made ready at run time
         (0x05, "maint"),  # the lab's warm web3
         (0x08, "drain"),  # FDRAIN
         (0x10, "drain"),  # IDRAIN
         (0x20, "maint"),  # RMAINT: DNS resolution failed
-        (0x40, "maint"),  # HMAINT: hostname changed by the CLI
+        (0x40, "ready"),  # HMAINT alone: its hostname was changed by the CLI; it serves
         (0x09, "maint"),  # maint wins over drain
         (0x18, "drain"),
     ],

@@ -301,9 +301,22 @@ def test_the_primary_the_site_uses_is_not_rejoined() -> None:
         assert any(r.startswith(f"{name} is not the primary the site uses") for r in plan.refusals)
 
 
-def test_a_streaming_standby_is_not_rejoined() -> None:
+def test_rejoining_a_streaming_standby_again_is_already_so() -> None:
     plan = plan_rejoin(INV, HEALTHY, "db2")
-    assert plan.refusals == ("db2 is not streaming already: db2 is a standby on timeline 1",)
+    assert plan.refusals == () and plan.steps == ()
+    assert plan.summary == "db2 already streams from db1: nothing to do"
+
+
+def test_failing_over_again_to_the_primary_is_already_so() -> None:
+    gone = state(
+        boxes=tuple(box(b.name, stale=b.name == "db1") for b in INV.boxes),
+        databases=(db("db1", role=None, writable=None), db("db2", timeline=2)),
+    )
+    plan = plan_failover(INV, gone, "db2")
+    assert plan.refusals == () and plan.steps == ()
+    assert plan.summary == (
+        "db2 is already the primary: nothing to do (run `hotspare rejoin db1` once it answers)"
+    )
 
 
 # --- the alarm that asks for a rejoin ------------------------------------------------------

@@ -21,7 +21,10 @@ Ask = Callable[[str], Awaitable[str]]
 
 # srv_admin_state bits (HAProxy include/haproxy/server-t.h, enum srv_admin).
 FMAINT, IMAINT, CMAINT, FDRAIN, IDRAIN, RMAINT, HMAINT = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40
-_MAINT_BITS = FMAINT | IMAINT | CMAINT | RMAINT | HMAINT
+# HAProxy's own mask (include/haproxy/server-t.h, SRV_ADMF_MAINT = 0x23): CMAINT only
+# records that haproxy.cfg said `disabled` (a server made ready at run time keeps it and
+# serves), HMAINT that its hostname was changed; neither puts it in maintenance.
+_MAINT_BITS = FMAINT | IMAINT | RMAINT
 _DRAIN_BITS = FDRAIN | IDRAIN
 
 _SITE_MODES: tuple[str, ...] = get_args(SiteMode)

@@ -20,25 +20,15 @@ from console.errors import ActionError
 from console.inventory import Inventory, WebNode
 from console.probes.haproxy import (
     CMAINT,
-    FDRAIN,
-    FMAINT,
-    IDRAIN,
     IMAINT,
     RMAINT,
+    admin_state,
     parse_servers_state,
     parse_stat,
 )
 from console.state.model import AdminState, ClusterState
 
-MAINT_MASK = FMAINT | IMAINT | RMAINT
-DRAIN_MASK = FDRAIN | IDRAIN
-
-
-def admin_now(bits: int) -> AdminState:
-    """srv_admin_state BITS as HAProxy acts on them: ready, drain or maint (maint wins)."""
-    if bits & MAINT_MASK:
-        return "maint"
-    return "drain" if bits & DRAIN_MASK else "ready"
+admin_now = admin_state  # srv_admin_state bits as HAProxy acts on them (maint wins)
 
 
 def backend(inv: Inventory) -> str:

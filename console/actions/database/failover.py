@@ -148,6 +148,13 @@ def plan_failover(inv: Inventory, state: ClusterState, standby: str) -> Plan:
         import console.actions.database.patroni as patroni
 
         return patroni.plan_failover(inv, state, candidate)
+    found = promote_checks.members(inv, state)
+    if [p.name for p in found.primaries] == [candidate]:
+        after = ", ".join(found.unseen)
+        summary = f"{candidate} is already the primary: nothing to do" + (
+            f" (run `hotspare rejoin {after}` once it answers)" if after else ""
+        )
+        return Plan("failover", candidate, summary, ())
     conds, gone = conditions(inv, state, cfg)
     refusals = failed(conds)
     if refusals:

@@ -368,6 +368,9 @@ def plan_rejoin(inv: Inventory, state: ClusterState, name: str) -> Plan:
         ),
         Condition(f"{name} is not streaming already", not streaming, said),
     )
+    if streaming and len(leaders) == 1 and me is not None and me.timeline == newest:
+        summary = f"{name} already streams from {leaders[0].name}: nothing to do"
+        return Plan("rejoin", name, summary, (), (), None, "", conds[:1])
     refusals = failed(conds)
     if refusals:
         return refused("rejoin", name, conds, refusals)
