@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from console.actions import lock
@@ -131,9 +131,22 @@ class Request:
         )
 
     def plan(self, state: ClusterState) -> Plan:
-        """The plan to show, from STATE: resuming the interrupted run there if this finishes it."""
+        """The plan to show, from STATE: resuming the interrupted run there if this finishes it.
+
+        While STATE shows another action holding the lock, the plan says it is refused
+        (the runner is the judge; this tells the operator before they type a name).
+        """
         held = state.action
-        return self.build(state, held.memo if held is not None and self.finishes(held) else None)
+        plan = self.build(state, held.memo if held is not None and self.finishes(held) else None)
+        if held is None or not self.locked:
+            return plan
+        if held.gone is None:
+            why = f"another action is running: {held.describe()}"
+        elif not any(n.key == self.key for n in held.next):
+            why = f"an interrupted action holds the lock: {held.describe()}. {held.advice()}"
+        else:
+            return plan
+        return replace(plan, refusals=(*plan.refusals, why))
 
 
 def refusal(
@@ -143,7 +156,7 @@ def refusal(
     if authority.observer:
         return f"observer mode ({authority.why}); nothing changed"
     if plan.refusals:
-        return "; ".join(plan.refusals)
+        return "; ".join(plan.refusals) + "; nothing changed"
     if plan.confirm is not None and typed != plan.confirm:
         return f"this needs {plan.confirm!r} typed to go ahead; nothing changed"
     if not approved:
