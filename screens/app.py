@@ -29,7 +29,8 @@ from console.actions import catalog
 from console.actions.audit import AuditLog, default_path
 from console.actions.context import Context
 from console.actions.plan import Plan
-from console.actions.runner import Outcome, Request, execute
+from console.actions.request import Request
+from console.actions.runner import Outcome, execute
 from console.authority import Authority
 from console.errors import ActionError
 from console.events import Event, Level, changes

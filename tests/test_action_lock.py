@@ -15,7 +15,7 @@ import pytest
 
 from console.actions import catalog, lock
 from console.actions.plan import Plan
-from console.actions.runner import Request, ways_out
+from console.actions.request import Request, ways_out
 from console.probes import lock as found
 from console.state.verdicts import action_alarms
 from tests.support import verdict_parts as parts

@@ -13,7 +13,8 @@ import pytest
 from console.actions.audit import AuditLog
 from console.actions.context import Context
 from console.actions.plan import Check, Plan, Step
-from console.actions.runner import Outcome, Request, execute
+from console.actions.request import Request
+from console.actions.runner import Outcome, execute
 from console.authority import Authority
 from console.errors import ActionError
 from console.inventory import Inventory

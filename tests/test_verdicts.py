@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from console.state.database_alarms import LAG_BYTES_WARN, REPLAY_LAG_WARN_S
 from console.state.model import Archiver, BoxFreshness, LogFile, SiteFlags, Verdicts
-from console.state.verdicts import LAG_BYTES_WARN, REPLAY_LAG_WARN_S, judge
+from console.state.verdicts import judge
 from tests.support.verdict_parts import (
     INV,
     LOG,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from console.actions.plan import Plan
-    from console.actions.runner import Request
+    from console.actions.request import Request
     from console.inventory import Inventory
     from console.state.model import ClusterState
 
@@ -386,7 +386,7 @@ def request(
     action: Action, inv: Inventory, target: str | None, given: Mapping[str, Any]
 ) -> Request:
     """What the runner needs to plan ACTION again under the lock, and to name it."""
-    from console.actions.runner import Request
+    from console.actions.request import Request
 
     line, key = command(action, target, given)
     return Request(
