@@ -192,3 +192,25 @@ def test_the_console_shows_an_interrupted_action_as_critical_with_its_command() 
             assert "hotspare promote db2 --rejoin" in lines
 
     asyncio.run(go())
+
+
+def test_a_plan_shown_while_another_console_acts_says_so_but_not_for_this_consoles_own_run() -> (
+    None
+):
+    from tests.support.verdict_parts import cluster_state
+
+    plan = Plan("drain", "web1", "", ())
+    other = found.parse(_file(_record()))
+    mine = found.parse(
+        _file(
+            _record(
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                pid_start=found.process_start(os.getpid()),
+            )
+        )
+    )
+    assert other is not None and mine is not None and mine.mine()
+    shown = _request(plan).plan(replace(cluster_state(), action=other))
+    assert shown.refusals == (f"another action is running: {other.describe()}",)
+    assert _request(plan).plan(replace(cluster_state(), action=mine)).refusals == ()

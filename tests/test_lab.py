@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from console.lab import control, pg
 from console.lab.layout import LabLayout
 from tests.support.labclient import db, eventually, haproxy, http, ssh
 
@@ -158,3 +159,17 @@ def test_access_logs_follow_the_hot_and_warm_naming_scheme(lab: LabLayout) -> No
     assert (log_dir / "access.warm.web3.log").exists()
     assert not list(log_dir.glob("access.hot.*"))
     assert (lab.box_dir("web1") / "log" / "access.hot.web1.log").exists()
+
+
+def test_lab_up_again_works_on_a_site_left_read_only(lab: LabLayout) -> None:
+    """A run killed mid `read-only on` leaves default_transaction_read_only on every member."""
+
+    with pg.superuser(lab, "db1") as conn:
+        conn.execute("ALTER SYSTEM SET default_transaction_read_only = on")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        control.up(lab, lambda line: None)  # bootstrap ALTERs roles: it must still write
+    finally:
+        with pg.superuser(lab, "db1") as conn:
+            conn.execute("ALTER SYSTEM RESET default_transaction_read_only")
+            conn.execute("SELECT pg_reload_conf()")

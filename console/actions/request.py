@@ -56,8 +56,8 @@ class Request:
         """
         held = state.action
         plan = self.build(state, held.memo if held is not None and self.finishes(held) else None)
-        if held is None or not self.locked:
-            return plan
+        if held is None or not self.locked or held.mine():
+            return plan  # this console's own run, finished since the snapshot: the runner judges
         if held.gone is None:
             why = f"another action is running: {held.describe()}"
         elif not any(n.key == self.key for n in held.next):

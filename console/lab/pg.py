@@ -185,7 +185,12 @@ def start_members(lab: LabLayout, say: Callable[[str], None]) -> None:
 
 
 def superuser(lab: LabLayout, db: str, dbname: str = "postgres") -> psycopg.Connection:
-    """A superuser connection to DB over its local socket (lab setup only)."""
+    """A superuser connection to DB over its local socket (lab setup only).
+
+    Its transactions are read-write even when the site was left read-only
+    (`read-only on` sets default_transaction_read_only on every member):
+    `lab up` must still be able to set the lab's roles up.
+    """
     return psycopg.connect(
         host=str(lab.box_dir(db) / "run"),
         port=PG_PORT,
@@ -193,6 +198,7 @@ def superuser(lab: LabLayout, db: str, dbname: str = "postgres") -> psycopg.Conn
         dbname=dbname,
         autocommit=True,
         connect_timeout=5,
+        options="-c default_transaction_read_only=off",
     )
 
 

@@ -9,6 +9,8 @@ the snapshot says so with the commands that finish or undo it.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -68,6 +70,10 @@ class ActionLock:
     gone: str | None = None
     next: tuple[Next, ...] = ()
     memo: Mapping[str, Any] | None = None
+
+    def mine(self) -> bool:
+        """Whether this very process holds it (a snapshot may show a run that has ended since)."""
+        return self.host == socket.gethostname() and self.pid == os.getpid()
 
     @property
     def what(self) -> str:
