@@ -1,6 +1,6 @@
 """A hung service, for real: the console and `hotspare status --json` say the same, in time.
 
-Each test stops one lab process with SIGSTOP (the process lives, holds its
+Each test stops one lab process with SIGSTOP for 20 s (the process lives, holds its
 sockets and answers nothing: what a hung server does), runs the console on
 the real monitor and `hotspare status --json` beside it, and checks that both
 name the hung service within one refresh, then that both recover within one
@@ -49,16 +49,39 @@ def _one_refresh(monitor: Monitor) -> float:
     return 2 * monitor.interval + monitor.service_timeout + 3.0
 
 
+HANG = 20.0  # seconds each service stays stopped
+
+
 @contextmanager
-def stopped(lab: LabLayout, service: str) -> Iterator[int]:
-    """SERVICE (a lab process name) under SIGSTOP; SIGCONT always follows."""
+def stopped(lab: LabLayout, service: str) -> Iterator[float]:
+    """SERVICE (a lab process name) under SIGSTOP; SIGCONT always follows.
+
+    Yields when it was stopped (time.monotonic()), for `held`.
+    """
     pid = next(s.pid for s in control.status(lab).services if s.name == service)
     assert pid is not None, f"{service} does not run"
     os.kill(pid, signal.SIGSTOP)
     try:
-        yield pid
+        yield time.monotonic()
     finally:
         os.kill(pid, signal.SIGCONT)
+
+
+async def held(
+    pilot: Pilot[int], app: RecordingApp, check: Callable[[ClusterState], object], since: float
+) -> None:
+    """Until HANG s after SINCE, every state the console shows still says what CHECK asks:
+    a long hang does not wear the verdict away (nor pile up probes until it flips)."""
+    shown = 0
+    while time.monotonic() - since < HANG:
+        state = app.state
+        assert state is not None and check(state), (
+            f"{time.monotonic() - since:.1f} s into the hang the console no longer says so: "
+            f"{[a.message for a in state.alarms] if state else None}"
+        )
+        shown += 1
+        await pilot.pause(0.5)
+    assert shown > 10
 
 
 async def status_json(lab: LabLayout, *options: str) -> dict[str, Any]:
@@ -115,13 +138,14 @@ def test_a_hung_postmaster_is_down_in_both_and_named_as_postgresql(db_lab: LabLa
         bound = _one_refresh(monitor)
         async with app.run_test(size=(100, 40)) as pilot:
             await until(pilot, app, lambda s: db1(s).role == "primary", 20)
-            with stopped(lab, "postgres-db1"):
+            with stopped(lab, "postgres-db1") as since:
                 # An operator's `status` at the same moment as the console; a short
                 # --timeout once had the db1 box time out whole and db1 dropped.
                 status = asyncio.ensure_future(status_json(lab))
                 short = asyncio.ensure_future(status_json(lab, "--timeout", "3"))
                 state = await until(pilot, app, lambda s: db1(s).role is None, bound)
                 document, hurried = await status, await short
+                await held(pilot, app, lambda s: db1(s).role is None, since)
             problem = db1(state).problem or ""
             assert problem.startswith(where) and "its box db1 answers over SSH" in problem
             assert _member(document, "db1")["problem"] == problem  # word for word
@@ -153,10 +177,11 @@ def test_a_hung_haproxy_is_a_critical_balancer_alarm_and_an_unknown_mode(lab: La
         bound = _one_refresh(monitor)
         async with app.run_test(size=(100, 40)) as pilot:
             await until(pilot, app, lambda s: s.verdicts.site_mode == "normal", 20)
-            with stopped(lab, "haproxy"):
+            with stopped(lab, "haproxy") as since:
                 status = asyncio.ensure_future(status_json(lab))
                 state = await until(pilot, app, lambda s: s.verdicts.site_mode is None, bound)
                 document = await status
+                await held(pilot, app, lambda s: s.verdicts.site_mode is None, since)
             alarm = next(a for a in state.alarms if a.code == "balancer-not-answering")
             assert alarm.severity == "critical" and said in alarm.message
             assert "its box answers over SSH" in alarm.message
@@ -188,10 +213,11 @@ def test_a_hung_sshd_is_named_by_both_and_its_node_stays_in_the_table(lab: LabLa
         bound = _one_refresh(monitor)
         async with app.run_test(size=(100, 40)) as pilot:
             await until(pilot, app, lambda s: s.answers("web2") and not problem(s), 20)
-            with stopped(lab, "sshd-web2"):
+            with stopped(lab, "sshd-web2") as since:
                 status = asyncio.ensure_future(status_json(lab))
                 state = await until(pilot, app, problem, bound)
                 document = await status
+                await held(pilot, app, problem, since)
             assert (problem(state) or "").startswith(said)
             # The console's open connection still brings web2's data; status had none.
             assert state.answers("web2") and _box(document, "web2")["stale"]
