@@ -10,12 +10,15 @@ screen per second, and per screen row the bytes written and the characters
 changed, to show what is redrawn. Once as an operator, once with --observe.
 
 Run: .venv/bin/python -m bench.console_idle [--seconds 30] [--block 127.0.81]
+Before and after side by side, alternated on one lab:
+     ... --tree before=/tmp/before-tree --tree after=. --repeat 5 --no-observer
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -35,6 +38,7 @@ class Idle:
     """What one idle console cost."""
 
     name: str
+    tree: str = ""  # a source tree put first on the console's PYTHONPATH, or none
     cpu: Series = field(default_factory=lambda: Series("CPU, % of one core"))
     rate: Series = field(default_factory=lambda: Series("bytes written per second"))
     cpu_all: float = 0.0
@@ -91,6 +95,8 @@ def watch(console: Console, idle: Idle, seconds: float, window: float) -> None:
 
 def measure(lab: LabLayout, env: dict[str, str], idle: Idle, args: argparse.Namespace) -> None:
     extra = ("--observe",) if "observer" in idle.name else ()
+    if idle.tree:
+        env = {**env, "PYTHONPATH": idle.tree}
     console = Console(console_argv(lab.cluster_file, *extra), env)
     try:
         console.wait_for(complete_picture(lab_rows(lab)), START_TIMEOUT, "the first picture")
@@ -124,10 +130,16 @@ def main() -> None:
     parser.add_argument("--block", default="127.0.81")
     parser.add_argument("--no-observer", action="store_true", help="skip the observer run")
     parser.add_argument("--screen", action="store_true", help="print the last screen seen")
+    parser.add_argument(
+        "--tree",
+        action="append",
+        default=[],
+        metavar="LABEL=DIR",
+        help="also run the console from source tree DIR (first on PYTHONPATH); repeatable",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each console, alternated")
     args = parser.parse_args()
-    runs = [Idle("operator")]
-    if not args.no_observer:
-        runs.append(Idle("observer (--observe)"))
+    runs = _runs(args)
     with (
         lab_running(args.block) as lab,
         tempfile.TemporaryDirectory(prefix="hotspare-bench-") as tmp,
@@ -140,6 +152,40 @@ def main() -> None:
     print(f"console idle on the lab's main screen, {args.seconds:g} s after {args.settle:g} s:")
     for idle in runs:
         report(idle, args.screen)
+    if len(runs) > len({_label(idle) for idle in runs}):
+        summary(runs)
+
+
+def _runs(args: argparse.Namespace) -> list[Idle]:
+    """The consoles to run: operator (and observer), per tree, REPEAT times alternated."""
+    trees = [tuple(t.split("=", 1)) for t in args.tree] or [("", "")]
+    kinds = ["operator"] if args.no_observer else ["operator", "observer (--observe)"]
+    return [
+        Idle(f"{kind} {label} #{n + 1}".replace("  ", " "), tree=tree)
+        for n in range(args.repeat)
+        for label, tree in trees
+        for kind in kinds
+    ]
+
+
+def _label(idle: Idle) -> str:
+    return idle.name.rsplit(" #", 1)[0]
+
+
+def summary(runs: list[Idle]) -> None:
+    """Per console: the median over its runs of bytes/s, characters changed/s, CPU."""
+    print("per console, median over its runs of the whole-span figures (min-max):")
+    for label in dict.fromkeys(_label(idle) for idle in runs):
+        mine = [idle for idle in runs if _label(idle) == label]
+        for what, values, unit in (
+            ("bytes/s", [i.rate_all for i in mine], "B/s"),
+            ("changed chars/s", [i.changed for i in mine], "/s"),
+            ("CPU", [i.cpu_all for i in mine], "%"),
+        ):
+            print(
+                f"  {label:24s} {what:16s} {statistics.median(values):8.1f} {unit}"
+                f" ({min(values):.1f}-{max(values):.1f}, n={len(values)})"
+            )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from console.state.model import ClusterState
+from console.state.model import Alarm, ClusterState
 
 Level = Literal["info", "warning", "critical"]
 
@@ -54,7 +54,28 @@ def _alarms(before: ClusterState, after: ClusterState) -> Iterator[Change]:
             yield ", ".join(alarm.subject) or "site", f"ALARM {alarm.message}", alarm.severity
     for key, alarm in old.items():
         if key not in new:
-            yield ", ".join(alarm.subject) or "site", f"cleared: {alarm.code}", "info"
+            yield ", ".join(alarm.subject) or "site", f"cleared: {_cleared(alarm)}", "info"
+
+
+# What it means when an alarm goes, in words; other alarms repeat what they said.
+_CLEARED = {
+    "node-unhealthy": "{who} is healthy again",
+    "backends-down": "{who} serving again",
+    "backends-out": "{who} back in service or in a plan again",
+    "box-stale": "{who} answers again",
+    "sshd-not-answering": "sshd on {who} answers again",
+    "balancer-not-answering": "the balancer answers again",
+    "site-mode": "the site mode is as planned again",
+    "action-running": "the action on {who} has ended",
+}
+
+
+def _cleared(alarm: Alarm) -> str:
+    """A cleared ALARM in words: "web2 is healthy again", or "no longer: <its message>"."""
+    phrase = _CLEARED.get(alarm.code)
+    if phrase is None:
+        return f"no longer: {alarm.message}"
+    return phrase.format(who=", ".join(alarm.subject) or "the site")
 
 
 def _boxes(before: ClusterState, after: ClusterState) -> Iterator[Change]:

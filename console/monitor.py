@@ -294,7 +294,14 @@ class Monitor:
             for d in self.inv.databases
         )
         verdicts, alarms = judge(
-            self.inv, boxes, self._balancer, nodes, dbs, balancer_problem=self._balancer_problem
+            self.inv,
+            boxes,
+            self._balancer,
+            nodes,
+            dbs,
+            balancer_problem=self._balancer_problem,
+            action=self._lock,
+            now=now,
         )
         alarms = (*action_alarms(self._lock), *alarms)
         return model.ClusterState(

@@ -86,7 +86,10 @@ class ActionScreen(ModalScreen[Outcome | None]):
         # The plan scrolls while the name field has the focus (80x24 shows its start).
         Binding("pageup", "scroll_plan(-1)", "plan up", show=False),
         Binding("pagedown", "scroll_plan(1)", "plan down", show=False),
+        Binding("up", "scroll_plan_line(-1)", "plan up", show=False),
+        Binding("down", "scroll_plan_line(1)", "plan down", show=False),
     ]
+    AUTO_FOCUS = "#action-plan"  # a plan with nothing to type scrolls without a tab first
 
     def __init__(self, plan: Plan, run: Runner) -> None:
         super().__init__()
@@ -122,6 +125,9 @@ class ActionScreen(ModalScreen[Outcome | None]):
         if self.plan.confirm:
             return f"type {self.plan.confirm} and press enter to go ahead · escape cancels"
         return "enter: go ahead · escape: cancel (nothing has changed yet)"
+
+    def action_scroll_plan_line(self, lines: int) -> None:
+        self.query_one("#action-plan", VerticalScroll).scroll_relative(y=lines, animate=False)
 
     def action_scroll_plan(self, pages: int) -> None:
         plan = self.query_one("#action-plan", VerticalScroll)

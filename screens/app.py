@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from textual import work
+from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Container
@@ -41,6 +41,8 @@ from console.ssh import BoxLink
 from console.state.model import ClusterState
 from screens import keys, switch
 from screens.action import ActionScreen, Runner
+from screens.alarms import AlarmsScreen
+from screens.audit import AuditScreen
 from screens.detail import BoxScreen, box_of
 from screens.help import HelpScreen
 from screens.logs import LogsScreen
@@ -56,7 +58,6 @@ from screens.panels import (
 from screens.prompt import PromptScreen
 
 MIN_SIZE = (80, 24)
-FOOTER_KEYS = ("d", "r", "m", "p", "o", "M", "s", "l", "question_mark", "q")
 WIDE = 140
 HIGH_CONTRAST = Theme(
     name="hotspare-high-contrast",
@@ -74,17 +75,26 @@ HIGH_CONTRAST = Theme(
 )
 
 
+MAIN_SCREEN_ONLY = frozenset({"filter", "close_filter", "details"})
+
+
 def _stamp(at: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(at))
 
 
+def palette_names(action: catalog.Action) -> tuple[str, ...]:
+    """The names the palette finds ACTION by: its own, its aliases, the operator's synonyms."""
+    return (action.name, *action.aliases, *keys.SYNONYMS.get(action.name, ()))
+
+
 def _bindings() -> list[BindingType]:
     found: list[BindingType] = [
-        Binding(k.key, k.action, k.label, show=k.key in FOOTER_KEYS, tooltip=k.description)
+        Binding(k.key, k.action, k.label, show=False, tooltip=k.description)
         for k in keys.ACTIONS + keys.VIEWS
         if k.key != "enter"
     ]
     found.append(Binding("escape", "close_filter", "Close filter", show=False))
+    found.append(Binding("a", "alarms", "alarms", show=False, tooltip="List every alarm whole"))
     return found
 
 
@@ -143,14 +153,17 @@ class HotspareApp(App[int]):
             yield Timeline(_stamp)
         yield Input(placeholder="filter by name (escape closes)", id="filter", disabled=True)
         yield Static(id="too-small")
-        yield KeyBar(self._hints())
+        yield KeyBar(self._hints(), id="keybar")
 
     def _hints(self) -> list[tuple[str, str]]:
-        return [
-            (keys.shown(k.key), k.label)
-            for k in keys.ACTIONS + keys.VIEWS
-            if k.key in FOOTER_KEYS and not (self.authority.observer and k.changes_site)
-        ] + [("^p", "palette")]
+        """The main key bar: help, quit, logs, palette, then the focused panel's keys."""
+        focused = self.screen_stack[0].focused if self.screen_stack else None
+        panel = focused.id if isinstance(focused, Panel) else None
+        return keys.bar(panel or "balancer", self.authority.observer)
+
+    def on_descendant_focus(self) -> None:
+        if self.screen_stack and self.screen is self.screen_stack[0]:
+            self.query_one("#keybar", KeyBar).show(self._hints())
 
     def on_mount(self) -> None:
         # One help screen for the app's life: a new one per `?` kept memory growing.
@@ -221,6 +234,10 @@ class HotspareApp(App[int]):
         # Site actions act on the main screen's selection: only from there.
         if action in keys.MUTATIONS:
             return not self.authority.observer and len(self.screen_stack) == 1
+        # The main screen's own keys: typed ahead of a prompt (before its field has the
+        # focus) they must not open the filter or a box's details behind it.
+        if action in MAIN_SCREEN_ONLY:
+            return len(self.screen_stack) == 1
         return True
 
     def action_act(self, key: str) -> None:
@@ -244,16 +261,16 @@ class HotspareApp(App[int]):
         assert action.key is not None
         given = dict(action.key.preset)
         ask = action.key.ask
-        if ask is None:
+        if not ask:
             self._plan(catalog.request(action, self.inv, target, given))
             return
 
-        def answered(answer: str | None) -> None:
-            if answer is not None:
-                given[ask[0]] = answer
+        def answered(answers: tuple[str, ...] | None) -> None:
+            if answers is not None:
+                given.update((q.option, a or None) for q, a in zip(ask, answers, strict=True))
                 self._plan(catalog.request(action, self.inv, target, given))
 
-        self.push_screen(PromptScreen(ask[1]), answered)
+        self.push_screen(PromptScreen([(q.question, q.default) for q in ask]), answered)
 
     def _plan(self, request: Request) -> None:
         """Build the plan from the latest snapshot and show it (or refuse an observer's)."""
@@ -344,9 +361,13 @@ class HotspareApp(App[int]):
             field.disabled = True
             self.query_one(BalancerPanel).focus()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        """Only the main screen's own filter field filters the tables: text typed in any
+        other screen's field (a search, a typed name, a time) never reaches them."""
+        event.stop()
         for panel in self.query(Panel):
-            panel.filter = event.value
+            panel.set_filter(event.value)
         if self.state is not None:
             self._show(self.state)
 
@@ -354,8 +375,18 @@ class HotspareApp(App[int]):
         path = self.save_screenshot(path=str(self.screenshot_dir))
         self.notify(f"Screen saved as {path}")
 
+    def action_alarms(self) -> None:
+        """List every current alarm whole (the banner names only the worst)."""
+        state = self.state
+        self.push_screen(
+            AlarmsScreen(state.alarms, state.verdicts.planned) if state else AlarmsScreen(())
+        )
+
     def action_help(self) -> None:
         self.push_screen("help")
+
+    def action_audit(self) -> None:
+        self.push_screen(AuditScreen(AuditLog(default_path(self.inv), self.inv.name)))
 
     def action_high_contrast(self) -> None:
         dark = "textual-dark"
@@ -367,8 +398,9 @@ class HotspareApp(App[int]):
             for action in catalog.ACTIONS:
                 if action.key is not None and screen is self.screen_stack[0]:
                     yield SystemCommand(
-                        " / ".join((action.name, *action.aliases)),
-                        f"{action.help} (key {action.key.key})",
+                        " / ".join(palette_names(action)),
+                        action.help
+                        + (f" (key {keys.shown(action.key.key)})" if action.key.key else ""),
                         partial(self._act, (action,)),
                     )
         for key in keys.VIEWS:

@@ -249,6 +249,7 @@ def describe(source: BoxSource, box: str) -> Text:
 class BoxScreen(Screen[None]):
     """Everything known about one box, as of the last snapshot."""
 
+    AUTO_FOCUS = "VerticalScroll"  # the arrows and pgup/pgdn scroll it without a tab first
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("q", "app.pop_screen", "Back", show=False),

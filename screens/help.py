@@ -29,9 +29,12 @@ def help_text(observer: bool) -> Text:
     style = "dim strike" if observer else ""
     for action in catalog.ACTIONS:
         if action.key is not None:
-            text.append(f"  {action.key.key:3}{action.name:15} {action.help}\n", style)
+            shown = action.key.key or "^p"
+            text.append(f"  {shown:3}{action.name:15} {action.help}\n", style)
     text.append(
-        "  (one key, several actions: the one that fits the selection and the site)\n", "dim"
+        "  (one key, several actions: the one that fits the selection and the site;\n"
+        "   ^p: from the command palette only)\n",
+        "dim",
     )
     text.append("\nLogs screen (l)\n", style="bold")
     for label, description in keys.LOG_MOVES:
@@ -43,8 +46,9 @@ def help_text(observer: bool) -> Text:
 
 
 class HelpScreen(ModalScreen[None]):
-    """A list of every key."""
+    """A list of every key; the arrows and pgup/pgdn scroll it at once (it has the focus)."""
 
+    AUTO_FOCUS = "#help"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Close"),
         Binding("question_mark", "app.pop_screen", "Close", show=False),

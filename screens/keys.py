@@ -42,12 +42,22 @@ def _action_keys() -> tuple[Key, ...]:
 
 # The key bar's order: the node's place, the database, the site, then roles.
 KEY_ORDER = "drmpoMshw"
+# The key bar: these first at any width, then the focused panel's keys, then the site's.
+BAR_FIRST = ("question_mark", "q", "l", "ctrl+p")
+BAR_PANEL = {"balancer": "drmhws", "nodes": "drmhws", "replicas": "p"}
+BAR_SITE = "oM"
+# Words an operator may type in the palette for an action, beside its name and aliases.
+SYNONYMS = {
+    "read-only on": ("message",),
+    "maintenance on": ("message",),
+}
 # The site's actions come from the core's catalogue (console/actions/catalog.py).
 ACTIONS: tuple[Key, ...] = _action_keys()
 
 VIEWS: tuple[Key, ...] = (
     Key("enter", "details", "details", "Open the selected box's details"),
     Key("l", "logs", "logs", "Open the logs screen"),
+    Key("u", "audit", "audit", "Open the audit log: who did what, newest first"),
     Key("slash", "filter", "filter", "Filter the tables by name"),
     Key("ctrl+s", "save_svg", "save SVG", "Save the screen as SVG"),
     Key("question_mark", "help", "help", "List every key"),
@@ -58,6 +68,7 @@ LOGS: tuple[Key, ...] = (
     Key("m", "toggle_merge", "merge", "Side by side, or one stream merged in time order"),
     Key("a", "cycle_kinds", "access/error", "Access logs, error logs, or both"),
     Key("c", "toggle_brief", "brief", "Brief lines (time, status, request) or whole lines"),
+    Key("W", "toggle_wrap", "wrap", "Wrap long lines (the node and time stay pinned)"),
     Key("f", "prompt('filter')", "filter", "Show only lines matching a regex (!RE hides them)"),
     Key("v", "invert", "invert", "Invert the filter (like grep -v)"),
     Key("slash", "prompt('search')", "search", "Search a regex; n / N next and previous"),
@@ -75,22 +86,34 @@ LOG_MOVES = (
     ("tab / shift+tab", "Move between columns (the view scrolls to show it)"),
     ("up / down, j / k", "Move the cursor: the other columns follow its time"),
     ("pgup / pgdn, g", "Page up and down; g goes to the oldest line kept"),
-    ("left / right", "Scroll long lines sideways"),
+    ("left / right", "Scroll long lines sideways by a screen's width (node, time stay)"),
 )
 
 MOVES = (
     ("tab / shift+tab", "Move between panels"),
     ("up / down, j / k", "Move within a panel"),
-    ("ctrl+p", "Command palette: every action by name"),
+    ("^p", "Command palette: every action by name and synonym"),
+    ("up / down, pgup / pgdn", "Scroll a screen on top (help, details, plan, audit)"),
     ("escape", "Close a screen or the filter"),
 )
 
-_SHOWN = {"question_mark": "?", "slash": "/", "escape": "esc"}
+_SHOWN = {"question_mark": "?", "slash": "/", "escape": "esc", "ctrl+p": "^p"}
 
 
 def shown(key: str) -> str:
-    """How a key is written for the operator: "?" rather than "question_mark"."""
+    """How a key is written for the operator: "?" rather than "question_mark", "^s" for ctrl+s."""
+    if key.startswith("ctrl+"):
+        return "^" + key.removeprefix("ctrl+")
     return _SHOWN.get(key, key)
+
+
+def bar(panel: str | None, observer: bool) -> list[tuple[str, str]]:
+    """The key bar's hints, most needed first: help, quit, logs, palette, then PANEL's keys."""
+    labels = {k.key: k.label for k in ACTIONS + VIEWS} | {"ctrl+p": "palette"}
+    wanted = list(BAR_FIRST)
+    if not observer:
+        wanted += [*BAR_PANEL.get(panel or "", ""), *BAR_SITE]
+    return [(shown(k), labels[k]) for k in wanted if k in labels]
 
 
 # Every site action runs through the app's one `act` action, with its key.

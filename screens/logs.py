@@ -43,7 +43,7 @@ PROMPTS = {
     "highlight": "highlight: regex to mark in every line",
     "time": "go to time: 14:05, 14:05:30, 10m (ago), 2026-11-25 14:05",
 }
-BAR_KEYS = ("m", "a", "f", "slash", "t", "c", "space", "escape")
+BAR_KEYS = ("m", "a", "f", "slash", "t", "c", "W", "space", "escape")
 HINTS = [(keys.shown(k.key), k.label) for k in keys.LOGS if k.key in BAR_KEYS]
 HINTS.insert(-1, ("tab", "column"))
 
@@ -52,13 +52,15 @@ class LogsScreen(Screen[None]):
     """Logs of the chosen web nodes: one column each, or one merged stream."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape,q" if k.key == "escape" else "G,end" if k.key == "G" else k.key,
-            k.action,
-            k.label,
-            show=False,
-        )
-        for k in keys.LOGS
+        *(
+            Binding(
+                "escape,q" if k.key == "escape" else "G,end" if k.key == "G" else k.key,
+                k.action,
+                k.label,
+                show=False,
+            )
+            for k in keys.LOGS
+        ),
     ]
 
     def __init__(
@@ -85,6 +87,7 @@ class LogsScreen(Screen[None]):
         self.highlight: re.Pattern[str] | None = None
         self.merged = False
         self.brief = True
+        self.wrap = False
         self.prompting: str | None = None
         self._applied: dict[LogView, tuple[object, ...]] = {}
         self._on_screen: set[LogView] = set()
@@ -97,7 +100,8 @@ class LogsScreen(Screen[None]):
         yield Static(id="logs-status")
         with HorizontalScroll(id="columns"):
             for node in self.nodes:
-                yield LogView(COLUMN_LINES, id=f"column-{node.name}")
+                # In time order: access and error lines together interleave by time.
+                yield LogView(COLUMN_LINES, ordered=True, id=f"column-{node.name}")
         yield LogView(MERGED_LINES, [n.name for n in self.nodes], ordered=True, id="merged")
         yield Input(id="logs-input", disabled=True)
         yield KeyBar(HINTS)
@@ -246,6 +250,8 @@ class LogsScreen(Screen[None]):
             " + ".join(self.kinds),
             "brief" if self.brief else "full lines",
         ]
+        if self.wrap:
+            parts.append("wrapped")
         if self.pattern is not None:
             parts.append(f"{'hiding' if self.invert else 'filter'} /{self.pattern.pattern}/")
         if self.search is not None:
@@ -274,6 +280,12 @@ class LogsScreen(Screen[None]):
         self.brief = not self.brief
         for view in [*self._columns(), self.query_one("#merged", LogView)]:
             view.set_brief(self.brief)
+        self._status()
+
+    def action_toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+        for view in [*self._columns(), self.query_one("#merged", LogView)]:
+            view.set_wrap(self.wrap)
         self._status()
 
     def action_invert(self) -> None:
@@ -322,7 +334,7 @@ class LogsScreen(Screen[None]):
     def on_log_view_cursor_moved(self, event: LogView.CursorMoved) -> None:
         for view in self.views():
             if view is not event.view:
-                view.cursor_to_time(event.when)
+                view.cursor_to_time(event.when, event.row)
         self._status()
 
     def action_find(self, forward: bool) -> None:
@@ -363,7 +375,11 @@ class LogsScreen(Screen[None]):
         if self.views():
             self.views()[0].focus()
 
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()  # typed text is the prompt's own: not the panels' filter
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
         what, value = self.prompting, event.value.strip()
         self._close_prompt()
         if what == "time":

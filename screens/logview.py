@@ -11,6 +11,10 @@ only repaints it. Changing its virtual size would make Textual lay out the
 whole screen again, ten times a second under a busy log (measured: most of
 the cost of a key press, docs/BENCHMARKS.md). Once paused, it scrolls over
 every line it keeps, and new lines extend it at most once a second.
+
+Each row starts with a pinned part (the node, in the merged view, and the
+time) that stays when the body scrolls sideways by a screen at a time, or
+wraps (`set_wrap`) onto rows of its own.
 """
 
 from __future__ import annotations
@@ -40,12 +44,16 @@ STYLES = {
     "warn": Style(color="yellow"),
     "notice": Style(color="magenta", italic=True),
     "match": Style(color="black", bgcolor="yellow"),
-    "cursor": Style(bgcolor="grey23"),
+    # Reverse and bold: stands out in every theme, the high-contrast one too.
+    "cursor": Style(reverse=True, bold=True),
     "cut": Style(dim=True),
+    "clock": Style(dim=True),
 }
 Keep = Callable[[LogLine], bool]
 CACHE_LINES = 4096
 PAUSED_RESIZE_EVERY = 1.0
+CLOCK_WIDTH = 9  # "23:59:01 "
+_BRIEF_CLOCK = re.compile(r"\d\d:\d\d:\d\d(?:[.,]\d+)? ")
 
 
 def _keep_all(line: LogLine) -> bool:
@@ -75,15 +83,18 @@ class LogView(ScrollView, can_focus=True):
         Binding("pageup", "page(-1)", "page up", show=False),
         Binding("pagedown", "page(1)", "page down", show=False),
         Binding("home,g", "top", "top", show=False),
+        Binding("right,l", "page_x(1)", "right", show=False),
+        Binding("left,h", "page_x(-1)", "left", show=False),
     ]
 
     class CursorMoved(Message):
         """The operator moved this view's cursor: other views follow its time."""
 
-        def __init__(self, view: LogView, when: float) -> None:
+        def __init__(self, view: LogView, when: float, row: int) -> None:
             super().__init__()
             self.view = view
             self.when = when
+            self.row = row  # the cursor's row on screen: the others put theirs there
 
     def __init__(
         self,
@@ -106,6 +117,11 @@ class LogView(ScrollView, can_focus=True):
         self.brief = False
         self._tags = {name: TAG_COLOURS[i % len(TAG_COLOURS)] for i, name in enumerate(tag_nodes)}
         self._tag_width = max((len(name) for name in tag_nodes), default=0)
+        self._pinned = (self._tag_width + 1 if tag_nodes else 0) + CLOCK_WIDTH
+        self.wrap = False
+        # With wrap on: the first row of each shown line, and the row after the last.
+        self._starts: list[int] | None = None
+        self._starts_width = 0
         self._all: list[LogLine] = []
         self._shown: list[LogLine] = []
         self._keep: Keep = _keep_all
@@ -155,6 +171,7 @@ class LogView(ScrollView, can_focus=True):
         keep = self._keep
         new = [line for line in lines if keep(line)]
         self._all = _merged(self._all, lines)
+        self._starts = None
         if new:
             at = bisect.bisect(self._shown, order(new[0]), key=order)
             if self.cursor is not None and at <= self.cursor:
@@ -170,6 +187,7 @@ class LogView(ScrollView, can_focus=True):
 
     def _trim(self, excess: int) -> None:
         gone = {line.seq for line in self._all[:excess]}
+        self._starts = None
         del self._all[:excess]
         for line_id in gone:
             self._cache.pop(line_id, None)
@@ -193,21 +211,70 @@ class LogView(ScrollView, can_focus=True):
     def _height(self) -> int:
         return max(1, self.scrollable_content_region.height)
 
+    def _body_width(self) -> int:
+        return max(1, self.scrollable_content_region.width - self._pinned)
+
+    def _wrap_starts(self) -> list[int]:
+        """Each shown line's first row when wrapped; extended as lines are appended."""
+        width = self._body_width()
+        starts = self._starts
+        if starts is None or self._starts_width != width:
+            starts, self._starts_width = [0], width
+        total = starts[-1]
+        for line in self._shown[len(starts) - 1 :]:
+            total += max(1, -(-cell_len(self._text(line)) // width))
+            starts.append(total)
+        self._starts = starts
+        return starts
+
+    def _rows(self) -> int:
+        return self._wrap_starts()[-1] if self.wrap else len(self._shown)
+
+    def _row_of(self, index: int) -> int:
+        return self._wrap_starts()[index] if self.wrap else index
+
+    def _line_at(self, row: int) -> tuple[int, int]:
+        """The shown line at ROW and which of its wrapped rows that is."""
+        if not self.wrap:
+            return row, 0
+        starts = self._wrap_starts()
+        index = bisect.bisect_right(starts, row) - 1
+        return index, row - starts[index]
+
     def _fit_size(self) -> None:
         """Set the virtual size: the window while following, every line once paused."""
-        height = min(len(self._shown), self._height()) if self.following else len(self._shown)
-        self.virtual_size = Size(self._width + self._tag_width + 1, height)
+        rows = self._rows()
+        height = min(rows, self._height()) if self.following else rows
+        width = self._pinned + (1 if self.wrap else self._width)
+        self.virtual_size = Size(width, height)
         self._sized_at = time.monotonic()
 
     def on_resize(self) -> None:
-        if self.following:
+        if self.following or self.wrap:
             self._fit_size()
+
+    def set_wrap(self, on: bool) -> None:
+        """Wrap long lines onto more rows (the pinned part stays on the left), or not."""
+        self.wrap = on
+        self._starts = None
+        self.scroll_to(x=0, animate=False, immediate=True)
+        self._fit_size()
+        if self.cursor is not None:
+            self._place_cursor(self.cursor, announce=False, row=None)
+        self.refresh()
+
+    def action_page_x(self, pages: int) -> None:
+        """Scroll the body sideways by the visible width: the pinned part stays."""
+        if not self.wrap:
+            x = max(0, int(self.scroll_x) + pages * self._body_width())
+            self.scroll_to(x=x, animate=False, immediate=True)
 
     def set_filter(self, keep: Keep | None) -> None:
         """Show only the lines KEEP accepts (all of them for None)."""
         at = self.cursor_line
         self._keep = keep or _keep_all
         self._shown = [line for line in self._all if self._keep(line)]
+        self._starts = None
         self._fit_size()
         if at is not None:
             self._place_cursor(self.index_at(at.when), announce=False)
@@ -246,7 +313,7 @@ class LogView(ScrollView, can_focus=True):
             return
         self.following = False
         self._fit_size()
-        top = max(0, len(self._shown) - self._height())
+        top = max(0, self._rows() - self._height())
         # force: the scrollbar that allows scrolling appears only at the next layout.
         self.scroll_to(y=top, animate=False, immediate=True, force=True)
 
@@ -256,23 +323,35 @@ class LogView(ScrollView, can_focus=True):
             self._unfollow()
             self._place_cursor(max(0, len(self._shown) - 1), announce=False)
 
-    def index_at(self, when: float) -> int:
+    def index_at(self, when: float, nearest: bool = False) -> int:
         """The shown line nearest in time at or after WHEN (the last line if none is).
 
         Nearest in time rather than first in place: a file is not always in
         time order (a line is stamped when its request began, written when
         it ended), and a backlog can follow lines written with old stamps.
+        A view kept in time order is bisected. NEAREST: the line nearest
+        WHEN on either side (after it on a tie).
         """
+        shown = self._shown
+        if self.ordered and shown:
+            at = min(bisect.bisect_left(shown, (when, -1 << 62), key=order), len(shown) - 1)
+            if nearest and at > 0 and abs(shown[at - 1].when - when) < abs(shown[at].when - when):
+                at -= 1
+            return at
         best, best_when = len(self._shown) - 1, float("inf")
         for i, line in enumerate(self._shown):
             if when <= line.when < best_when:
                 best, best_when = i, line.when
         return max(0, best)
 
-    def cursor_to_time(self, when: float) -> None:
-        """Put the cursor on the first line at or after WHEN (keeps columns in step)."""
+    def cursor_to_time(self, when: float, row: int | None = None) -> None:
+        """Put the cursor on the first line at or after WHEN (keeps columns in step).
+
+        With ROW (another view's cursor row), the line nearest WHEN instead,
+        shown on that row so that the views line up by time.
+        """
         self._unfollow()
-        self._place_cursor(self.index_at(when), announce=False)
+        self._place_cursor(self.index_at(when, row is not None), announce=False, row=row)
 
     def find(self, pattern: re.Pattern[str], forward: bool = True) -> bool | None:
         """Move the cursor to the next (or previous) line matching PATTERN.
@@ -293,20 +372,21 @@ class LogView(ScrollView, can_focus=True):
                 return None if wrapped else True
         return False
 
-    def _place_cursor(self, index: int, announce: bool = True) -> None:
+    def _place_cursor(self, index: int, announce: bool = True, row: int | None = None) -> None:
         if not self._shown:
             self.cursor = None
             return
         self.cursor = max(0, min(index, len(self._shown) - 1))
         height = self._height()
-        if not (self.scroll_y <= self.cursor < self.scroll_y + height):
-            self.scroll_to(
-                y=max(0, self.cursor - height // 2), animate=False, immediate=True, force=True
-            )
+        first = self._row_of(self.cursor)
+        if row is not None:
+            self.scroll_to(y=max(0, first - row), animate=False, immediate=True, force=True)
+        elif not (self.scroll_y <= first < self.scroll_y + height):
+            self.scroll_to(y=max(0, first - height // 2), animate=False, immediate=True, force=True)
         self.refresh()
         line = self.cursor_line
         if announce and line is not None:
-            self.post_message(self.CursorMoved(self, line.when))
+            self.post_message(self.CursorMoved(self, line.when, first - int(self.scroll_y)))
 
     def action_cursor(self, step: int) -> None:
         if self.following:
@@ -329,6 +409,7 @@ class LogView(ScrollView, can_focus=True):
         """Show access lines as time, status, method, path and size only."""
         self.brief = on
         self._cache.clear()
+        self._starts = None
         self._width = max((cell_len(self._text(line)) for line in self._shown[-500:]), default=0)
         self._fit_size()
         self.refresh()
@@ -345,14 +426,22 @@ class LogView(ScrollView, can_focus=True):
         self._cache.clear()
 
     def _text(self, line: LogLine) -> str:
-        text = (brief(line) if self.brief and not line.notice else line.text).expandtabs(8)
+        """The line's body: what follows the pinned node and time."""
+        if self.brief and not line.notice:
+            text = brief(line)
+            clock = _BRIEF_CLOCK.match(text)
+            if clock:  # the pinned time says it already
+                text = text[clock.end() :]
+        else:
+            text = line.text
+        text = text.expandtabs(8)
         return text + f" …[{line.cut:,} bytes cut]" if line.cut else text
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         # Following, the view is a window on its newest lines.
-        top = max(0, len(self._shown) - self._height()) if self.following else scroll_y
-        index = top + y
+        top = max(0, self._rows() - self._height()) if self.following else scroll_y
+        index, part = self._line_at(top + y)
         width = self.scrollable_content_region.width
         style = self._base_style()
         if index >= len(self._shown):
@@ -367,17 +456,29 @@ class LogView(ScrollView, can_focus=True):
             if len(self._cache) > CACHE_LINES:
                 self._cache.clear()
             strip = self._cache[line.seq] = self._draw(line, False)
-        return strip.crop_extend(scroll_x, scroll_x + width, style)
+        if not part and (self.wrap or not scroll_x):  # the row as drawn: no join needed
+            return strip.crop_extend(0, width, style)
+        pinned, body = self._pinned, self._body_width()
+        x = pinned + (part * body if self.wrap else scroll_x)
+        if part:  # a wrapped line's further rows: the pinned part is left blank
+            under = style + STYLES["cursor"] if index == self.cursor else style
+            head = Strip.blank(pinned, under)
+        else:
+            head = strip.crop(0, pinned)
+        return Strip.join([head, strip.crop(x, x + body)]).crop_extend(0, width, style)
 
     def _draw(self, line: LogLine, on_cursor: bool) -> Strip:
+        """The whole row: the pinned node and time, then the body unclipped."""
         body = self._text(line)
         tag = line.source.node.ljust(self._tag_width) + " " if self._tags else ""
-        start = len(tag)
+        clock = time.strftime("%H:%M:%S ", time.localtime(line.when))
+        start = len(tag) + CLOCK_WIDTH
         # The widget's own colours first, under everything else (later spans win).
-        text = Text(tag + body, no_wrap=True, end="")
+        text = Text(tag + clock + body, no_wrap=True, end="")
         text.stylize(self._base_style())
         if tag:
-            text.stylize(Style(color=self._tags.get(line.source.node)), 0, start)
+            text.stylize(Style(color=self._tags.get(line.source.node)), 0, len(tag))
+        text.stylize(STYLES["clock"], len(tag), start)
         level = "notice" if line.notice else severity(line)
         if level:
             text.stylize(STYLES[level], start)

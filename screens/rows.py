@@ -25,9 +25,16 @@ GOOD = "green"
 QUIET = "dim"
 
 
-def cell(text: object, style: str = "") -> Text:
-    """A table cell from untrusted TEXT: cleaned, one line, never markup."""
-    return Text(one_line(str(text), 60), style=style)
+PLANNED = "cyan"
+"""What an operator set on purpose and still within its plan: said calmly, not alarmed."""
+
+REASON_LIMIT = 16
+"""The widest a reason cell grows; longer ones end in "…" and are whole in the box details."""
+
+
+def cell(text: object, style: str = "", limit: int = 60) -> Text:
+    """A table cell from untrusted TEXT: cleaned, one line, never markup, "…" past LIMIT."""
+    return Text(one_line(str(text), limit), style=style)
 
 
 def latency(ms: float | None) -> str:
@@ -91,15 +98,19 @@ def server_row(server: model.Server, fresh: model.BoxFreshness | None) -> Cells:
     down = server.operational.startswith("DOWN")
     mark = "✓" if up else ("✗" if down else "•")
     state_style = GOOD if up else (BAD if down else WARN)
-    admin_style = "" if server.admin == "ready" else WARN
+    admin_style = "" if server.admin == "ready" else PLANNED  # set on purpose
     check = f"{server.check_status} {server.check_code or ''}".strip() or "-"
     return _dim_if_stale(
         [
             cell(server.name, "bold"),
             cell(server.admin.upper() if server.admin != "ready" else "ready", admin_style),
-            cell(f"{mark} {server.operational}", state_style),
+            cell(f"{mark} {server.operational}", state_style, REASON_LIMIT),
             cell(since(server.last_change_s)),
-            cell(check, BAD if server.check_status.startswith(("L4", "L6", "L7STS")) else ""),
+            cell(
+                check,
+                BAD if server.check_status.startswith(("L4", "L6", "L7STS")) else "",
+                REASON_LIMIT,
+            ),
             cell(f"{server.sessions}/{server.max_sessions}"),
             cell(server.queue, WARN if server.queue else ""),
             cell(server.http_5xx, WARN if server.http_5xx else ""),
@@ -125,6 +136,8 @@ def node_row(node: model.NodeState, fresh: model.BoxFreshness | None) -> Cells:
         health, health_style = f"✗ HTTP {node.health_status}", BAD
     elif fresh is not None and fresh.stale and node.health_problem is None:
         health, health_style = "?", QUIET  # never told: its box has not answered
+    elif node.health_problem:
+        health, health_style = f"✗ {node.health_problem}", BAD  # whole in the box details
     else:
         health, health_style = "✗ no answer", BAD
     mail_style = BAD if node.mail == "real" and node.role == "warm" else ""
@@ -132,10 +145,10 @@ def node_row(node: model.NodeState, fresh: model.BoxFreshness | None) -> Cells:
     return _dim_if_stale(
         [
             cell(node.name, "bold"),
-            cell(role, role_style),
+            cell(role, role_style, REASON_LIMIT),
             cell("★ yes" if node.scheduler else ("no" if node.scheduler is False else "?")),
             cell(node.mail or "?", mail_style),
-            cell(health, health_style),
+            cell(health, health_style, REASON_LIMIT),
             cell(f"{node.load[0]:.2f}" if node.load else "?"),
             cell(log),
             data_age(fresh),
@@ -192,16 +205,40 @@ def db_row(db: model.DatabaseState, state: model.ClusterState) -> Cells:
             cell(db.timeline or "-"),
             cell(lsn or "-"),
             cell(_lag(upstream)),
-            cell(link, link_style),
-            cell(archiver, archiver_style),
+            cell(link, link_style, REASON_LIMIT),
+            cell(archiver, archiver_style, REASON_LIMIT),
             data_age(fresh),
         ],
         fresh,
     )
 
 
-def banner(state: model.ClusterState | None, observer: bool) -> Text:
-    """The site banner: cluster, environment, site mode, alarms, OBSERVER."""
+def primaries(state: model.ClusterState) -> str:
+    """The databases panel's subtitle: every fresh primary, read-only ones said so.
+
+    Verdicts.primaries counts only writable primaries (the split-brain
+    verdict); in read-only mode the primary is read-only by design and is
+    still the primary.
+    """
+    named = [
+        d.name if d.writable else f"{d.name} (read-only)"
+        for d in state.databases
+        if d.role == "primary" and state.answers(d.box)
+    ]
+    return "primary: " + (", ".join(named) or "NONE")
+
+
+ALARM_ROOM = 60
+"""The widest the banner's worst alarm grows; `a` lists every alarm whole."""
+
+
+def banner(state: model.ClusterState | None, observer: bool, width: int = 0) -> Text:
+    """The site banner: cluster, environment, site mode, the worst alarm and +N more, OBSERVER.
+
+    WIDTH: the columns it has (0: unknown); the worst alarm is shortened
+    with "…" to fit. Planned states (a drain, the mode the operator set) are
+    said in the calm PLANNED colour when no alarm is up.
+    """
     text = Text()
     if observer:
         text.append(" OBSERVER ", "bold reverse")
@@ -218,14 +255,29 @@ def banner(state: model.ClusterState | None, observer: bool) -> Text:
     if v.site_until:
         mode += f" until {one_line(v.site_until, 24)}"
     text.append("  ")
-    text.append(mode, "bold" if v.site_mode == "normal" else "bold reverse yellow")
+    mode_style = "bold" if v.site_mode == "normal" else f"bold reverse {PLANNED}"
+    if v.site_mode is None or any(a.code == "site-mode" for a in state.alarms):
+        mode_style = "bold reverse yellow"
+    text.append(mode, mode_style)
     text.append("  ")
-    critical = [a for a in state.alarms if a.severity == "critical"]
-    if not state.alarms:
-        text.append("✓ no alarms", GOOD)
-    else:
-        worst = critical[0] if critical else state.alarms[0]
-        label = "CRITICAL" if critical else "warning"
-        text.append(f"✗ {len(state.alarms)} alarm(s), {label}: ", BAD if critical else WARN)
-        text.append(one_line(worst.message, 80))
+    room = width - text.cell_len if width > 0 else ALARM_ROOM + 30
+    text.append_text(alarm_summary(state, room))
     return text
+
+
+def alarm_summary(state: model.ClusterState, room: int) -> Text:
+    """'✗ CRITICAL: <worst alarm> +N more', or '✓ no alarms' (and what is planned), in ROOM."""
+    alarms = state.alarms
+    if not alarms:
+        text = Text("✓ no alarms", GOOD)
+        if state.verdicts.planned:
+            planned = one_line(", ".join(state.verdicts.planned), max(8, room - 22))
+            text.append("  planned: " + planned, PLANNED)
+        return text
+    worst = next((a for a in alarms if a.severity == "critical"), alarms[0])
+    critical = worst.severity == "critical"
+    text = Text(f"✗ {'CRITICAL' if critical else 'warning'}: ", BAD if critical else WARN)
+    more = Text(f" +{len(alarms) - 1} more", "bold") if len(alarms) > 1 else Text()
+    fits = room - text.cell_len - more.cell_len
+    text.append(one_line(worst.message, max(12, min(ALARM_ROOM, fits))))
+    return text.append_text(more)

@@ -159,6 +159,9 @@ def test_o_turns_read_only_on_then_off_and_capital_m_asks_the_time_first(
             await until(pilot, lambda: app.state is not None)
             for wanted in ("read-only", "normal"):
                 await pilot.press("o")
+                if wanted == "read-only":  # on: the message and the end, defaults typed in
+                    await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+                    await pilot.press("enter")
                 await until(pilot, lambda: isinstance(app.screen, ActionScreen))
                 screen = app.screen
                 assert isinstance(screen, ActionScreen)

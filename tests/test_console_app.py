@@ -12,7 +12,7 @@ from console.actions import catalog
 from console.authority import Authority, ObserverRefused
 from screens import keys
 from screens.action import ActionScreen
-from screens.app import HotspareApp
+from screens.app import HotspareApp, palette_names
 from screens.detail import BoxScreen
 from screens.help import HelpScreen
 from screens.panels import BalancerPanel, Banner, NodesPanel, Panel, ReplicasPanel, Timeline
@@ -88,8 +88,8 @@ def test_the_palette_offers_every_action_to_an_operator_and_none_to_an_observer(
 
     operator = asyncio.run(titles(False))
     observer = asyncio.run(titles(True))
-    actions = {" / ".join((a.name, *a.aliases)) for a in catalog.ACTIONS if a.key is not None}
-    assert {"drain", "read-only on", "read-only off", "promote / switchover", "rejoin"} <= actions
+    actions = {" / ".join(palette_names(a)) for a in catalog.ACTIONS if a.key is not None}
+    assert {"drain", "read-only on / message", "read-only off", "promote / switchover"} <= actions
     assert actions <= operator
     assert not actions & observer
     assert "Open the logs screen" in observer and "List every key" in observer

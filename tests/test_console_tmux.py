@@ -96,6 +96,8 @@ def test_the_console_shows_the_lab_and_follows_a_drain(
         asyncio.run(haproxy(lab, "set server site/web2 state ready"))
     tmux.wait_for("drain -> ready")
     tmux.keys("?")
+    tmux.wait_for("Command palette")
+    tmux.keys("PageDown")  # the help scrolls at once, without Tab first
     assert "Actions on the site" in tmux.wait_for("Actions on the site")
     tmux.keys("Escape")
     tmux.wait_gone("Actions on the site")  # a lone ESC is told from ESC-d only after a pause

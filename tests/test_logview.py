@@ -25,8 +25,9 @@ def lines(first: int, count: int) -> list[LogLine]:
 
 
 def screen_text(view: LogView) -> list[str]:
+    """Each row's body, after the pinned time."""
     rows = range(view.scrollable_content_region.height)
-    return ["".join(seg.text for seg in view.render_line(y)).strip() for y in rows]
+    return ["".join(seg.text for seg in view.render_line(y))[9:].strip() for y in rows]
 
 
 def test_following_shows_the_newest_lines_and_pausing_stays_there() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from console.state.database_alarms import LAG_BYTES_WARN, REPLAY_LAG_WARN_S
 from console.state.model import Archiver, BoxFreshness, LogFile, SiteFlags, Verdicts
+from console.state.planned import PLAN_GRACE_S
 from console.state.verdicts import judge
 from tests.support.verdict_parts import (
     INV,
@@ -190,13 +191,28 @@ def test_no_server_up_means_the_site_is_down() -> None:
 
 
 def test_a_hot_server_not_up_is_a_warning_but_a_warm_one_in_maint_is_expected() -> None:
+    down = balancer(
+        server("web1"), server("web2", operational="DOWN"), server("web3", "maint", "MAINT")
+    )
+    alarm = only("backends-down", balancer=down)
+    assert (alarm.severity, alarm.subject) == ("warning", ("web2",))
+    assert alarm.message == "hot servers not serving: web2 is DOWN (ready)"
+    assert run(balancer=down)[0].backends_up == 1
+
+
+def test_a_hot_server_drained_lately_is_planned_and_past_its_plan_a_warning() -> None:
     drained = balancer(
         server("web1"), server("web2", "drain", "DRAIN"), server("web3", "maint", "MAINT")
     )
-    alarm = only("backends-down", balancer=drained)
+    verdicts, alarms = run(balancer=drained)  # drained 60 s ago (the builder's last_change_s)
+    assert (alarms, verdicts.planned) == ((), ("web2 drain",))
+    old = balancer(
+        server("web1"),
+        replace(server("web2", "drain", "DRAIN"), last_change_s=PLAN_GRACE_S + 1),
+        server("web3", "maint", "MAINT"),
+    )
+    alarm = only("backends-out", balancer=old)
     assert (alarm.severity, alarm.subject) == ("warning", ("web2",))
-    assert alarm.message == "hot servers not serving: web2 is DRAIN (drain)"
-    assert run(balancer=drained)[0].backends_up == 1
 
 
 def test_the_live_role_decides_which_servers_should_serve() -> None:
@@ -220,21 +236,25 @@ def test_a_stale_balancer_raises_no_backend_alarm() -> None:
 
 def test_site_mode_read_only_and_maintenance() -> None:
     flags = SiteFlags("read-only", "Upgrading to 4.2", "14:30 UTC")
-    alarm = only("site-mode", balancer=balancer(flags=flags))
-    assert alarm.severity == "warning"
-    assert alarm.message == "the site is in read-only mode until 14:30 UTC: 'Upgrading to 4.2'"
-    verdicts = run(balancer=balancer(flags=flags))[0]
+    verdicts, alarms = run(balancer=balancer(flags=flags))  # no time given: the plan holds
+    assert "site-mode" not in [a.code for a in alarms]
+    assert verdicts.planned == ("site read-only until 14:30 UTC",)
     assert (verdicts.site_mode, verdicts.site_message, verdicts.site_until) == (
         "read-only",
         "Upgrading to 4.2",
         "14:30 UTC",
     )
-    assert (
-        "until"
-        not in only(
-            "site-mode", balancer=balancer(flags=SiteFlags("maintenance", None, None))
-        ).message
+    # 1970-01-01 00:01:40 UTC is before 14:30 UTC that day, after 2026-12-06 14:30 UTC never.
+    assert "site-mode" not in codes(balancer=balancer(flags=flags), now=100.0)
+    late = SiteFlags("read-only", "Upgrading to 4.2", "1970-01-01 00:01 UTC")
+    alarm = only("site-mode", balancer=balancer(flags=late), now=100.0)
+    assert alarm.severity == "warning"
+    assert alarm.message == (
+        "the site is still in read-only mode, past its until 1970-01-01 00:01 UTC: "
+        "'Upgrading to 4.2'"
     )
+    forever = SiteFlags("maintenance", None, "the end of the maintenance")
+    assert "site-mode" not in codes(balancer=balancer(flags=forever), now=1e10)
 
 
 def test_an_unreadable_flags_map_is_a_warning() -> None:

@@ -73,20 +73,35 @@ class Option:
 
 
 @dataclass(frozen=True)
-class Key:
-    """The console's key for an action.
+class Ask:
+    """One question the console asks before it plans an action.
 
     Attributes:
-        key: the key as Textual names it ("d", "M").
+        option: the option the answer sets; an emptied answer leaves its default.
+        question: in the operator's words.
+        default: already typed in, to keep or edit.
+    """
+
+    option: str
+    question: str
+    default: str = ""
+
+
+@dataclass(frozen=True)
+class Key:
+    """How the console starts an action: its key and what it asks first.
+
+    Attributes:
+        key: the key as Textual names it ("d", "M"); "" for the palette only.
         label: the key bar's word.
         preset: option values the console passes (forcing is typing the name there).
-        ask: a question asked first; the answer is the option of that name.
+        ask: the questions asked first, on one screen.
     """
 
     key: str
     label: str
     preset: Mapping[str, Any] = field(default_factory=dict)
-    ask: tuple[str, str] | None = None
+    ask: tuple[Ask, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +156,10 @@ UNTIL = Option(
     metavar="TIME",
 )
 MESSAGE = Option("message", "one line for the page", "message", None, metavar="TEXT")
+# The pages' own default messages (console/actions/site/modes.py), offered to edit.
+READ_ONLY_MESSAGE = "Reading works as usual, saving changes is paused for a while."
+MAINTENANCE_MESSAGE = "The site is being upgraded."
+TIMES = "03:30, 2026-11-26T03:30, 45m"
 LAST_READY = "the node's name, when it is the last ready node (with --force)"
 DB = "console.actions.database"
 
@@ -180,6 +199,7 @@ ACTIONS: tuple[Action, ...] = (
         NODE,
         "console.actions.balancer:plan_weight",
         (Option("weight", "the new weight, 0..256", "int", None, positional=True, metavar="N"),),
+        key=Key("", "weight", ask=(Ask("weight", "New weight on the balancer (0..256)"),)),
     ),
     Action(
         ("node", "hot"),
@@ -215,7 +235,14 @@ ACTIONS: tuple[Action, ...] = (
         SITE,
         "console.actions.site:plan_read_only_on",
         (UNTIL, MESSAGE),
-        key=Key("o", "read-only"),
+        key=Key(
+            "o",
+            "read-only",
+            ask=(
+                Ask("message", "Message on the page", READ_ONLY_MESSAGE),
+                Ask("until", f"Back at (empty: until turned off; {TIMES})"),
+            ),
+        ),
         applies="console.actions.site.modes:is_not_read_only",
     ),
     Action(
@@ -235,7 +262,12 @@ ACTIONS: tuple[Action, ...] = (
         "console.actions.site:plan_maintenance_on",
         (replace(UNTIL, required=True), MESSAGE),
         key=Key(
-            "M", "maint page", ask=("until", "Back at what time? (03:30, 2026-11-26T03:30, 45m)")
+            "M",
+            "maint page",
+            ask=(
+                Ask("until", f"Back at what time? ({TIMES})"),
+                Ask("message", "Message on the page", MAINTENANCE_MESSAGE),
+            ),
         ),
         applies="console.actions.site.modes:is_not_in_maintenance",
     ),
@@ -307,7 +339,7 @@ def keyed() -> dict[str, tuple[Action, ...]]:
     """The console's keys, each with the actions it may mean, in catalogue order (read-only)."""
     found: dict[str, tuple[Action, ...]] = {}
     for action in ACTIONS:
-        if action.key is not None:
+        if action.key is not None and action.key.key:
             found[action.key.key] = (*found.get(action.key.key, ()), action)
     return found
 
@@ -328,11 +360,18 @@ def pick(
 
 
 def read_option(option: Option, value: Any) -> Any:
-    """VALUE as the plan builder takes it: times and messages read and checked.
+    """VALUE as the plan builder takes it: numbers, times and messages read and checked.
 
     Raises:
-        ActionError: a time or message that cannot be used; says what is expected.
+        ActionError: a number, time or message that cannot be used; says what is expected.
     """
+    if value is not None and option.kind == "int" and not isinstance(value, int):
+        from console.errors import ActionError
+
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise ActionError(f"{option.name}: {value!r} is not a whole number") from None
     if value is None or option.kind not in ("time", "message"):
         return value
     from console.actions.site import inputs

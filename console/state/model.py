@@ -320,7 +320,12 @@ class Alarm:
 
 @dataclass(frozen=True)
 class Verdicts:
-    """What the parts add up to."""
+    """What the parts add up to.
+
+    ``planned`` names what an operator set on purpose and still within its
+    plan ("web2 drain", "site read-only until 03:30 UTC"): said, not alarmed
+    (console/state/planned.py).
+    """
 
     primaries: tuple[str, ...]
     standbys_streaming: tuple[str, ...]
@@ -330,6 +335,7 @@ class Verdicts:
     site_message: str | None
     site_until: str | None
     schedulers: tuple[str, ...]
+    planned: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

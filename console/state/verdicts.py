@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from console.inventory.model import Inventory
-from console.state import database_alarms
+from console.state import database_alarms, planned
 from console.state.lock import ActionLock
 from console.state.model import (
     Alarm,
@@ -46,11 +46,15 @@ def judge(
     nodes: tuple[NodeState, ...],
     databases: tuple[DatabaseState, ...],
     balancer_problem: str | None = None,
+    action: ActionLock | None = None,
+    now: float | None = None,
 ) -> tuple[Verdicts, tuple[Alarm, ...]]:
     """Draw the verdicts and raise the alarms for one snapshot.
 
     BALANCER_PROBLEM: why HAProxy did not answer its last probe (BALANCER,
-    when there is one, carries the same as its ``problem``).
+    when there is one, carries the same as its ``problem``). ACTION (the
+    action lock) and NOW (the snapshot's epoch s) tell planned states from
+    alarms (planned.py); without NOW a site mode's until is not checked.
 
     Returns:
         The verdicts, and the alarms with the critical ones first.
@@ -73,10 +77,13 @@ def judge(
         *_node_alarms(inv, fresh_nodes),
         *_scheduler_alarms(inv, nodes, fresh_nodes),
     ]
+    plans: tuple[str, ...] = ()
     if _answers(balancer, stale):
         assert balancer is not None
-        alarms += _backend_alarms(inv, balancer, fresh_nodes)
-        alarms += _site_alarms(balancer)
+        server_plans, backend_alarms = _backend_alarms(inv, balancer, fresh_nodes, action)
+        site_plans, site_alarms = _site_alarms(balancer, now)
+        alarms += backend_alarms + site_alarms
+        plans = server_plans + site_plans
     flags = balancer.flags if balancer is not None and _answers(balancer, stale) else None
     verdicts = Verdicts(
         primaries=tuple(d.name for d in fresh_dbs if database_alarms.is_writable(d)),
@@ -87,6 +94,7 @@ def judge(
         site_message=flags.message if flags else None,
         site_until=flags.until if flags else None,
         schedulers=tuple(n.name for n in fresh_nodes if n.scheduler),
+        planned=plans,
     )
     order: dict[Severity, int] = {"critical": 0, "warning": 1}
     return verdicts, tuple(sorted(alarms, key=lambda a: order[a.severity]))
@@ -233,28 +241,32 @@ def _up(server: Server) -> bool:
     return server.operational.startswith("UP")
 
 
-def _backend_alarms(inv: Inventory, balancer: BalancerState, fresh: list[NodeState]) -> list[Alarm]:
+_Judged = tuple[tuple[str, ...], list[Alarm]]
+
+
+def _backend_alarms(
+    inv: Inventory, balancer: BalancerState, fresh: list[NodeState], action: ActionLock | None
+) -> _Judged:
+    """Hot servers not serving: planned when an operator took them out, else a warning."""
     servers = balancer.servers
     if not any(_up(s) for s in servers):
         message = f"no server of backend {balancer.backend} is UP: the site is down"
-        return [_alarm("backends-down", "critical", [s.name for s in servers], message)]
+        return (), [_alarm("backends-down", "critical", [s.name for s in servers], message)]
     live = {n.name: _role(n) for n in fresh}
     roles = {w.server: live.get(w.name, w.role) for w in inv.web_nodes}
-    down = [s for s in servers if roles.get(s.name) == "hot" and not _up(s)]
-    if not down:
-        return []
-    detail = ", ".join(f"{s.name} is {s.operational} ({s.admin})" for s in down)
-    message = f"hot servers not serving: {detail}"
-    return [_alarm("backends-down", "warning", [s.name for s in down], message)]
+    hot_out = [s for s in servers if roles.get(s.name) == "hot" and not _up(s)]
+    plans, alarms = planned.servers([s for s in hot_out if s.admin != "ready"], action)
+    down = [s for s in hot_out if s.admin == "ready"]
+    if down:
+        detail = ", ".join(f"{s.name} is {s.operational} ({s.admin})" for s in down)
+        message = f"hot servers not serving: {detail}"
+        alarms.append(_alarm("backends-down", "warning", [s.name for s in down], message))
+    return plans, alarms
 
 
-def _site_alarms(balancer: BalancerState) -> list[Alarm]:
-    flags, alarms = balancer.flags, []
-    if flags.mode != "normal":
-        until = f" until {flags.until}" if flags.until else ""
-        said = f": {flags.message!r}" if flags.message else ""
-        message = f"the site is in {flags.mode} mode{until}{said}"
-        alarms.append(_alarm("site-mode", "warning", [balancer.box], message))
+def _site_alarms(balancer: BalancerState, now: float | None) -> _Judged:
+    flags = balancer.flags
+    plans, alarms = planned.site_mode(balancer.box, flags, now)
     if flags.problem:
         alarms.append(_alarm("site-flags", "warning", [balancer.box], flags.problem))
-    return alarms
+    return plans, alarms
