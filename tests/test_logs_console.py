@@ -208,3 +208,34 @@ def test_keys_filter_search_pause_and_go_to_time(inv: Inventory) -> None:
             await _until(pilot, lambda: screen.session.done)  # its tails are stopped
 
     asyncio.run(go())
+
+
+def test_a_search_and_a_filter_typed_in_the_logs_never_filter_the_main_tables(
+    inv: Inventory,
+) -> None:
+    from screens.panels import BalancerPanel, NodesPanel, ReplicasPanel
+    from tests.support.verdict_parts import cluster_state
+
+    def counts(app: RecordingApp) -> tuple[int, int, int]:
+        return tuple(  # type: ignore[return-value]
+            app.query_one(p).row_count for p in (BalancerPanel, NodesPanel, ReplicasPanel)
+        )
+
+    async def go() -> None:
+        links = {box.name: BoxLink(inv, box.name) for box in inv.boxes}
+        app = RecordingApp(inv, ScriptedFeed(cluster_state()), Authority(False), links=links)
+        try:
+            async with app.run_test(size=(120, 40)) as pilot:
+                await _until(pilot, lambda: app.state is not None)
+                assert counts(app) == (3, 3, 2)
+                await pilot.press("l")
+                assert isinstance(app.screen, LogsScreen)
+                await pilot.press("slash", *"db2", "enter", "f", *"web", "enter")
+                await pilot.press("escape")
+                await _until(pilot, lambda: not isinstance(app.screen, LogsScreen))
+                await pilot.pause(0.1)
+                assert counts(app) == (3, 3, 2), "the logs' search reached the main filter"
+        finally:
+            await asyncio.gather(*(link.close() for link in links.values()))
+
+    asyncio.run(go())
