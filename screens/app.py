@@ -9,8 +9,7 @@ from __future__ import annotations
 import gc
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from functools import partial
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,7 +20,6 @@ from textual.containers import Container
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
-from textual.theme import Theme
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -39,7 +37,7 @@ from console.inventory import Inventory
 from console.monitor import Monitor
 from console.ssh import BoxLink
 from console.state.model import ClusterState
-from screens import keys, switch
+from screens import keys, palette, switch
 from screens.action import ActionScreen, Runner
 from screens.alarms import AlarmsScreen
 from screens.audit import AuditScreen
@@ -56,35 +54,15 @@ from screens.panels import (
     Timeline,
 )
 from screens.prompt import PromptScreen
+from screens.theme import HIGH_CONTRAST
 
 MIN_SIZE = (80, 24)
 WIDE = 140
-HIGH_CONTRAST = Theme(
-    name="hotspare-high-contrast",
-    primary="#ffff00",
-    secondary="#00ffff",
-    accent="#ffffff",
-    foreground="#ffffff",
-    background="#000000",
-    surface="#000000",
-    panel="#000000",
-    warning="#ffff00",
-    error="#ff5555",
-    success="#55ff55",
-    dark=True,
-)
-
-
 MAIN_SCREEN_ONLY = frozenset({"filter", "close_filter", "details"})
 
 
 def _stamp(at: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(at))
-
-
-def palette_names(action: catalog.Action) -> tuple[str, ...]:
-    """The names the palette finds ACTION by: its own, its aliases, the operator's synonyms."""
-    return (action.name, *action.aliases, *keys.SYNONYMS.get(action.name, ()))
 
 
 def _bindings() -> list[BindingType]:
@@ -94,7 +72,6 @@ def _bindings() -> list[BindingType]:
         if k.key != "enter"
     ]
     found.append(Binding("escape", "close_filter", "Close filter", show=False))
-    found.append(Binding("a", "alarms", "alarms", show=False, tooltip="List every alarm whole"))
     return found
 
 
@@ -242,9 +219,9 @@ class HotspareApp(App[int]):
 
     def action_act(self, key: str) -> None:
         """The site action KEY means now, for the selection: its plan, after any question."""
-        self._act(catalog.keyed()[key])
+        self.act_on(catalog.keyed()[key])
 
-    def _act(self, actions: tuple[catalog.Action, ...]) -> None:
+    def act_on(self, actions: tuple[catalog.Action, ...]) -> None:
         """The one of ACTIONS that fits now, for the selection: its plan, after any question."""
         if self.monitor is None or self.state is None:
             self.notify("Actions need the live site: no connection yet.", severity="warning")
@@ -394,31 +371,10 @@ class HotspareApp(App[int]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        if not self.authority.observer:
-            for action in catalog.ACTIONS:
-                if action.key is not None and screen is self.screen_stack[0]:
-                    yield SystemCommand(
-                        " / ".join(palette_names(action)),
-                        action.help
-                        + (f" (key {keys.shown(action.key.key)})" if action.key.key else ""),
-                        partial(self._act, (action,)),
-                    )
-        for key in keys.VIEWS:
-            yield SystemCommand(
-                key.description, f"key {keys.shown(key.key)}", self._runner(key.action)
-            )
-        yield SystemCommand("High contrast theme", "for projectors", self.action_high_contrast)
-        if screen is self.screen_stack[0]:  # never from under a running action
-            yield from switch.commands(self.others, self.switch_cluster)
+        yield from palette.commands(self, screen)
 
     async def switch_cluster(self, inv: Inventory) -> None:
         """Stop watching this cluster, then exit for screens/main.py to open INV."""
         self.switch_to = inv
         await switch.stop_feed(self, self.monitor)
         self.exit(0)
-
-    def _runner(self, action: str) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            await self.run_action(action)
-
-        return run

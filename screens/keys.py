@@ -58,6 +58,7 @@ VIEWS: tuple[Key, ...] = (
     Key("enter", "details", "details", "Open the selected box's details"),
     Key("l", "logs", "logs", "Open the logs screen"),
     Key("u", "audit", "audit", "Open the audit log: who did what, newest first"),
+    Key("a", "alarms", "alarms", "List every alarm whole"),
     Key("slash", "filter", "filter", "Filter the tables by name"),
     Key("ctrl+s", "save_svg", "save SVG", "Save the screen as SVG"),
     Key("question_mark", "help", "help", "List every key"),

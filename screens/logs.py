@@ -22,11 +22,13 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from console.inventory import WebNode
+from console.logs import seek
 from console.logs.lines import Kind, LogLine, Source, notice
 from console.logs.session import LogSession, sources
 from console.logs.since import SinceError, parse_since
 from console.ssh import BoxLink
 from screens import keys
+from screens import logcolumns as columns
 from screens.logview import LogView
 from screens.panels import KeyBar
 
@@ -178,49 +180,14 @@ class LogsScreen(Screen[None]):
     def _titles(self) -> None:
         for node in self.nodes:
             view = self._column(node.name)
-            title = self._title(node)
+            title = columns.title(node, self._roles.get(node.name), self.session, self.kinds)
             if view.border_title != title:
                 view.border_title = title
-            state = self._state(node)
+            state = columns.state(node, self.session, self.kinds, view.following)
             if view.border_subtitle != state:
                 view.border_subtitle = state
 
-    def _title(self, node: WebNode) -> str:
-        access = self._roles.get(node.name)
-        if access is None:
-            live = [s for s in self.session.files if s.node == node.name and s.kind == "access"]
-            found = [s for s in live if self.session.tails[s].exists]
-            access = found[0] if len(found) == 1 else None
-        parts = [node.name]
-        if "access" in self.kinds and access is not None:
-            parts += [access.role or "", access.file_name]
-        if "error" in self.kinds:
-            parts.append(node.error_log.rsplit("/", 1)[-1])
-        return " · ".join(parts)
-
-    def _state(self, node: WebNode) -> str:
-        view = self._column(node.name)
-        for source in self.session.files:
-            if source.node != node.name or source.kind not in self.kinds:
-                continue
-            state = self.session.state(source)
-            if not state.following and state.reason not in (None, "starting"):
-                return f"{source.label}: {state.reason}"
-        return "following" if view.following else "paused"
-
     # Views and filters ---------------------------------------------------------
-
-    def _keep(self) -> Callable[[LogLine], bool]:
-        kinds, pattern, invert = self.kinds, self.pattern, self.invert
-
-        def keep(line: LogLine) -> bool:
-            if line.source.kind not in kinds:
-                return False
-            if pattern is None or line.notice:
-                return True
-            return (pattern.search(line.text) is None) == invert
-
-        return keep
 
     def _apply_view(self) -> None:
         """Show the chosen views with the current filter and marks.
@@ -231,7 +198,7 @@ class LogsScreen(Screen[None]):
         self.query_one("#columns").display = not self.merged
         self.query_one("#merged", LogView).display = self.merged
         wanted = (self.kinds, self.pattern, self.invert, self.search or self.highlight)
-        keep = self._keep()
+        keep = seek.keeper(self.kinds, self.pattern, self.invert)
         for view in self.views():
             if self._applied.get(view) != wanted:
                 view.set_filter(keep)

@@ -27,44 +27,24 @@ from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.style import Style
-from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from console.logs import seek
 from console.logs.lines import LogLine, order
-from console.logs.marks import brief, severity, spans
+from screens import logrow
+from screens.logrow import CLOCK_WIDTH, STYLES, TAG_COLOURS
 
-TAG_COLOURS = ("cyan", "yellow", "magenta", "green", "bright_blue", "bright_red")
-STYLES = {
-    "5xx": Style(color="bright_red", bold=True),
-    "error": Style(color="red"),
-    "warn": Style(color="yellow"),
-    "notice": Style(color="magenta", italic=True),
-    "match": Style(color="black", bgcolor="yellow"),
-    # Reverse and bold: stands out in every theme, the high-contrast one too.
-    "cursor": Style(reverse=True, bold=True),
-    "cut": Style(dim=True),
-    "clock": Style(dim=True),
-}
 Keep = Callable[[LogLine], bool]
 CACHE_LINES = 4096
 PAUSED_RESIZE_EVERY = 1.0
-CLOCK_WIDTH = 9  # "23:59:01 "
-_BRIEF_CLOCK = re.compile(r"\d\d:\d\d:\d\d(?:[.,]\d+)? ")
 
 
 def _keep_all(line: LogLine) -> bool:
     return True
-
-
-def _merged(kept: list[LogLine], sorted_new: Sequence[LogLine]) -> list[LogLine]:
-    """KEPT (in time order) with SORTED_NEW merged in, re-sorting only the tail they reach."""
-    at = bisect.bisect(kept, order(sorted_new[0]), key=order)
-    kept[at:] = sorted([*kept[at:], *sorted_new], key=order)
-    return kept
 
 
 class LogView(ScrollView, can_focus=True):
@@ -120,8 +100,7 @@ class LogView(ScrollView, can_focus=True):
         self._pinned = (self._tag_width + 1 if tag_nodes else 0) + CLOCK_WIDTH
         self.wrap = False
         # With wrap on: the first row of each shown line, and the row after the last.
-        self._starts: list[int] | None = None
-        self._starts_width = 0
+        self._wrapped = logrow.WrappedRows()
         self._all: list[LogLine] = []
         self._shown: list[LogLine] = []
         self._keep: Keep = _keep_all
@@ -148,46 +127,35 @@ class LogView(ScrollView, can_focus=True):
             return
         if self.ordered:
             lines = sorted(lines, key=order)
-            if self._all and order(lines[0]) < order(self._all[-1]):
-                self._insert(lines)
-                return
-        self._all.extend(lines)
         keep = self._keep
         new = [line for line in lines if keep(line)]
-        self._shown.extend(new)
+        if self.ordered and self._all and order(lines[0]) < order(self._all[-1]):
+            self._insert(lines, new)
+        else:
+            self._all.extend(lines)
+            self._shown.extend(new)
         excess = len(self._all) - self.max_lines
         if excess > self.max_lines // 10:  # trim in steps, not on every line
             self._trim(excess)
         if new:
             self._grow(new)
 
-    def _insert(self, lines: Sequence[LogLine]) -> None:
-        """Place LINES (sorted), some older than lines already kept, in time order.
-
-        Late lines belong near the end: only the tail from the first of them
-        is merged again (timsort merges two sorted runs in one pass), never
-        the whole list shifted once per line.
-        """
-        keep = self._keep
-        new = [line for line in lines if keep(line)]
-        self._all = _merged(self._all, lines)
-        self._starts = None
+    def _insert(self, lines: Sequence[LogLine], new: Sequence[LogLine]) -> None:
+        """Place LINES (sorted; NEW: those the filter keeps), some older than lines already
+        kept, in time order: only the tail from the first of them is merged again."""
+        self._all = seek.merged(self._all, lines)
+        self._wrapped.forget()
         if new:
             at = bisect.bisect(self._shown, order(new[0]), key=order)
             if self.cursor is not None and at <= self.cursor:
                 self.cursor += sum(
                     1 for line in new if order(line) <= order(self._shown[self.cursor])
                 )
-            self._shown = _merged(self._shown, new)
-        excess = len(self._all) - self.max_lines
-        if excess > self.max_lines // 10:
-            self._trim(excess)
-        if new:
-            self._grow(new)
+            self._shown = seek.merged(self._shown, new)
 
     def _trim(self, excess: int) -> None:
         gone = {line.seq for line in self._all[:excess]}
-        self._starts = None
+        self._wrapped.forget()
         del self._all[:excess]
         for line_id in gone:
             self._cache.pop(line_id, None)
@@ -215,17 +183,8 @@ class LogView(ScrollView, can_focus=True):
         return max(1, self.scrollable_content_region.width - self._pinned)
 
     def _wrap_starts(self) -> list[int]:
-        """Each shown line's first row when wrapped; extended as lines are appended."""
-        width = self._body_width()
-        starts = self._starts
-        if starts is None or self._starts_width != width:
-            starts, self._starts_width = [0], width
-        total = starts[-1]
-        for line in self._shown[len(starts) - 1 :]:
-            total += max(1, -(-cell_len(self._text(line)) // width))
-            starts.append(total)
-        self._starts = starts
-        return starts
+        """Each shown line's first row when wrapped."""
+        return self._wrapped.starts(self._shown, self._body_width(), self._text)
 
     def _rows(self) -> int:
         return self._wrap_starts()[-1] if self.wrap else len(self._shown)
@@ -256,7 +215,7 @@ class LogView(ScrollView, can_focus=True):
     def set_wrap(self, on: bool) -> None:
         """Wrap long lines onto more rows (the pinned part stays on the left), or not."""
         self.wrap = on
-        self._starts = None
+        self._wrapped.forget()
         self.scroll_to(x=0, animate=False, immediate=True)
         self._fit_size()
         if self.cursor is not None:
@@ -274,7 +233,7 @@ class LogView(ScrollView, can_focus=True):
         at = self.cursor_line
         self._keep = keep or _keep_all
         self._shown = [line for line in self._all if self._keep(line)]
-        self._starts = None
+        self._wrapped.forget()
         self._fit_size()
         if at is not None:
             self._place_cursor(self.index_at(at.when), announce=False)
@@ -324,25 +283,8 @@ class LogView(ScrollView, can_focus=True):
             self._place_cursor(max(0, len(self._shown) - 1), announce=False)
 
     def index_at(self, when: float, nearest: bool = False) -> int:
-        """The shown line nearest in time at or after WHEN (the last line if none is).
-
-        Nearest in time rather than first in place: a file is not always in
-        time order (a line is stamped when its request began, written when
-        it ended), and a backlog can follow lines written with old stamps.
-        A view kept in time order is bisected. NEAREST: the line nearest
-        WHEN on either side (after it on a tie).
-        """
-        shown = self._shown
-        if self.ordered and shown:
-            at = min(bisect.bisect_left(shown, (when, -1 << 62), key=order), len(shown) - 1)
-            if nearest and at > 0 and abs(shown[at - 1].when - when) < abs(shown[at].when - when):
-                at -= 1
-            return at
-        best, best_when = len(self._shown) - 1, float("inf")
-        for i, line in enumerate(self._shown):
-            if when <= line.when < best_when:
-                best, best_when = i, line.when
-        return max(0, best)
+        """The shown line nearest in time at or after WHEN (see console.logs.seek.index_at)."""
+        return seek.index_at(self._shown, when, self.ordered, nearest)
 
     def cursor_to_time(self, when: float, row: int | None = None) -> None:
         """Put the cursor on the first line at or after WHEN (keeps columns in step).
@@ -358,19 +300,13 @@ class LogView(ScrollView, can_focus=True):
 
         Returns True if found, None if found after wrapping around the end, False if not found.
         """
-        count = len(self._shown)
-        if not count:
+        found = seek.find(self._shown, pattern, self.cursor, forward)
+        if found is None:
             return False
-        start = self.cursor if self.cursor is not None else (count - 1 if forward else count)
-        step = 1 if forward else -1
-        for n in range(1, count + 1):
-            i = (start + step * n) % count
-            if pattern.search(self._shown[i].text):
-                self._unfollow()
-                self._place_cursor(i)
-                wrapped = (i <= start) if forward else (i >= start)
-                return None if wrapped else True
-        return False
+        index, wrapped = found
+        self._unfollow()
+        self._place_cursor(index)
+        return None if wrapped else True
 
     def _place_cursor(self, index: int, announce: bool = True, row: int | None = None) -> None:
         if not self._shown:
@@ -409,7 +345,7 @@ class LogView(ScrollView, can_focus=True):
         """Show access lines as time, status, method, path and size only."""
         self.brief = on
         self._cache.clear()
-        self._starts = None
+        self._wrapped.forget()
         self._width = max((cell_len(self._text(line)) for line in self._shown[-500:]), default=0)
         self._fit_size()
         self.refresh()
@@ -427,15 +363,7 @@ class LogView(ScrollView, can_focus=True):
 
     def _text(self, line: LogLine) -> str:
         """The line's body: what follows the pinned node and time."""
-        if self.brief and not line.notice:
-            text = brief(line)
-            clock = _BRIEF_CLOCK.match(text)
-            if clock:  # the pinned time says it already
-                text = text[clock.end() :]
-        else:
-            text = line.text
-        text = text.expandtabs(8)
-        return text + f" …[{line.cut:,} bytes cut]" if line.cut else text
+        return logrow.body(line, self.brief)
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -469,24 +397,9 @@ class LogView(ScrollView, can_focus=True):
 
     def _draw(self, line: LogLine, on_cursor: bool) -> Strip:
         """The whole row: the pinned node and time, then the body unclipped."""
-        body = self._text(line)
         tag = line.source.node.ljust(self._tag_width) + " " if self._tags else ""
-        clock = time.strftime("%H:%M:%S ", time.localtime(line.when))
-        start = len(tag) + CLOCK_WIDTH
-        # The widget's own colours first, under everything else (later spans win).
-        text = Text(tag + clock + body, no_wrap=True, end="")
-        text.stylize(self._base_style())
-        if tag:
-            text.stylize(Style(color=self._tags.get(line.source.node)), 0, len(tag))
-        text.stylize(STYLES["clock"], len(tag), start)
-        level = "notice" if line.notice else severity(line)
-        if level:
-            text.stylize(STYLES[level], start)
-        if line.cut:
-            text.stylize(STYLES["cut"], start + len(body) - len(f" …[{line.cut:,} bytes cut]"))
-        for a, b in spans(self._marks, body):
-            text.stylize(STYLES["match"], start + a, start + b)
-        if on_cursor:
-            text.stylize(STYLES["cursor"])
-        segments = list(text.render(self.app.console))
-        return Strip(segments, text.cell_len)
+        colour = self._tags.get(line.source.node) if tag else None
+        text = logrow.row(
+            line, self._text(line), tag, colour, self._base_style(), self._marks, on_cursor
+        )
+        return Strip(list(text.render(self.app.console)), text.cell_len)

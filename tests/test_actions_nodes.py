@@ -20,12 +20,11 @@ import pytest
 
 from console import cli, node_role
 from console.actions.balancer import plan_drain, plan_maint
-from console.actions.balancer.servers import admin_now
 from console.actions.plan import Plan
 from console.actions.roles import plan_warm
 from console.lab import control, procs
 from console.lab.layout import LabLayout
-from console.probes.haproxy import parse_servers_state, parse_stat
+from console.probes.haproxy import admin_state, parse_servers_state, parse_stat
 from console.state.model import ClusterState
 from tests.support import verdict_parts as parts
 from tests.support.fake_haproxy import FMAINT, FakeContext, FakeHAProxy, run_steps
@@ -56,7 +55,7 @@ def hotspare(lab: LabLayout, *args: str) -> int:
 
 def admin(lab: LabLayout, server: str) -> str:
     states = parse_servers_state(asyncio.run(haproxy(lab, "show servers state site")))
-    return admin_now(states[server])
+    return admin_state(states[server])
 
 
 def records(audit: Path) -> list[dict[str, object]]:

@@ -23,9 +23,8 @@ from typing import Any
 import pytest
 
 from console import cli, node_role
-from console.actions.balancer.servers import admin_now
 from console.lab.layout import LabLayout
-from console.probes.haproxy import parse_servers_state, parse_stat
+from console.probes.haproxy import admin_state, parse_servers_state, parse_stat
 from tests.support.labclient import db, eventually, haproxy, http
 
 WEB = ("web1", "web2", "web3")
@@ -89,12 +88,12 @@ def _servers(lab: LabLayout) -> dict[str, dict[str, str]]:
 
 def _admin(lab: LabLayout) -> dict[str, str]:
     states = parse_servers_state(asyncio.run(haproxy(lab, "show servers state site")))
-    return {name: admin_now(bits) for name, bits in states.items()}
+    return {name: admin_state(bits) for name, bits in states.items()}
 
 
 def _saved_admin(lab: LabLayout) -> dict[str, str]:
     states = parse_servers_state(lab.state_file().read_text())
-    return {name: admin_now(bits) for name, bits in states.items()}
+    return {name: admin_state(bits) for name, bits in states.items()}
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

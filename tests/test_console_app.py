@@ -12,9 +12,10 @@ from console.actions import catalog
 from console.authority import Authority, ObserverRefused
 from screens import keys
 from screens.action import ActionScreen
-from screens.app import HotspareApp, palette_names
+from screens.app import HotspareApp
 from screens.detail import BoxScreen
 from screens.help import HelpScreen
+from screens.palette import palette_names
 from screens.panels import BalancerPanel, Banner, NodesPanel, Panel, ReplicasPanel, Timeline
 from tests.support.console_parts import RecordingApp, console_app
 from tests.support.verdict_parts import INV, box, cluster_state, server

@@ -22,7 +22,7 @@ from console.actions.plan import Check, Plan
 from console.actions.roles import hot_warm
 from console.actions.site import steps as site_steps
 from console.lab.layout import LabLayout
-from console.probes.haproxy import parse_servers_state, parse_stat
+from console.probes.haproxy import admin_state, parse_servers_state, parse_stat
 from tests.support import verdict_parts as parts
 from tests.support.fake_haproxy import CMAINT, FMAINT, IMAINT, FakeContext, FakeHAProxy, run_steps
 from tests.support.labclient import eventually, haproxy, hotspare
@@ -59,7 +59,7 @@ def _all_ok(done: list[tuple[str, Check, str]]) -> dict[str, str]:
     ],
 )
 def test_admin_bits_read_as_haproxy_acts_on_them(bits: int, state: str) -> None:
-    assert servers.admin_now(bits) == state
+    assert admin_state(bits) == state
 
 
 # --- the balancer's actions on the fake HAProxy -------------------------------------------

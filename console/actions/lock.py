@@ -26,7 +26,7 @@ from console.actions.audit import operator
 from console.actions.context import Context
 from console.probes import lock as found
 from console.ssh import BoxError
-from console.state.lock import ActionLock
+from console.state.lock import ActionLock, this_console
 from console.text import one_line, printable
 
 HELD = 75  # the lock names another run
@@ -167,7 +167,7 @@ def record(
     action: str, target: str, command: str, steps: int, nexts: list[dict[str, str]]
 ) -> dict[str, Any]:
     """What the lock says about a run that begins now (NEXTS: what would finish it)."""
-    host, pid = found.me()
+    host, pid = this_console()
     return {
         "who": who(),
         "host": host,

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from console.actions import lock
@@ -174,7 +174,7 @@ def _refused(plan: Plan, why: str, audit: AuditLog, run: str = "") -> Outcome:
     try:
         audit.append({"event": "outcome", **outcome.as_dict()})
     except OSError as exc:
-        return Outcome("refused", plan, (), why, run=outcome.run, audit_problem=_cannot(audit, exc))
+        return replace(outcome, audit_problem=_cannot(audit, exc))
     return outcome
 
 
@@ -193,7 +193,9 @@ async def _audited(
     run = holding.run if holding is not None else _run_id()
     head = {"run": run, "action": plan.action, "target": plan.target}
     try:
-        audit.append({"event": "intent", **head, "command": request.command, **_plan(plan)})
+        audit.append(
+            {"event": "intent", **head, "command": request.command, "plan": plan.as_dict()}
+        )
     except OSError as exc:
         why = f"{_cannot(audit, exc)}; nothing changed (fix it, or set $HOTSPARE_AUDIT)"
         return Outcome("refused", plan, (), why, run=run, audit_problem=why)
@@ -202,21 +204,8 @@ async def _audited(
     record = {"event": "outcome", **outcome.as_dict()}
     journal.append(record)
     if journal.problem is not None:
-        return Outcome(
-            outcome.status,
-            plan,
-            outcome.results,
-            outcome.reason,
-            outcome.undone,
-            outcome.cleanup,
-            run,
-            journal.problem,
-        )
+        return replace(outcome, audit_problem=journal.problem)
     return outcome
-
-
-def _plan(plan: Plan) -> dict[str, Any]:
-    return {"plan": plan.as_dict()}
 
 
 class _Journal:

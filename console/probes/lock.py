@@ -11,17 +11,15 @@ the last heartbeat is measured by one clock whatever the consoles' clocks say.
 from __future__ import annotations
 
 import json
-import os
 import posixpath
 import shlex
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from console.inventory import Inventory
-from console.state.lock import ActionLock, Next
+from console.state.lock import ActionLock, Next, this_console
 from console.text import printable
 
 LOCK_NAME = "hotspare-action.lock"
@@ -117,7 +115,7 @@ def _from_record(run: str, record: dict[str, Any], age: float) -> ActionLock:
 
 def _judged(lock: ActionLock, pid_start: str) -> ActionLock:
     """Gone: its process on this machine has ended (or is another one now), or it is silent."""
-    if lock.host == socket.gethostname() and lock.pid > 0:
+    if lock.host == this_console()[0] and lock.pid > 0:
         started = process_start(lock.pid)
         if started is None or (pid_start and started != pid_start):
             return replace(lock, gone=f"process {lock.pid} on {lock.host} has ended")
@@ -134,11 +132,6 @@ def process_start(pid: int) -> str | None:
     except (OSError, IndexError):
         return None
     return fields[19] if len(fields) > 19 else None
-
-
-def me() -> tuple[str, int]:
-    """This console's host and pid, as a lock names them."""
-    return socket.gethostname(), os.getpid()
 
 
 async def read(ask: Callable[[str], Awaitable[str]], path: str) -> ActionLock | None:

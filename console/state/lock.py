@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def this_console() -> tuple[str, int]:
+    """This console's host and pid, as a lock names them."""
+    return socket.gethostname(), os.getpid()
+
+
 @dataclass(frozen=True)
 class Next:
     """A command that is accepted while the lock is left by an interrupted action.
@@ -73,7 +78,7 @@ class ActionLock:
 
     def mine(self) -> bool:
         """Whether this very process holds it (a snapshot may show a run that has ended since)."""
-        return self.host == socket.gethostname() and self.pid == os.getpid()
+        return (self.host, self.pid) == this_console()
 
     @property
     def what(self) -> str:

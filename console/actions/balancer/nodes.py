@@ -21,7 +21,7 @@ from console.actions.context import Context
 from console.actions.plan import Check, Plan, Probe, Step, poll
 from console.errors import ActionError
 from console.inventory import Inventory, WebNode
-from console.probes.haproxy import parse_servers_state
+from console.probes.haproxy import admin_state, parse_servers_state
 from console.ssh import BoxError
 from console.state.model import ClusterState
 
@@ -57,7 +57,7 @@ def also_pre(step: Step, probe: Probe) -> Step:
 def _state_probe(node: WebNode, wanted: str) -> Probe:
     async def probe(ctx: Context) -> Check:
         bits = await servers.bits_of(ctx, node.server)
-        now = servers.admin_now(bits)
+        now = admin_state(bits)
         if now != wanted:
             return Check(False, f"{node.server} is {now.upper()}, not {wanted.upper()}")
         note = servers.configured_off(bits, node) if wanted == "ready" else ""
@@ -77,7 +77,7 @@ def _set_state(node: WebNode, name: str, wanted: str, box: str) -> Step:
 
     async def act(ctx: Context) -> str:
         bits = await servers.bits_of(ctx, node.server)
-        now = servers.admin_now(bits)
+        now = admin_state(bits)
         found[:] = [now] if _holds(now, wanted) else []
         if found:
             return f"already {now.upper()}; nothing sent"
@@ -168,7 +168,7 @@ def save_states(inv: Inventory, node: WebNode) -> Step:
         if key not in saved:
             return Check(False, f"{path} has no line for {node.server}")
         bits, weight = saved[key]
-        said = f"{path} has {node.server} {servers.admin_now(bits).upper()}, weight {weight}"
+        said = f"{path} has {node.server} {admin_state(bits).upper()}, weight {weight}"
         if saved[key] != now.get(key):
             return Check(False, f"{said}; HAProxy has admin bits and weight {now.get(key)}")
         return Check(True, f"{said}, as HAProxy has" + (" (already saved)" if kept[0] else ""))

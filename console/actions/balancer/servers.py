@@ -28,8 +28,6 @@ from console.probes.haproxy import (
 )
 from console.state.model import AdminState, ClusterState
 
-admin_now = admin_state  # srv_admin_state bits as HAProxy acts on them (maint wins)
-
 
 def backend(inv: Inventory) -> str:
     """The balancer's backend. Raises ActionError when cluster.yaml declares no balancer."""
@@ -70,7 +68,7 @@ async def bits_of(ctx: Context, server: str) -> int:
 
 async def admin_of(ctx: Context, server: str) -> AdminState:
     """The server's admin state now: ready, drain or maint."""
-    return admin_now(await bits_of(ctx, server))
+    return admin_state(await bits_of(ctx, server))
 
 
 async def weight_of(ctx: Context, server: str) -> int:
