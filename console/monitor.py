@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from console.inventory import Database, Inventory
 from console.probes import lock as lock_probe
+from console.probes import runbook as runbook_probe
 from console.probes import sshd as sshd_probe
 from console.probes.haproxy import BalancerProbeError, probe_balancer
 from console.probes.node import probe_node
@@ -34,6 +35,7 @@ from console.ssh import BoxError, BoxLink, RemoteFailed
 from console.state import model
 from console.state.lock import ActionLock
 from console.state.patroni import PatroniView
+from console.state.runbook import Runbook
 from console.state.verdicts import action_alarms, judge
 
 if TYPE_CHECKING:
@@ -107,6 +109,9 @@ class Monitor:
         self._patroni_failed: set[str] = set()
         self._lock_at = lock_probe.where(inv)
         self._lock: ActionLock | None = None
+        self._runbook_at = runbook_probe.where(inv)
+        self._runbook: Runbook | None = None
+        self._runbook_stamp = ""
 
     # One refresh --------------------------------------------------------------
 
@@ -211,11 +216,21 @@ class Monitor:
         )
 
     async def _probe_lock(self, box: str, path: str) -> None:
-        """The cluster's action lock: which action runs, or was interrupted."""
+        """The cluster's action lock (which action runs, or was interrupted), and the runbook."""
         shell = await self.links[box].shell()
-        self._lock = await lock_probe.read(
-            lambda command: shell.ask(command, self.probe_timeout), path
-        )
+        place = self._runbook_at
+        if place is None:
+            self._lock = await lock_probe.read(
+                lambda command: shell.ask(command, self.probe_timeout), path
+            )
+            return
+        command = runbook_probe.read_command(place, self._runbook_stamp)
+        read = runbook_probe.parse(await shell.ask(command, self.probe_timeout))
+        self._lock = lock_probe.parse(read.lock_text)
+        if not read.unchanged:
+            self._runbook = read.runbook
+            self._runbook_stamp = read.stamp if read.runbook is not None else ""
+        self._runbook = runbook_probe.with_request(self._runbook, read.request)
 
     def _patroni_reader(self) -> str | None:
         """The box that reads Patroni's view: the first database box whose Patroni answers.
@@ -317,6 +332,7 @@ class Monitor:
             alarms=alarms,
             patroni=self._patroni_view(now),
             action=self._lock,
+            runbook=self._runbook.judged(self._lock) if self._runbook is not None else None,
         )
 
     def _patroni_view(self, now: float) -> PatroniView | None:

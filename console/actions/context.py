@@ -32,6 +32,7 @@ SQL_TIMEOUT = 5.0
 RUN_TIMEOUT = 15.0
 RUN_MARGIN = 5.0  # what a command bounded by its own timeout (curl's) may take beyond it
 FILE_TIMEOUT = 10.0
+MIGRATION_TIMEOUT = 300.0
 
 
 class Context:
@@ -127,6 +128,42 @@ class Context:
         except dbconn.FAILURES as exc:
             said = dbconn.first_line(exc)
             raise ActionError(f"{db.name}: {statement!r} failed: {said}") from exc
+
+    async def transaction(
+        self,
+        db: Database,
+        script: str,
+        then: tuple[str, tuple[Any, ...]] | None = None,
+        atomic: bool = True,
+        timeout: float = MIGRATION_TIMEOUT,
+    ) -> None:
+        """SCRIPT (one or more statements) on DB, then THEN's statement with its parameters.
+
+        ATOMIC: both inside one transaction, committed together or not at all;
+        otherwise SCRIPT on its own (a statement PostgreSQL refuses to run in a
+        transaction block, such as CREATE INDEX CONCURRENTLY), then THEN.
+        """
+        from console import dbconn
+
+        if self._pg is None:
+            self._pg = dbconn.Connections(self.links, SQL_TIMEOUT)
+
+        async def execute(conn: Any) -> None:
+            async def both() -> None:
+                await conn.execute(script.encode())
+                if then is not None:
+                    await conn.execute(then[0].encode(), then[1])
+
+            if atomic:
+                async with conn.transaction():
+                    await asyncio.wait_for(both(), timeout)
+            else:
+                await asyncio.wait_for(both(), timeout)
+
+        try:
+            await self._pg.use(db, execute)
+        except dbconn.FAILURES as exc:
+            raise ActionError(f"{db.name}: {dbconn.first_line(exc)}") from exc
 
     async def forget(self, db: Database) -> None:
         """Close the connection to DB: its server is being stopped or started."""

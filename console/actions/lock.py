@@ -44,7 +44,7 @@ class LockRefused(Exception):
         self.holder = holder
 
 
-def _guarded(path: str, body: str) -> str:
+def guarded(path: str, body: str) -> str:
     guard = shlex.quote(path + ".guard")
     return (
         f"exec 9>>{guard} && flock -w {GUARD_WAIT} 9 || "
@@ -73,12 +73,12 @@ def take_command(path: str, run: str, record: dict[str, Any], replacing: str | N
         f'if [ -e {quoted} ] && [ "$(head -n1 {quoted})" != {expected} ]; then '
         f"{found.read_command(path)}; exit {HELD}; fi\n{_write(path, run, record)}"
     )
-    return _guarded(path, body)
+    return guarded(path, body)
 
 
 def if_mine(path: str, run: str, then: str) -> str:
     quoted = shlex.quote(path)
-    return _guarded(
+    return guarded(
         path,
         f'if [ "$(head -n1 {quoted} 2>/dev/null)" != {_first_line(run)} ]; then '
         f"{found.read_command(path)}; exit {LOST}; fi\n{then}",
@@ -106,18 +106,39 @@ class Holding:
     _beat: asyncio.Task[None] | None = None
     lost: str | None = None
 
-    async def at_step(self, ctx: Context, n: int, title: str, nexts: list[dict[str, str]]) -> None:
+    async def at_step(
+        self, ctx: Context, n: int, title: str, nexts: list[dict[str, str]], then: str = ""
+    ) -> str:
         """Record that step N (TITLE) begins, with what would finish or undo the run there.
+
+        THEN: shell commands run in the same call, still under the guard and only
+        while the lock is this run's; what they print is returned.
 
         Raises:
             LockRefused: the lock no longer names this run (someone took it over).
         """
         self.record.update(step=n, title=title, next=nexts)
-        await self._rewrite(ctx)
+        return await self._rewrite(ctx, then)
 
-    async def _rewrite(self, ctx: Context) -> None:
+    async def leave(self, ctx: Context, stopped: str, nexts: list[dict[str, str]]) -> str | None:
+        """Stop here but keep the lock: a paused or halted runbook's, marked STOPPED.
+
+        Other consoles then see it as not running (nothing beats) and accept only
+        NEXTS; the problem, or None.
+        """
+        await self._stop_beating()
+        self.record.update(stopped=stopped, next=nexts)
+        try:
+            await self._rewrite(ctx)
+        except (BoxError, LockRefused) as exc:
+            return f"the action lock {self.path} on {self.box} was not marked {stopped}: {exc}"
+        self.lost = "left"  # release() leaves it as it is
+        return None
+
+    async def _rewrite(self, ctx: Context, then: str = "") -> str:
         async with self._writing:
-            command = if_mine(self.path, self.run, _write(self.path, self.run, self.record))
+            body = _write(self.path, self.run, self.record) + (f"\n{then}" if then else "")
+            command = if_mine(self.path, self.run, body)
             result = await ctx.run(self.box, command, CALL_TIMEOUT)
         if result.exit_status == LOST:
             now = found.parse(result.stdout)
@@ -130,6 +151,7 @@ class Holding:
         if result.exit_status != 0:
             said = one_line(result.stdout or result.stderr, 200)
             raise BoxError(self.box, f"cannot rewrite {self.path}: {said}")
+        return result.stdout
 
     def beat(self, ctx: Context) -> None:
         """Rewrite the lock every HEARTBEAT s until released, so others see this run is alive."""
@@ -142,12 +164,16 @@ class Holding:
 
         self._beat = asyncio.create_task(loop(), name="action-lock-heartbeat")
 
-    async def release(self, ctx: Context) -> str | None:
-        """Remove the lock if it still names this run; the problem, or None."""
+    async def _stop_beating(self) -> None:
         if self._beat is not None:
             self._beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._beat
+            self._beat = None
+
+    async def release(self, ctx: Context) -> str | None:
+        """Remove the lock if it still names this run; the problem, or None."""
+        await self._stop_beating()
         if self.lost is not None:
             return None
         quoted = shlex.quote(self.path)

@@ -42,7 +42,7 @@ from console.state.lock import ActionLock, Next
 
 FRESH_READ = 6.0  # seconds the read under the lock may take; a box slower than that is stale
 
-Status = Literal["done", "failed", "refused"]
+Status = Literal["done", "failed", "refused", "paused"]
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ async def _steps(
                 results.append(result)
                 status, left = "failed", f"stopped before step {n} ({step.title}): {lost}"
                 break
-        result = await _one(step, ctx)
+        result = await one(step, ctx)
         results.append(result)
         journal.append({"event": "step", "step": n, "steps": total, **result.as_dict()})
         ctx.say(f"{n}/{total} {'ok' if result.ok else 'FAILED'}: {result.check}")
@@ -259,7 +259,7 @@ async def _steps(
     cleanup = []
     for step in plan.always:
         ctx.say(f"finally: {step.title}")
-        cleanup.append(await _one(step, ctx))
+        cleanup.append(await one(step, ctx))
         ctx.say(f"finally {'ok' if cleanup[-1].ok else 'FAILED'}: {cleanup[-1].check}")
     run = holding.run if holding is not None else str(journal.head["run"])
     return Outcome(status, plan, tuple(results), left, undone, tuple(cleanup), run)
@@ -289,7 +289,7 @@ async def _undo(done: tuple[Step, ...], ctx: Context) -> tuple[StepResult, ...]:
     for step in reversed(done):
         if step.undo is not None:
             ctx.say(f"putting back: {step.undo.title}")
-            results.append(await _one(step.undo, ctx))
+            results.append(await one(step.undo, ctx))
             ctx.say(f"put back {'ok' if results[-1].ok else 'FAILED'}: {results[-1].check}")
     return tuple(results)
 
@@ -312,7 +312,7 @@ def _after_failure(
     return said
 
 
-async def _one(step: Step, ctx: Context) -> StepResult:
+async def one(step: Step, ctx: Context) -> StepResult:
     started = time.monotonic()
     answer = ""
     try:

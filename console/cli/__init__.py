@@ -15,7 +15,18 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from console.cli import actions, audit, clusters, completion, config, lab, logs, status, trust
+from console.cli import (
+    actions,
+    audit,
+    clusters,
+    completion,
+    config,
+    lab,
+    logs,
+    status,
+    trust,
+    upgrade,
+)
 from console.cli.clusters import CLUSTER_ENV, cluster_path
 from console.cli.config import load_inventory
 from console.cli.options import CommandParser, VersionAction, add_global_options, usage_exit
@@ -43,6 +54,7 @@ def build_parser(extend: Extend | None = None) -> argparse.ArgumentParser:
     logs.add_parser(commands, load_inventory)
     actions.add_parsers(commands, load_inventory)
     audit.add_parser(commands, load_inventory)
+    upgrade.add_parser(commands, load_inventory)
     lab.add_parser(commands)
     clusters.add_parser(commands)
     completion.add_parser(commands, parser)

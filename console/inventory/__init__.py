@@ -7,7 +7,7 @@ of plain text. The file format is described in docs/inventory.md.
 
 from .errors import InventoryError, Problem
 from .loader import load
-from .model import Balancer, Box, Database, Environment, Hooks, Inventory, WebNode
+from .model import Balancer, Box, Database, Environment, Hooks, Inventory, Upgrade, WebNode
 from .summary import summary
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Inventory",
     "InventoryError",
     "Problem",
+    "Upgrade",
     "WebNode",
     "load",
     "summary",

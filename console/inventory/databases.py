@@ -132,6 +132,8 @@ def read_hooks(rep: Reporter, top: Mapping[str, tuple[Node, Node]]) -> Hooks | N
     keys = {
         "after_role_change": Key(optional(command)),
         "after_scheduler_move": Key(optional(command)),
+        "upgrade": Key(optional(command)),
+        "restart": Key(optional(command)),
     }
     node = section(rep, top, "hooks", "a mapping of hook names to shell commands")
     if node is None:

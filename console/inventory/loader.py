@@ -15,6 +15,7 @@ from .errors import InventoryError
 from .fields import colour, flag, name, text
 from .model import Environment, Inventory
 from .sections import Key, as_mapping, merge, read_keys
+from .upgrade import read_upgrade
 from .web import read_balancer, read_web_nodes
 from .yamltree import (
     Node,
@@ -39,6 +40,7 @@ _SECTION_NAMES = (
     "database_defaults",
     "databases",
     "hooks",
+    "upgrade",
 )
 _REQUIRED = ("version", "cluster", "boxes")
 
@@ -87,7 +89,8 @@ def _load(path: Path, rep: Reporter) -> Inventory | None:
     web_nodes = read_web_nodes(rep, top, names, by_name)
     databases = read_databases(rep, top, names, path.parent)
     hooks = read_hooks(rep, top)
-    if rep or version is None or cluster is None or hooks is None:
+    upgrade = read_upgrade(rep, top)
+    if rep or version is None or cluster is None or hooks is None or upgrade is None:
         return None
     return Inventory(
         path=path,
@@ -99,6 +102,7 @@ def _load(path: Path, rep: Reporter) -> Inventory | None:
         web_nodes=web_nodes,
         databases=databases,
         hooks=hooks,
+        upgrade=upgrade,
     )
 
 

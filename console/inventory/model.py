@@ -66,6 +66,10 @@ class WebNode:
 
     ``access_log`` still contains ``{role}`` so that the hot and the warm log
     of the same node have different names; ``access_log_for`` fills it in.
+    ``releases`` is the directory holding one directory per release and the
+    ``current`` link to the one the site runs; ``version_url`` answers with
+    the release the running site was started from. Both are optional: a node
+    without them can be upgraded, but hotspare cannot show its release.
     """
 
     name: str
@@ -78,6 +82,8 @@ class WebNode:
     error_log: str
     role_file: str
     pid_file: str | None
+    releases: str | None = None
+    version_url: str | None = None
 
     def access_log_for(self, role: str) -> str:
         """Return the access log path this node writes while in ``role``."""
@@ -119,6 +125,28 @@ class Hooks:
 
     after_role_change: str | None
     after_scheduler_move: str | None
+    upgrade: str | None = None
+    restart: str | None = None
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """How an upgrade treats the site (the ``upgrade`` section).
+
+    Attributes:
+        min_ready: never fewer ready servers than this during a roll; None:
+            all of today's ready servers but one.
+        smoke: URLs fetched from the balancer's box straight to a node
+            ({node}, {address}) before it takes traffic again.
+        soak: seconds a node is watched for 5xx answers and failed health
+            checks once back in the balancer.
+        check_timeout: seconds a restarted node has to answer its health URL.
+    """
+
+    min_ready: int | None = None
+    smoke: tuple[str, ...] = ()
+    soak: float = 30.0
+    check_timeout: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +162,7 @@ class Inventory:
     web_nodes: tuple[WebNode, ...]
     databases: tuple[Database, ...]
     hooks: Hooks
+    upgrade: Upgrade = Upgrade()
 
     def box(self, name: str) -> Box:
         """Return the box called ``name``; raise KeyError if there is none."""

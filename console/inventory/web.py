@@ -86,6 +86,8 @@ def web_keys(where: str) -> dict[str, Key]:
         "error_log": Key(require(path(), lambda v: "{node}" in v, _ERROR_LOG_RULE), required=True),
         "role_file": Key(path(), required=True),
         "pid_file": Key(optional(path())),
+        "releases": Key(optional(path())),
+        "version_url": Key(optional(placeholders(_EXPANDED, http_url))),
     }
 
 
@@ -156,10 +158,18 @@ def _expand(values: dict[str, Any], node_name: str, address: str) -> dict[str, A
     # An IPv6 address needs brackets inside a URL.
     url_address = f"[{address}]" if ":" in address else address
     expanded = dict(values)
-    for key in ("health_url", "access_log", "error_log", "role_file", "pid_file"):
+    for key in (
+        "health_url",
+        "version_url",
+        "access_log",
+        "error_log",
+        "role_file",
+        "pid_file",
+        "releases",
+    ):
         value = values[key]
         if value is not None:
-            fill = url_address if key == "health_url" else address
+            fill = url_address if key.endswith("_url") else address
             expanded[key] = value.replace("{node}", node_name).replace("{address}", fill)
     return expanded
 

@@ -110,11 +110,15 @@ def _from_record(run: str, record: dict[str, Any], age: float) -> ActionLock:
         age=age,
         next=nexts,
         memo=memo if isinstance(memo, dict) else None,
+        stopped=text("stopped", "") if record.get("stopped") in ("paused", "halted") else "",
     )
 
 
 def _judged(lock: ActionLock, pid_start: str) -> ActionLock:
-    """Gone: its process on this machine has ended (or is another one now), or it is silent."""
+    """Gone: stopped on purpose, its process on this machine has ended (or is another one
+    now), or it is silent."""
+    if lock.stopped:
+        return replace(lock, gone=f"{lock.stopped} on purpose; its runbook waits")
     if lock.host == this_console()[0] and lock.pid > 0:
         started = process_start(lock.pid)
         if started is None or (pid_start and started != pid_start):

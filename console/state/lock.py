@@ -58,6 +58,8 @@ class ActionLock:
         gone: why the holder is taken to be gone, or None while it runs.
         next: what may be run to finish or undo it, in the order to try.
         memo: what the plan needs to resume (the old primary, the mode it set).
+        stopped: "paused" or "halted" when a runbook stopped on purpose and kept
+            the lock (it counts as gone: only its ways out may take it over).
     """
 
     id: str
@@ -75,6 +77,7 @@ class ActionLock:
     gone: str | None = None
     next: tuple[Next, ...] = ()
     memo: Mapping[str, Any] | None = None
+    stopped: str = ""
 
     def mine(self) -> bool:
         """Whether this very process holds it (a snapshot may show a run that has ended since)."""
@@ -93,9 +96,11 @@ class ActionLock:
     def describe(self) -> str:
         """One line: what, where it is, who, since when, and whether it still runs."""
         since = time.strftime("%H:%M:%S", time.localtime(self.since))
-        said = f"{self.what} {'interrupted at' if self.gone else 'running:'} {self.at()}"
+        how = "running:" if not self.gone else "interrupted at"
+        how = f"{self.stopped} at" if self.stopped else how
+        said = f"{self.what} {how} {self.at()}"
         said += f" by {self.who} pid {self.pid} since {since}"
-        if self.gone:
+        if self.gone and not self.stopped:
             said += f" ({self.gone})"
         return said
 
@@ -123,5 +128,6 @@ class ActionLock:
             "age": round(self.age, 1),
             "running": self.gone is None,
             "gone": self.gone,
+            "stopped": self.stopped,
             "next": [n.as_dict() for n in self.next],
         }

@@ -19,6 +19,7 @@ from typing import Literal
 
 from console.state.lock import ActionLock
 from console.state.patroni import PatroniView
+from console.state.runbook import Runbook
 
 SCHEMA_VERSION = 1
 
@@ -142,6 +143,10 @@ class NodeState:
     Fields are None when the probe could not tell (file missing, no curl).
     access_logs and error_logs list the node's files under its naming scheme,
     newest first: the first is the one being written now.
+    release is the release the running site says it was started from (its
+    version_url); selected_release the one its releases/current link names,
+    which the site runs after its next restart. Both None when cluster.yaml
+    declares no version_url / releases, or the probe could not tell.
     """
 
     name: str
@@ -163,6 +168,8 @@ class NodeState:
     disk_used_pct: float | None
     access_logs: tuple[LogFile, ...]
     error_logs: tuple[LogFile, ...]
+    release: str | None = None
+    selected_release: str | None = None
 
 
 def unknown_node(
@@ -345,6 +352,7 @@ class ClusterState:
     ``patroni`` is Patroni's own view, read only when cluster.yaml says
     Patroni manages the databases; None otherwise. ``action`` is the
     cluster's action lock: the action running or interrupted, or None.
+    ``runbook`` is the last runbook (an upgrade), whatever its state, or None.
     """
 
     cluster: str
@@ -359,6 +367,7 @@ class ClusterState:
     alarms: tuple[Alarm, ...]
     patroni: PatroniView | None = None
     action: ActionLock | None = None
+    runbook: Runbook | None = None
 
     def freshness(self, box: str) -> BoxFreshness | None:
         """The freshness record of BOX, if the snapshot has one."""

@@ -1,0 +1,205 @@
+"""`hotspare upgrade`: the rolling upgrade as one runbook, and its status, pause, resume,
+abort and rollback.
+
+Like every action: --dry-run prints the plan and changes nothing, --yes
+answers the y/N prompt, --confirm R types what must be typed (the release,
+for `rolling`), --json prints the plan or the outcome as JSON. Exit status:
+0 done (or paused, or planned with --dry-run), 1 halted at a failed check
+(the output says where the site was left and the ways on), 2 bad input,
+3 refused. Progress goes to stderr, the result to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from console.cli.config import Load
+from console.errors import ActionError, Exit
+
+if TYPE_CHECKING:
+    from console.inventory import Inventory
+    from console.state.runbook import Runbook
+
+SCHEMA = "hotspare.upgrade/1"
+PLAN_DEADLINE = 8.0
+HELP = {
+    "rolling": "upgrade the web nodes to a release one at a time, the site up throughout",
+    "status": "where the last upgrade stands: each stage, its steps, and how it ended",
+    "pause": "ask the running upgrade to stop before its next step (it keeps the lock)",
+    "resume": "carry on a paused, halted or interrupted upgrade from its first step not done",
+    "abort": "stop the running upgrade, then return the nodes it moved (a rollback)",
+    "rollback": "return the nodes the last upgrade moved to the release each had, one at a time",
+}
+
+
+def add_parser(commands: Any, load: Load) -> None:
+    """Add `upgrade` and its verbs to COMMANDS."""
+    upgrade = commands.add_parser("upgrade", help="upgrades without downtime: the rolling upgrade")
+    verbs = upgrade.add_subparsers(dest="upgrade_verb", required=True, metavar="|".join(HELP))
+    for verb, text in HELP.items():
+        parser = verbs.add_parser(
+            verb, help=text, description=f"{text}. " + __doc__.split("\n\n")[1]
+        )
+        if verb == "rolling":
+            parser.add_argument(
+                "--release", required=True, metavar="R", help="the release to move to"
+            )
+            parser.add_argument(
+                "--nodes", metavar="A,B", help="only these nodes (default: every web node)"
+            )
+            parser.add_argument(
+                "--soak",
+                type=float,
+                metavar="S",
+                help="seconds to watch each node back in (default: cluster.yaml's)",
+            )
+            parser.add_argument(
+                "--min-ready",
+                type=int,
+                metavar="N",
+                help="never fewer servers taking traffic (default: all but one)",
+            )
+        if verb == "status":
+            parser.add_argument(
+                "--json", action="store_true", help=f"the runbook as JSON ({SCHEMA})"
+            )
+            parser.set_defaults(run=lambda args: _status(args, load))
+            continue
+        parser.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
+        parser.add_argument("--yes", "-y", action="store_true", help="no y/N prompt (for scripts)")
+        parser.add_argument(
+            "--confirm", metavar="R", help="what must be typed: the release, for rolling"
+        )
+        parser.add_argument(
+            "--json", action="store_true", help=f"the plan or outcome as JSON ({SCHEMA})"
+        )
+        parser.set_defaults(run=lambda args, verb=verb: _run(args, load, verb))
+
+
+def _run(args: argparse.Namespace, load: Load, verb: str) -> int:
+    inv = load(args)
+    if inv is None:
+        return Exit.USAGE
+    try:
+        return asyncio.run(_plan_and_run(inv, args, verb))
+    except ActionError as exc:
+        print(f"hotspare upgrade {verb}: {exc}", file=sys.stderr)
+        return exc.exit
+
+
+async def _plan_and_run(inv: Inventory, args: argparse.Namespace, verb: str) -> int:
+    from console.actions.audit import AuditLog, default_path
+    from console.actions.context import Context
+    from console.cli.actions import _authority, _confirmation, summary
+    from console.monitor import Monitor
+    from console.runbook import commands
+
+    monitor = Monitor(inv)
+    ctx = Context(monitor, say=lambda text: print(f"  {text}", file=sys.stderr, flush=True))
+    audit = AuditLog(default_path(inv), inv.name)
+    nodes = (
+        [n.strip() for n in args.nodes.split(",") if n.strip()]
+        if getattr(args, "nodes", None)
+        else None
+    )
+    try:
+        state = await monitor.once(PLAN_DEADLINE)
+        proposal = await commands.propose(
+            ctx,
+            state,
+            verb,
+            getattr(args, "release", None),
+            nodes,
+            getattr(args, "soak", None),
+            getattr(args, "min_ready", None),
+        )
+        plan = proposal.plan
+        if args.dry_run:
+            record = {"schema": SCHEMA, "dry_run": True, "plan": plan.as_dict()}
+            if proposal.runbook is not None:
+                record["runbook"] = proposal.runbook.as_dict()
+            _show(args, record, plan.describe())
+            return Exit.REFUSED if plan.refusals else Exit.OK
+        authority = _authority(inv, args)
+        typed, approved = _confirmation(plan, args, authority)
+        outcome = await commands.carry_out(proposal, ctx, authority, audit, typed, approved)
+    finally:
+        await ctx.close()
+        await monitor.close()
+    _show(args, {"schema": SCHEMA, **outcome.as_dict()}, summary(outcome))
+    return {"done": Exit.OK, "paused": Exit.OK, "failed": Exit.FAILED, "refused": Exit.REFUSED}[
+        outcome.status
+    ]
+
+
+def _status(args: argparse.Namespace, load: Load) -> int:
+    inv = load(args)
+    if inv is None:
+        return Exit.USAGE
+    try:
+        runbook = asyncio.run(_read(inv))
+    except ActionError as exc:
+        print(f"hotspare upgrade status: {exc}", file=sys.stderr)
+        return exc.exit
+    if args.json:
+        print(
+            json.dumps(
+                {"schema": SCHEMA, "runbook": runbook.as_dict() if runbook else None}, indent=2
+            )
+        )
+    else:
+        print(render(runbook))
+    return Exit.OK
+
+
+async def _read(inv: Inventory) -> Runbook | None:
+    from console.actions.context import Context
+    from console.monitor import Monitor
+    from console.runbook import store
+    from console.ssh import BoxError
+
+    monitor = Monitor(inv)
+    ctx = Context(monitor)
+    try:
+        _, runbook = await store.load(ctx)
+    except BoxError as exc:
+        raise ActionError(f"cannot read the runbook's record: {exc.reason}") from exc
+    finally:
+        await monitor.close()
+    return runbook
+
+
+def render(runbook: Runbook | None) -> str:
+    """The runbook as text: how it stands, then each stage and its steps' results."""
+    if runbook is None:
+        return "no upgrade has been run on this cluster (no runbook record beside the action lock)"
+    import time
+
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(runbook.since))
+    lines = [
+        f"{runbook.banner()}: {runbook.describe()}",
+        f"  started {since} by {runbook.who}: {runbook.command}",
+    ]
+    if runbook.request:
+        lines.append(f"  asked to {runbook.request}: the runner takes it up before its next step")
+    for n, stage in enumerate(runbook.stages, 1):
+        mark = {"done": "done", "running": "....", "failed": "FAIL", "pending": "    "}[
+            stage.status
+        ]
+        lines.append(f"  [{mark}] {n}. {stage.title}")
+        for m in stage.marks:
+            lines.append(f"           {'ok  ' if m.ok else 'FAIL'} {m.title}: {m.check}")
+    if runbook.state in ("halted", "paused", "interrupted"):
+        lines.append(
+            "  ways on: hotspare upgrade resume"
+            + (", or hotspare upgrade rollback" if runbook.kind != "rollback" else "")
+        )
+    return "\n".join(lines)
+
+
+def _show(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
+    print(json.dumps(record, indent=2) if args.json else text)

@@ -1,0 +1,383 @@
+"""The upgrade commands, front-end neutral: what each would do (a plan to read), then doing it.
+
+`propose` reads the site and the runbook's record and returns a Proposal:
+the whole runbook as one plan (every stage's steps, built from the
+snapshot), its refusals and what must be typed. `carry_out` runs it the way
+every action runs: refused for an observer or without the confirmation,
+then under the cluster's action lock, judged again on a fresh read, the
+intent audited before anything changes, each step audited as it ends.
+
+- rolling: a new runbook; refused while another one is open.
+- resume: the open runbook (paused, halted or interrupted) from where it stands.
+- rollback: a runbook returning the nodes an upgrade moved; an open rollback resumes.
+- pause: a request the running runbook takes up before its next step.
+- abort: a request while it runs (it stops, then rolls back); once stopped, a rollback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from console.actions import lock
+from console.actions.audit import AuditLog
+from console.actions.context import Context
+from console.actions.plan import Check, Plan, Step
+from console.actions.runner import Outcome, StepResult, refusal
+from console.authority import Authority
+from console.errors import ActionError
+from console.runbook import engine, migrate, rolling, store
+from console.runbook.node import check_release
+from console.ssh import BoxError
+from console.state.lock import ActionLock
+from console.state.model import ClusterState
+from console.state.runbook import Runbook
+
+AGAIN = "judged again under the lock"
+VERBS = ("rolling", "resume", "rollback", "pause", "abort")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What an upgrade command would do.
+
+    Attributes:
+        verb: one of VERBS.
+        command: the command line that asks for it again.
+        plan: the whole of it, to read before saying yes.
+        runbook: the runbook it runs (new, stored, or a rollback), or None.
+        request: "pause" or "abort" when it only asks the running runbook.
+    """
+
+    verb: str
+    command: str
+    plan: Plan
+    runbook: Runbook | None = None
+    request: str = ""
+
+
+def command_line(
+    verb: str,
+    release: str | None,
+    nodes: Sequence[str] | None,
+    soak: float | None,
+    least: int | None,
+) -> str:
+    words = ["hotspare", "upgrade", verb]
+    if release:
+        words += ["--release", release]
+    if nodes:
+        words += ["--nodes", ",".join(nodes)]
+    if soak is not None:
+        words += ["--soak", f"{soak:g}"]
+    if least is not None:
+        words += ["--min-ready", str(least)]
+    return " ".join(words)
+
+
+async def propose(
+    ctx: Context,
+    state: ClusterState,
+    verb: str,
+    release: str | None = None,
+    nodes: Sequence[str] | None = None,
+    soak: float | None = None,
+    least: int | None = None,
+) -> Proposal:
+    """What VERB would do now. Raises ActionError for input that cannot be planned."""
+    if verb not in VERBS:
+        raise ActionError(f"upgrade {verb!r}: expected one of {', '.join(VERBS)}")
+    line = command_line(verb, release, nodes, soak, least)
+    _, stored = await store.load(ctx)
+    if verb == "rolling":
+        if not release:
+            raise ActionError("upgrade rolling needs --release R")
+        return await _rolling(ctx, state, stored, check_release(release), nodes, soak, least, line)
+    live = stored is not None and stored.state == "running"
+    if verb == "pause":
+        return _ask(line, "pause", stored, live)
+    if verb == "abort" and live:
+        return _ask(line, "abort", stored, live)
+    if stored is None:
+        return Proposal(verb, line, _nothing(verb, "there is no upgrade to " + verb))
+    if live:
+        why = f"it is running ({stored.describe()}): pause or abort it first"
+        return Proposal(verb, line, _nothing(verb, why))
+    if verb == "resume" or (stored.kind == "rollback" and stored.open):
+        if not stored.open:
+            return Proposal(
+                verb, line, _nothing(verb, f"{stored.title} is done; nothing to resume")
+            )
+        return Proposal(
+            verb, line, _whole(ctx, state, stored, f"{verb}: {stored.describe()}"), stored
+        )
+    if stored.kind == "rollback":
+        return Proposal(verb, line, _nothing(verb, f"{stored.title} is done; nothing to roll back"))
+    back = rolling.rollback(ctx.inv, state, stored, "", lock.who(), engine.ROLLBACK)
+    return Proposal(verb, line, _whole(ctx, state, back, back.title), back)
+
+
+async def _rolling(
+    ctx: Context,
+    state: ClusterState,
+    stored: Runbook | None,
+    release: str,
+    nodes: Sequence[str] | None,
+    soak: float | None,
+    least: int | None,
+    line: str,
+) -> Proposal:
+    picked = rolling.pick_nodes(ctx.inv, nodes)
+    refusals: list[str] = []
+    if stored is not None and stored.open:
+        refusals.append(
+            f"an upgrade is open: {stored.describe()}; "
+            f"`{engine.RESUME}` or `{engine.ROLLBACK}` first"
+        )
+    checks = await asyncio.gather(
+        *(migrate.read_manifest(ctx, node, release) for node in picked), return_exceptions=True
+    )
+    for found in checks:
+        if isinstance(found, ActionError | BoxError):
+            refusals.append(str(found.reason if isinstance(found, BoxError) else found))
+        elif isinstance(found, BaseException):
+            raise found
+    migration = None
+    if not refusals:
+        migration = await migrate.declared(ctx, picked[0], release)
+    runbook = rolling.rolling(
+        ctx.inv,
+        state,
+        release,
+        [n.name for n in picked],
+        soak,
+        least,
+        migration,
+        "",
+        lock.who(),
+        line,
+    )
+    plan = _whole(
+        ctx,
+        state,
+        runbook,
+        f"{runbook.title}: {len(runbook.stages)} stages, migration: {migrate.describe(migration)}",
+    )
+    plan = replace(plan, refusals=(*refusals, *plan.refusals), confirm=release)
+    return Proposal("rolling", line, plan, runbook)
+
+
+def _ask(line: str, what: str, stored: Runbook | None, live: bool) -> Proposal:
+    verb = what
+    if stored is None or not live:
+        shown = stored.describe() if stored is not None else "no upgrade"
+        return Proposal(verb, line, _nothing(verb, f"nothing is running to {what}: {shown}"))
+    does = {
+        "pause": "stops before its next step and keeps the lock (resume carries on)",
+        "abort": "stops before its next step, then runs the way back of what it did",
+    }[what]
+
+    async def act(ctx: Context) -> str:
+        problem = await store.ask(ctx, what)
+        if problem:
+            raise ActionError(f"could not leave the request: {problem}")
+        return f"{what} asked"
+
+    async def verify(ctx: Context) -> Check:
+        return Check(True, f"the runner takes it up at its next step boundary: it {does}")
+
+    step = Step(
+        title=f"Ask the running upgrade to {what}",
+        where="the runbook's request file, beside the action lock",
+        command=f"echo {what} > hotspare-runbook.request",
+        expects=f"{stored.title} is running",
+        proves=f"the request is left; the runner {does}",
+        act=act,
+        verify=verify,
+    )
+    plan = Plan(f"upgrade {what}", stored.release, f"{what} {stored.describe()}", (step,))
+    return Proposal(what, line, plan, stored, request=what)
+
+
+def _nothing(verb: str, why: str) -> Plan:
+    return Plan(f"upgrade {verb}", "the site", "nothing is done", (), (why,))
+
+
+def _whole(ctx: Context, state: ClusterState, runbook: Runbook, summary: str) -> Plan:
+    """RUNBOOK's stages not done yet as one plan, each step titled with its stage."""
+    steps: list[Step] = []
+    refusals: list[str] = []
+    for stage in runbook.stages:
+        if stage.status == "done":
+            continue
+        try:
+            plan = engine.build(ctx.inv, state, stage)
+        except ActionError as exc:
+            refusals.append(f"{stage.title}: {exc}")
+            continue
+        skip = stage.done_steps if stage.status == "running" else 0
+        steps += [replace(s, title=f"{stage.title}: {s.title}") for s in plan.steps[skip:]]
+        if stage is runbook.current and plan.refusals:
+            refusals += [f"{stage.title}: {r}" for r in plan.refusals]
+    return Plan(
+        action=f"upgrade {runbook.kind}",
+        target=runbook.release,
+        summary=summary,
+        steps=tuple(steps),
+        refusals=tuple(refusals),
+        way_back=engine.ROLLBACK if runbook.kind != "rollback" else "",
+    )
+
+
+async def carry_out(
+    proposal: Proposal,
+    ctx: Context,
+    authority: Authority,
+    audit: AuditLog,
+    typed: str | None = None,
+    approved: bool = True,
+) -> Outcome:
+    """Do what PROPOSAL says, as an operator confirmed it."""
+    plan = proposal.plan
+    why = refusal(plan, authority, typed, approved)
+    if why is not None:
+        return _audited(audit, Outcome("refused", plan, (), why, run=_run_id()))
+    if proposal.request:
+        step = plan.steps[0]
+        from console.actions.runner import one
+
+        result = await one(step, ctx)
+        asked = Outcome("done", plan, (result,), None, run=_run_id())
+        if not result.ok:
+            asked = replace(asked, status="failed", reason=result.check)
+        return _audited(audit, asked)
+    assert proposal.runbook is not None
+    return await _run(proposal, ctx, audit)
+
+
+async def _run(proposal: Proposal, ctx: Context, audit: AuditLog) -> Outcome:
+    plan, runbook = proposal.plan, proposal.runbook
+    assert runbook is not None
+    # A stored runbook (it has an id) is carried on; a new one is started.
+    if runbook.id:
+        key = engine.RESUME
+    else:
+        key = "hotspare upgrade rolling" if proposal.verb == "rolling" else engine.ROLLBACK
+    fields = lock.record(
+        "upgrade", runbook.release, proposal.command, len(plan.steps), engine.nexts(runbook)
+    )
+    try:
+        holding, interrupted = await lock.take(ctx, fields, key)
+    except lock.LockRefused as exc:
+        return _audited(
+            audit, Outcome("refused", plan, (), f"{exc}; nothing changed", run=_run_id())
+        )
+    except BoxError as exc:
+        why = f"cannot take the cluster's action lock: {exc.reason}"
+        return _audited(audit, Outcome("refused", plan, (), why, run=_run_id()))
+    run_id = holding.run
+    try:
+        if interrupted is not None:
+            ctx.say(f"taking over from {interrupted.describe()}")
+        judged = await _judged_again(ctx, proposal, interrupted)
+        if judged is not None:
+            return _audited(audit, Outcome("refused", plan, (), judged, run=run_id))
+        head = {"run": run_id, "action": plan.action, "target": plan.target}
+        try:
+            audit.append(
+                {"event": "intent", **head, "command": proposal.command, "plan": plan.as_dict()}
+            )
+        except OSError as exc:
+            why = f"the audit log {audit.path} cannot be written: {exc.strerror or exc}"
+            why += "; nothing changed"
+            return Outcome("refused", plan, (), why, run=run_id, audit_problem=why)
+        problems: list[str] = []
+
+        def journal(record: dict[str, Any]) -> None:
+            try:
+                audit.append({**record, **head})
+            except OSError as exc:
+                problems[:1] = [
+                    f"the audit log {audit.path} cannot be written during the run: {exc}"
+                ]
+
+        run = engine.Run(ctx, holding, replace(runbook, id=run_id), journal, [])
+        try:
+            await engine.drive(run, from_scratch=runbook.state == "halted")
+        except lock.LockRefused as exc:
+            run.status, run.reason = "failed", f"stopped: {exc}"
+        outcome = Outcome(
+            run.status,
+            plan,
+            tuple(run.results),
+            _where(run),
+            run=run_id,
+            audit_problem=problems[0] if problems else None,
+        )
+        journal({"event": "outcome", **outcome.as_dict(), "runbook": run.runbook.as_dict()})
+        if run.runbook.state in ("paused", "halted"):
+            left = await holding.leave(ctx, run.runbook.state, engine.nexts(run.runbook))
+            if left:
+                ctx.say(left)
+        return outcome
+    finally:
+        left = await holding.release(ctx)
+        if left is not None:
+            ctx.say(left)
+
+
+async def _judged_again(
+    ctx: Context, proposal: Proposal, interrupted: ActionLock | None
+) -> str | None:
+    """Why the proposal may not run after all, on a fresh read under the lock; or None."""
+    try:
+        _, stored = await store.load(ctx)
+    except BoxError as exc:
+        return f"cannot read the runbook's record under the lock: {exc.reason}; nothing changed"
+    if proposal.verb == "rolling":
+        if stored is not None and stored.open:
+            return f"{AGAIN}: an upgrade is open: {stored.describe()}; nothing changed"
+        return None
+    runbook = proposal.runbook
+    assert runbook is not None
+    carried_on = bool(runbook.id)  # the stored one; a new rollback has no id yet
+    if carried_on and (stored is None or stored.id != runbook.id or not stored.open):
+        return f"{AGAIN}: the runbook changed since the plan was shown; plan again"
+    return None
+
+
+def _where(run: engine.Run) -> str | None:
+    rb = run.runbook
+    if run.status == "done":
+        return None
+    said = run.reason or rb.problem
+    if rb.state == "halted":
+        said += (
+            f"; the site serves on the other nodes. Ways on: `{engine.ROLLBACK}`, "
+            f"or fix the cause and `{engine.RESUME}`"
+            if rb.kind != "rollback"
+            else f"; fix the cause and `{engine.RESUME}`"
+        )
+    elif rb.state == "paused":
+        said += f"; `{engine.RESUME}` carries on, `hotspare upgrade abort` rolls back"
+    return said
+
+
+def _audited(audit: AuditLog, outcome: Outcome) -> Outcome:
+    try:
+        audit.append({"event": "outcome", **outcome.as_dict()})
+    except OSError as exc:
+        return replace(
+            outcome, audit_problem=f"the audit log {audit.path} cannot be written: {exc}"
+        )
+    return outcome
+
+
+def _run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+__all__ = ["Proposal", "StepResult", "carry_out", "propose"]
