@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from console import node_role
-from console.lab import configs, keys, pg, procs
+from console.lab import configs, keys, pg, procs, releases
 from console.lab.inventory_file import render as render_inventory
 from console.lab.layout import (
     NODE_PORT,
@@ -162,6 +162,7 @@ def _prepare(lab: LabLayout) -> None:
         role_file = lab.role_file(node)
         if not role_file.exists():
             node_role.write(role_file, _initial_role(lab, node))
+    releases.install(lab)
     lab.cluster_file.write_text(render_inventory(lab, find_pg_bin()))
     procs.give_tree(lab)
 
@@ -207,6 +208,8 @@ def _start_sites(lab: LabLayout) -> None:
             *("--error-log", lab.error_log_pattern(node)),
             *("--mail-log", lab.mail_log_pattern(node)),
             *("--pid-file", str(lab.site_pid_file(node))),
+            *("--release-dir", str(lab.current_release(node))),
+            *("--restart-file", str(lab.restart_request(node))),
             *("--dsn", lab.site_dsn()),
             *("--smtp", f"{lab.host_address}:{SMTP_PORT}"),
             *("--sweep-interval", "3"),

@@ -46,6 +46,8 @@ web_defaults:
   error_log: {root}/boxes/{{node}}/log/error.{{node}}.log
   role_file: {root}/boxes/{{node}}/etc/node-role
   pid_file: {root}/boxes/{{node}}/run/site.pid
+  releases: {root}/boxes/{{node}}/releases
+  version_url: http://{{address}}:{NODE_PORT}/version
 web_nodes:
 {nodes}
 database_defaults:
@@ -62,4 +64,13 @@ databases:
 hooks:
   after_role_change: null
   after_scheduler_move: null
+  # The lab's release scripts (console/lab/releases.py): select a release, then restart onto it.
+  upgrade: {root}/boxes/{{node}}/bin/site-release {{release}}
+  restart: {root}/boxes/{{node}}/bin/site-restart
+upgrade:
+  # A block list: in a [flow, list] YAML takes the braces of {{address}} for a mapping.
+  smoke:
+    - http://{{address}}:{NODE_PORT}/
+    - http://{{address}}:{NODE_PORT}/version
+  soak: 5
 """

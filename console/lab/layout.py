@@ -204,6 +204,22 @@ class LabLayout:
     def site_pid_file(self, node: str) -> Path:
         return self.box_dir(node) / "run" / "site.pid"
 
+    def releases_dir(self, node: str) -> Path:
+        """One directory per release of the demo site, and `current`, the link to one."""
+        return self.box_dir(node) / "releases"
+
+    def current_release(self, node: str) -> Path:
+        """The link the site resolves when it starts: `current` -> v1."""
+        return self.releases_dir(node) / "current"
+
+    def restart_request(self, node: str) -> Path:
+        """The file whose new content asks the site to restart onto `current`."""
+        return self.box_dir(node) / "run" / "restart-request"
+
+    def bin_dir(self, node: str) -> Path:
+        """The scripts the lab's upgrade and restart hooks call."""
+        return self.box_dir(node) / "bin"
+
     # URLs -----------------------------------------------------------------
 
     @property

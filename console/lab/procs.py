@@ -116,7 +116,10 @@ def give(lab: LabLayout, *paths: Path) -> None:
         return
     entry = pwd.getpwnam(lab.user)
     for path in paths:
-        os.chown(path, entry.pw_uid, entry.pw_gid)
+        # A running lab's PostgreSQL removes its temporary files while this walks,
+        # and a link is given itself, never what it points at.
+        with contextlib.suppress(FileNotFoundError):
+            os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
 
 def give_tree(lab: LabLayout) -> None:

@@ -2,14 +2,17 @@
 
 It reads load, memory and disk, whether the site process lives, the health
 URL's status and latency as measured from the box, the node's role file and
-its log files. Everything the box prints is untrusted: it is parsed strictly
-and a line that does not parse is ignored, never raised.
+its log files, and, when cluster.yaml names them, the release the site runs
+(its version_url) and the one its releases/current link selects. Everything
+the box prints is untrusted: it is parsed strictly and a line that does not
+parse is ignored, never raised.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import shlex
 from pathlib import PurePosixPath
 
@@ -20,6 +23,9 @@ from console.ssh.remote import ProbeShell
 from console.state.model import LogFile, NodeState
 
 HEALTH_TIMEOUT = 2.0
+VERSION_TIMEOUT = 1.0
+MAX_VERSION_BYTES = 4096
+MAX_RELEASE_CHARS = 40
 
 
 def script(node: WebNode) -> str:
@@ -44,7 +50,23 @@ elif [ -d "/proc/$(cat "$p")" ]; then echo "site alive"; else echo "site dead"; 
 if [ -r {q(node.role_file)} ]; then echo "role $(base64 < {q(node.role_file)} | tr -d '\\n')"; \
 else echo "role missing"; fi
 for f in {logs}; do [ -f "$f" ] && echo "log $(stat -c '%Y %s' "$f") $f"; done
-true"""
+{release_lines(node)}true"""
+
+
+def release_lines(node: WebNode) -> str:
+    """The script's lines that read the running and the selected release (each base64'd).
+
+    Empty when cluster.yaml declares neither version_url nor releases.
+    """
+    encoded = "base64 | tr -d '\\n'"
+    lines = ""
+    if node.version_url:
+        fetch = http.Request("GET", node.version_url, VERSION_TIMEOUT).curl("-f")
+        lines += f'echo "version $({fetch} | head -c {MAX_VERSION_BYTES} | {encoded})"\n'
+    if node.releases:
+        current = shlex.quote(str(PurePosixPath(node.releases) / "current"))
+        lines += f'l=$(readlink {current}) && echo "selected $(printf %s "$l" | {encoded})"\n'
+    return lines
 
 
 def parse(text: str, node: WebNode, observed_at: float) -> NodeState:
@@ -90,6 +112,10 @@ def parse(text: str, node: WebNode, observed_at: float) -> NodeState:
         error_logs=tuple(
             LogFile(p, max(0, age - m), s) for m, s, p in files if p == node.error_log
         ),
+        release=_running_release(_decoded(fields.get("version"))) if node.version_url else None,
+        selected_release=_selected_release(_decoded(fields.get("selected")))
+        if node.releases
+        else None,
     )
 
 
@@ -146,3 +172,42 @@ def _role(values: list[str] | None) -> tuple[node_role.NodeRole | None, str | No
         return node_role.parse(text), None
     except (binascii.Error, ValueError) as exc:
         return None, f"role file unreadable: {exc}"
+
+
+def _decoded(values: list[str] | None) -> str | None:
+    """The text a probe line carried base64'd; None when absent or not base64."""
+    if not values or not values[0]:
+        return None
+    try:
+        return base64.b64decode(values[0], validate=True).decode("utf-8", errors="replace")
+    except (binascii.Error, ValueError):
+        return None
+
+
+def release_name(text: str) -> str | None:
+    """TEXT if it can stand for a release name: 1 to 40 printable characters, else None."""
+    name = text.strip()
+    if not name or len(name) > MAX_RELEASE_CHARS or not name.isprintable():
+        return None
+    return name
+
+
+def _running_release(answer: str | None) -> str | None:
+    """The release of a version_url answer: JSON's "release", or a plain text's first word."""
+    if answer is None:
+        return None
+    try:
+        value = json.loads(answer)
+    except ValueError:
+        words = answer.split()
+        return release_name(words[0]) if words else None
+    if isinstance(value, dict) and isinstance(value.get("release"), str):
+        return release_name(value["release"])
+    return None
+
+
+def _selected_release(target: str | None) -> str | None:
+    """The release a releases/current link names: the last part of its target."""
+    if target is None:
+        return None
+    return release_name(target.rstrip("/").rpartition("/")[2])

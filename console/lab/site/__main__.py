@@ -49,6 +49,8 @@ def parse_args(argv: list[str] | None = None) -> SiteConfig:
     add("--dsn", required=True, help="libpq connection string (no password)")
     add("--smtp", required=True, type=host_port, help="HOST:PORT of the mail relay")
     add("--sweep-interval", type=positive_seconds, default=60.0, help="seconds between sweeps")
+    add("--release-dir", type=Path, help="the release to run: a link such as releases/current")
+    add("--restart-file", type=Path, help="restart onto --release-dir when this file changes")
     args = parser.parse_args(argv)
     try:
         dsn_params = conninfo_to_dict(args.dsn)
@@ -67,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> SiteConfig:
         dsn=args.dsn,
         smtp=args.smtp,
         sweep_interval=args.sweep_interval,
+        release_dir=args.release_dir,
+        restart_file=args.restart_file,
     )
 
 

@@ -7,6 +7,7 @@ import os
 import queue
 import signal
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
@@ -18,6 +19,9 @@ from console.lab.site.db import Database, Health, SiteDbError
 from console.lab.site.errorlog import ErrorLog
 from console.lab.site.handler import SiteHandler, SiteParts
 from console.lab.site.mail import Mailer
+from console.lab.site.release import Release
+from console.lab.site.release import load as load_release
+from console.lab.site.restart import RestartWatch, restart
 from console.lab.site.rolewatch import RoleWatcher
 from console.lab.site.sweep import Sweeper
 
@@ -25,6 +29,8 @@ HEALTH_BUDGET = 1.5
 """Seconds /healthz waits for the database before it answers 503."""
 
 MAX_HEALTH_PROBES = 4
+LISTEN_RETRY = 5.0
+"""Seconds a restarted site keeps trying to listen again on its address."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class SiteConfig:
     dsn: str
     smtp: tuple[str, int]
     sweep_interval: float
+    release_dir: Path | None = None
+    restart_file: Path | None = None
 
 
 class Site:
@@ -49,10 +57,12 @@ class Site:
     def __init__(self, config: SiteConfig) -> None:
         self.config = config
         self.node = config.node
+        self.started = time.time()
+        self.release: Release = load_release(config.release_dir)
         self.errlog = ErrorLog(config.error_log, config.node)
         self.access = AccessLog(config.access_log, config.node)
         self.roles = RoleWatcher(config.role_file, self.errlog)
-        self.db = Database(config.dsn, config.node)
+        self.db = Database(config.dsn, config.node, words=self.release.has("words"))
         self.mailer = Mailer(config.node, config.smtp, config.mail_log, self.errlog)
         self.sweeper = Sweeper(
             config.node, config.sweep_interval, self.roles, self.db, self.mailer, self.errlog
@@ -122,12 +132,11 @@ class SiteServer(ThreadingHTTPServer):
 
 
 def run(config: SiteConfig) -> int:
-    """Serve until SIGTERM or SIGINT; return the exit status."""
+    """Serve until SIGTERM or SIGINT, or re-execute on a restart request; return the exit status."""
     site = Site(config)
-    try:
-        server = SiteServer(site)
-    except OSError as exc:
-        site.errlog.error(f"cannot listen on {config.listen[0]}:{config.listen[1]}: {exc}")
+    watch = RestartWatch.from_environment(config.restart_file) if config.restart_file else None
+    server = _listen(site, LISTEN_RETRY if watch is not None and watch.restarted else 0.0)
+    if server is None:
         site.close()
         return 1
     stop = threading.Event()
@@ -138,26 +147,57 @@ def run(config: SiteConfig) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     _write_pid(config.pid_file)
-    role = site.roles.current()
-    site.errlog.info(
-        f"site {config.node} started, pid {os.getpid()}, listening on "
-        f"{config.listen[0]}:{config.listen[1]}, role {role.role}"
-    )
+    _log_start(site)
     site.sweeper.start()
     serving = threading.Thread(target=server.serve_forever, args=(0.25,), name="http")
     serving.start()
+    token = None
     # Short waits: the signal may land on another thread, and only wakes us at a timeout.
-    while not stop.wait(0.2):
-        pass
-    site.errlog.info(f"site {config.node} stopping")
+    while not stop.wait(0.2) and token is None:
+        token = watch.pending() if watch is not None else None
+    why = "to restart onto its release link, as requested" if token else ""
+    site.errlog.info(f"site {config.node} stopping {why}".rstrip())
     server.shutdown()
     serving.join()
     server.server_close()
     site.sweeper.stop()
+    if token is not None:
+        site.errlog.info(f"site {config.node} re-executing, pid {os.getpid()}")
+        site.close()
+        restart(token)  # the pid file stays: the pid does not change
     site.errlog.info(f"site {config.node} stopped")
     site.close()
     _remove_pid(config.pid_file)
     return 0
+
+
+def _listen(site: Site, retry: float) -> SiteServer | None:
+    """The server listening on the site's address; None, logged, when it cannot.
+
+    A restarted site retries for RETRY seconds: its address was its own a moment ago.
+    """
+    deadline = time.monotonic() + retry
+    host, port = site.config.listen
+    while True:
+        try:
+            return SiteServer(site)
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                site.errlog.error(f"cannot listen on {host}:{port}: {exc}")
+                return None
+        time.sleep(0.1)
+
+
+def _log_start(site: Site) -> None:
+    config, release = site.config, site.release
+    site.errlog.info(
+        f"site {config.node} started, pid {os.getpid()}, listening on "
+        f"{config.listen[0]}:{config.listen[1]}, role {site.roles.current().role}, "
+        f"release {release.name or 'none'}"
+        + (f" from {release.directory}" if release.directory else "")
+    )
+    if release.problem is not None:
+        site.errlog.error(f"release unreadable, failing health: {release.problem}")
 
 
 def _write_pid(path: Path | None) -> None:

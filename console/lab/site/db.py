@@ -20,6 +20,15 @@ STATEMENT_TIMEOUT_MS = 3000
 HEALTH_TIMEOUT_MS = 1500
 
 
+_LATEST = "SELECT id, body, node, created_at FROM notes ORDER BY id DESC LIMIT %s"
+_LATEST_WITH_WORDS = "SELECT id, body, node, created_at, words FROM notes ORDER BY id DESC LIMIT %s"
+_ADD = "INSERT INTO notes (body, node) VALUES (%s, %s) RETURNING id, body, node, created_at"
+_ADD_WITH_WORDS = (
+    "INSERT INTO notes (body, node, words) VALUES (%s, %s, %s)"
+    " RETURNING id, body, node, created_at, words"
+)
+
+
 class SiteDbError(Exception):
     """A database failure, with a message fit for the error log."""
 
@@ -40,6 +49,7 @@ class Note:
     body: str
     node: str
     created_at: datetime
+    words: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,9 +62,15 @@ class Health:
 class Database:
     """Runs the site's few queries against the primary named by the DSN."""
 
-    def __init__(self, dsn: str, node: str) -> None:
+    def __init__(self, dsn: str, node: str, words: bool = False) -> None:
+        """Queries for DSN; with WORDS (release v2), notes carry their number of words.
+
+        Without WORDS no query names the ``words`` column, so v1 runs before
+        and after v2's migration; with it, a missing column fails the query.
+        """
         self._dsn = dsn
         self._app_name = f"hotspare-site-{node}"
+        self._words = words
 
     @contextmanager
     def _connect(self, timeout_ms: int = STATEMENT_TIMEOUT_MS) -> Iterator[psycopg.Connection]:
@@ -82,20 +98,18 @@ class Database:
 
     def latest_notes(self, limit: int = 20) -> list[Note]:
         """Return the newest notes first."""
+        query = _LATEST_WITH_WORDS if self._words else _LATEST
         with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT id, body, node, created_at FROM notes ORDER BY id DESC LIMIT %s", (limit,)
-            ).fetchall()
+            rows = conn.execute(query, (limit,)).fetchall()
         return [Note(*row) for row in rows]
 
     def add_note(self, body: str, node: str) -> Note:
         """Insert a note on the primary and return it."""
         with self._connect() as conn:
-            row = conn.execute(
-                "INSERT INTO notes (body, node) VALUES (%s, %s)"
-                " RETURNING id, body, node, created_at",
-                (body, node),
-            ).fetchone()
+            if self._words:
+                row = conn.execute(_ADD_WITH_WORDS, (body, node, len(body.split()))).fetchone()
+            else:
+                row = conn.execute(_ADD, (body, node)).fetchone()
         assert row is not None  # INSERT ... RETURNING always yields the row
         return Note(*row)
 

@@ -1,26 +1,22 @@
-"""HTTP request handling of the demo site: routes, answers and the access log."""
+"""HTTP request handling of the demo site: its routes."""
 
 from __future__ import annotations
 
-import json
+import os
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
-from typing import Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
 from console.lab.site import pages
-from console.lab.site.accesslog import AccessEntry, AccessLog
-from console.lab.site.db import Database, DbReadOnly, DbUnavailable, Note, SiteDbError
-from console.lab.site.errorlog import ErrorLog
-from console.lab.site.mail import Mailer
-from console.lab.site.rolewatch import RoleWatcher
+from console.lab.site.db import DbReadOnly, DbUnavailable, Note, SiteDbError
+from console.lab.site.httpbase import TEXT, SiteParts, SiteRequestHandler
 from console.node_role import NodeRole, effective_mail
 
+__all__ = ["SiteHandler", "SiteParts", "retry_after"]
+
 MAX_FORM_BYTES = 64 * 1024
-HTML = "text/html; charset=utf-8"
 _UNTIL_FORMATS = ("%Y-%m-%d %H:%M %Z", "%Y-%m-%d %H:%M:%S %Z", "%Y-%m-%dT%H:%M:%S%z")
 
 
@@ -39,102 +35,8 @@ def retry_after(until: str, now: datetime) -> int:
     return 300
 
 
-class SiteParts(Protocol):
-    """What a request uses of the running site (app.Site is the one there is)."""
-
-    node: str
-    errlog: ErrorLog
-    access: AccessLog
-    roles: RoleWatcher
-    db: Database
-    mailer: Mailer
-
-    def check_health(self) -> str | None:
-        """None when the database primary answers in time, else the problem."""
-        ...
-
-
-class SiteHandler(BaseHTTPRequestHandler):
+class SiteHandler(SiteRequestHandler):
     """One request of the demo site; the Site lives on the server."""
-
-    server_version = "hotspare-site/1.0"
-    protocol_version = "HTTP/1.1"
-    timeout = 15  # an idle keep-alive client must not hold a thread for ever
-
-    _status: int | None = None
-    _size = 0
-    _started: datetime
-    _role: NodeRole | None = None
-
-    def version_string(self) -> str:
-        """The Server header, without the Python version."""
-        return self.server_version
-
-    @property
-    def site(self) -> SiteParts:
-        """The Site this server runs."""
-        return cast(SiteParts, self.server.site)  # type: ignore[attr-defined]
-
-    # --- access log -----------------------------------------------------------
-    def handle_one_request(self) -> None:
-        """Handle one request, then write its access log line."""
-        self._status, self._size, self._role = None, 0, None
-        self._started = datetime.now().astimezone()
-        super().handle_one_request()
-        if self._status is not None:
-            self._log_access()
-
-    def send_response(self, code: int, message: str | None = None) -> None:
-        """Remember the status for the access log."""
-        self._status = code
-        super().send_response(code, message)
-
-    def send_header(self, keyword: str, value: str) -> None:
-        """Remember the body size for the access log (also for send_error pages)."""
-        if keyword.lower() == "content-length":
-            self._size = int(value)
-        super().send_header(keyword, value)
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Replaced by _log_access, which knows the size."""
-
-    def log_message(self, format: str, *args: object) -> None:
-        """http.server's own complaints (bad request lines, timeouts) go to the error log."""
-        self.site.errlog.warn(f"http from {self.client_address[0]}: {format % args}")
-
-    def _log_access(self) -> None:
-        role = self._role or self.site.roles.current()
-        entry = AccessEntry(
-            client=self.client_address[0],
-            when=self._started,
-            request_line=getattr(self, "requestline", ""),
-            status=self._status or 0,
-            size=0 if self.command == "HEAD" else self._size,
-            referer=self.headers.get("Referer") if self.headers else None,
-            user_agent=self.headers.get("User-Agent") if self.headers else None,
-        )
-        try:
-            self.site.access.write(role.role, entry)
-        except OSError as exc:
-            self.site.errlog.error(f"cannot write access log: {exc}")
-
-    # --- answers --------------------------------------------------------------
-    def _reply(
-        self, status: int, body: str, ctype: str = HTML, headers: dict[str, str] | None = None
-    ) -> None:
-        data = body.encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    def _reply_json(self, status: int, value: object) -> None:
-        self._reply(status, json.dumps(value, indent=1) + "\n", "application/json")
 
     def _reply_read_only(self, role: NodeRole | None) -> None:
         message = role.read_only_message if role else ""
@@ -155,7 +57,7 @@ class SiteHandler(BaseHTTPRequestHandler):
 
     # --- routes ---------------------------------------------------------------
     def do_GET(self) -> None:
-        """Serve /, /healthz, /notes.json and /role."""
+        """Serve /, /healthz, /version, /notes.json and /role."""
         self._guarded(self._get)
 
     def do_HEAD(self) -> None:
@@ -189,15 +91,12 @@ class SiteHandler(BaseHTTPRequestHandler):
             except SiteDbError as exc:
                 self._reply_db_error(exc, "front page")
                 return
-            self._reply(200, pages.index_page(self.site.node, role, notes))
+            page = pages.index_page(self.site.node, role, notes, self.site.release.name)
+            self._reply(200, page)
         elif path == "/healthz":
-            problem = self.site.check_health()
-            text = f"role={role.role} db=" + ("primary" if problem is None else "unavailable")
-            if problem is None:
-                self._reply(200, f"ok {text}\n", "text/plain; charset=utf-8")
-            else:
-                reason = problem if len(problem) <= 200 else problem[:199] + "…"
-                self._reply(503, f"fail {text}: {reason}\n", "text/plain; charset=utf-8")
+            self._get_health(role)
+        elif path == "/version":
+            self._get_version()
         elif path == "/notes.json":
             self._get_notes_json()
         elif path == "/role":
@@ -209,6 +108,32 @@ class SiteHandler(BaseHTTPRequestHandler):
             )
         else:
             self._reply(404, pages.message_page("Not found", f"No page at {path}."))
+
+    def _get_health(self, role: NodeRole) -> None:
+        """200 while the primary answers; 503 when it does not; 500 for a broken release."""
+        broken = self.site.release.health_problem()
+        if broken is not None:
+            self._reply(500, f"fail role={role.role} release: {broken}\n", TEXT)
+            return
+        problem = self.site.check_health()
+        text = f"role={role.role} db=" + ("primary" if problem is None else "unavailable")
+        if problem is None:
+            self._reply(200, f"ok {text}\n", TEXT)
+        else:
+            reason = problem if len(problem) <= 200 else problem[:199] + "…"
+            self._reply(503, f"fail {text}: {reason}\n", TEXT)
+
+    def _get_version(self) -> None:
+        """The release this process was started from: what hotspare proves a restart by."""
+        self._reply_json(
+            200,
+            {
+                "release": self.site.release.name,
+                "node": self.site.node,
+                "pid": os.getpid(),
+                "started": self.site.started,
+            },
+        )
 
     def _get_notes_json(self) -> None:
         try:
@@ -290,9 +215,12 @@ class SiteHandler(BaseHTTPRequestHandler):
 
 
 def _note_json(note: Note) -> dict[str, object]:
-    return {
+    found: dict[str, object] = {
         "id": note.id,
         "body": note.body,
         "node": note.node,
         "created_at": note.created_at.isoformat(),
     }
+    if note.words is not None:
+        found["words"] = note.words
+    return found

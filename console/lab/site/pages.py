@@ -40,16 +40,19 @@ def read_only_banner(role: NodeRole) -> str:
     return f'<p class="banner">{" ".join(parts)}</p>'
 
 
-def index_page(node: str, role: NodeRole, notes: list[Note]) -> str:
+def index_page(node: str, role: NodeRole, notes: list[Note], release: str | None = None) -> str:
     """The front page: who serves it, the latest notes and the form to add one."""
     items = "\n".join(
         f'<li>{escape(n.body)} <span class="meta">#{n.id} by {escape(n.node)}'
-        f" at {escape(n.created_at.strftime('%Y-%m-%d %H:%M:%S %Z'))}</span></li>"
+        f" at {escape(n.created_at.strftime('%Y-%m-%d %H:%M:%S %Z'))}"
+        f"{'' if n.words is None else f' ({n.words} words)'}</span></li>"
         for n in notes
     )
     disabled = " disabled" if role.read_only else ""
     content = (
-        f'<p class="meta">Served by node <b>{escape(node)}</b>, role <b>{escape(role.role)}</b>'
+        f'<p class="meta">Served by node <b>{escape(node)}</b>'
+        f"{'' if release is None else f', release <b>{escape(release)}</b>'}"
+        f", role <b>{escape(role.role)}</b>"
         f"{', scheduler' if role.scheduler else ''}.</p>\n"
         f"{read_only_banner(role)}\n"
         f"<h2>Latest notes</h2>\n<ul>\n{items or '<li>No notes yet.</li>'}\n</ul>\n"

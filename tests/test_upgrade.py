@@ -1,0 +1,232 @@
+"""The rolling upgrade against the lab: under load, a broken release, a console killed mid-roll,
+pause and resume, abort.
+
+Every hotspare here is its own process, as an operator's would be. The site
+is asked through the balancer all along; every answer is recorded, and every
+POST the site acknowledged must be in the database afterwards. Each test
+leaves every node on v1, with no runbook open and no action lock.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.lab.layout import LabLayout
+from tests.support.labclient import db, eventually, http
+from tests.support.loadgen import Answer, Load, failures
+from tests.support.operators import Operator, run
+
+ROLL = ("upgrade", "rolling", "--soak", "1", "--yes")
+
+
+@pytest.fixture
+def audit(tmp_path: Path) -> Path:
+    return tmp_path / "audit.jsonl"
+
+
+@pytest.fixture
+def on_v1(lab: LabLayout, audit: Path) -> Iterator[LabLayout]:
+    """The lab with every node on v1 and no upgrade open, before and after the test."""
+    _back_to_v1(lab, audit)
+    yield lab
+    _back_to_v1(lab, audit)
+
+
+def _back_to_v1(lab: LabLayout, audit: Path) -> None:
+    book = runbook(lab, audit)
+    if book is not None and book["state"] != "done":
+        done = run(lab, audit, "upgrade", "rollback", "--yes")
+        assert done.returncode == 0, done.stdout + done.stderr
+    if set(versions(lab).values()) != {"v1"}:
+        done = run(
+            lab,
+            audit,
+            "upgrade",
+            "rolling",
+            "--release",
+            "v1",
+            "--soak",
+            "0",
+            "--yes",
+            "--confirm",
+            "v1",
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert set(versions(lab).values()) == {"v1"}
+    assert status(lab, audit)["action"] is None
+
+
+def versions(lab: LabLayout) -> dict[str, str]:
+    """What each node's /version says it runs."""
+    found = {}
+    for node in lab.web_names:
+        code, body = http(f"{lab.node_url(node)}version")
+        found[node] = json.loads(body)["release"] if code == 200 else f"HTTP {code}"
+    return found
+
+
+def status(lab: LabLayout, audit: Path) -> dict[str, Any]:
+    done = run(lab, audit, "status", "--json")
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def runbook(lab: LabLayout, audit: Path) -> dict[str, Any] | None:
+    done = run(lab, audit, "upgrade", "status", "--json")
+    assert done.returncode == 0, done.stderr
+    found: dict[str, Any] | None = json.loads(done.stdout)["runbook"]
+    return found
+
+
+def servers(lab: LabLayout, audit: Path) -> dict[str, str]:
+    """Each server's HAProxy status word (UP, MAINT, DRAIN...) as `status` reads it."""
+    return {
+        s["name"]: s["operational"].split()[0] for s in status(lab, audit)["balancer"]["servers"]
+    }
+
+
+def notes_since(lab: LabLayout, since: float) -> tuple[int, int]:
+    """(notes written by the load since SINCE, how many of them carry v2's word count)."""
+    with db(lab, "db1") as conn:
+        row = conn.execute(
+            "SELECT count(*), count(words) FROM notes "
+            "WHERE body LIKE 'load %%' AND created_at >= to_timestamp(%s)",
+            (since,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def posts_acknowledged(answers: list[Answer]) -> int:
+    return sum(1 for a in answers if a.method == "POST" and a.status == 303)
+
+
+def test_a_rolling_upgrade_and_its_rollback_under_load_lose_nothing(
+    on_v1: LabLayout, audit: Path
+) -> None:
+    lab = on_v1
+    since = time.time() - 1
+    load = Load(lab.site_url, rate=40, seconds=150, workers=4, post_every=5).start()
+    try:
+        up = run(lab, audit, *ROLL, "--release", "v2", "--confirm", "v2")
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        assert versions(lab) == {n: "v2" for n in lab.web_names}
+        mid = len(load.answers)
+        back = run(lab, audit, "upgrade", "rollback", "--yes")
+        assert back.returncode == 0, back.stdout[-3000:] + back.stderr[-3000:]
+    finally:
+        answers = load.stop()
+    assert failures(answers) == [], failures(answers)[:5]
+    assert mid > 200 and len(answers) - mid > 200, (mid, len(answers))
+    assert versions(lab) == {n: "v1" for n in lab.web_names}
+    written, with_words = notes_since(lab, since)
+    assert written == posts_acknowledged(answers) > 40
+    assert with_words > 0, "no note was written by v2 (its words column)"
+    # The roll left the balancer as it found it: web3 the spare, out.
+    assert servers(lab, audit) == {"web1": "UP", "web2": "UP", "web3": "MAINT"}
+    book = runbook(lab, audit)
+    assert book is not None and book["kind"] == "rollback" and book["state"] == "done"
+
+
+def test_a_broken_release_halts_at_the_first_node_and_rollback_restores_it(
+    on_v1: LabLayout, audit: Path
+) -> None:
+    lab = on_v1
+    load = Load(lab.site_url, rate=40, seconds=90, workers=4, post_every=5).start()
+    try:
+        up = run(lab, audit, *ROLL, "--release", "v3-broken", "--confirm", "v3-broken")
+        assert up.returncode == 1, up.stdout + up.stderr
+        assert "web3 to v3-broken" in up.stdout and "hotspare upgrade rollback" in up.stdout
+        book = runbook(lab, audit)
+        assert book is not None and book["state"] == "halted"
+        failed = [s for s in book["stages"] if s["status"] == "failed"]
+        assert [s["title"] for s in failed] == ["web3 to v3-broken"]
+        assert "500" in book["problem"]
+        # The site serves on the others; the node that failed stays out.
+        assert servers(lab, audit) == {"web1": "UP", "web2": "UP", "web3": "MAINT"}
+        assert versions(lab)["web1"] == "v1" and versions(lab)["web2"] == "v1"
+        # The halted upgrade keeps the lock: another action is refused, naming it.
+        other = run(lab, audit, "drain", "web1", "--yes")
+        assert other.returncode == 3 and "upgrade v3-broken halted" in other.stdout + other.stderr
+        again = run(lab, audit, *ROLL, "--release", "v2", "--confirm", "v2")
+        assert again.returncode == 3 and "an upgrade is open" in again.stdout + again.stderr
+        back = run(lab, audit, "upgrade", "rollback", "--yes")
+        assert back.returncode == 0, back.stdout + back.stderr
+    finally:
+        answers = load.stop()
+    assert failures(answers) == [], failures(answers)[:5]
+    assert versions(lab) == {n: "v1" for n in lab.web_names}
+    assert servers(lab, audit) == {"web1": "UP", "web2": "UP", "web3": "MAINT"}
+    assert status(lab, audit)["action"] is None
+
+
+def test_a_console_killed_mid_roll_leaves_an_interrupted_runbook_that_resume_finishes(
+    on_v1: LabLayout, audit: Path
+) -> None:
+    lab = on_v1
+    roll = Operator.start(lab, audit, *ROLL, "--release", "v2", "--confirm", "v2")
+    roll.wait_for(r"web1 to v2: \d+/\d+ Switch web1", timeout=60)
+    roll.kill()  # web1 is out of the balancer now, and switched or about to be
+    book = runbook(lab, audit)
+    assert book is not None and book["state"] == "interrupted"
+    running = [s for s in book["stages"] if s["status"] == "running"]
+    assert [s["title"] for s in running] == ["web1 to v2"]
+    seen = status(lab, audit)
+    assert seen["action"]["gone"] and seen["runbook"]["state"] == "interrupted"
+    assert "action-interrupted" in {a["code"] for a in seen["alarms"]}
+    assert servers(lab, audit)["web1"] == "MAINT"
+    resumed = run(lab, audit, "upgrade", "resume", "--yes")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "taking over from upgrade v2 interrupted" in resumed.stderr
+    assert versions(lab) == {n: "v2" for n in lab.web_names}
+    # No node is left drained by mistake: the hot ones serve, the spare is out as before.
+    assert servers(lab, audit) == {"web1": "UP", "web2": "UP", "web3": "MAINT"}
+    book = runbook(lab, audit)
+    assert book is not None and book["state"] == "done"
+    assert status(lab, audit)["action"] is None
+
+
+def test_pause_stops_before_the_next_step_keeps_the_lock_and_resume_carries_on(
+    on_v1: LabLayout, audit: Path
+) -> None:
+    lab = on_v1
+    roll = Operator.start(lab, audit, *ROLL, "--release", "v2", "--confirm", "v2")
+    roll.wait_for(r"web3 to v2: \d+/\d+ Restart web3", timeout=60)
+    asked = run(lab, audit, "upgrade", "pause", "--yes")
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    code, out, err = roll.finish()
+    assert code == 0 and "PAUSED" in out, out + err
+    book = runbook(lab, audit)
+    assert book is not None and book["state"] == "paused"
+    held = status(lab, audit)["action"]
+    assert held["stopped"] == "paused"
+    other = run(lab, audit, "maint", "web2", "--yes")
+    assert other.returncode == 3 and "upgrade v2 paused" in other.stdout + other.stderr
+    resumed = run(lab, audit, "upgrade", "resume", "--yes")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert versions(lab) == {n: "v2" for n in lab.web_names}
+    assert servers(lab, audit) == {"web1": "UP", "web2": "UP", "web3": "MAINT"}
+
+
+def test_abort_stops_the_running_upgrade_and_returns_the_nodes_it_moved(
+    on_v1: LabLayout, audit: Path
+) -> None:
+    lab = on_v1
+    roll = Operator.start(lab, audit, *ROLL, "--release", "v2", "--confirm", "v2")
+    roll.wait_for(r"web1 to v2: \d+/\d+ Restart web1", timeout=60)
+    asked = run(lab, audit, "upgrade", "abort", "--yes")
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    code, out, err = roll.finish()
+    assert code == 1 and "aborted" in out, out + err
+    assert "abort asked" in err
+    eventually(lambda: versions(lab) == {n: "v1" for n in lab.web_names}, timeout=5)
+    assert servers(lab, audit) == {"web1": "UP", "web2": "UP", "web3": "MAINT"}
+    book = runbook(lab, audit)
+    assert book is not None and book["kind"] == "rollback" and book["state"] == "done"
+    assert status(lab, audit)["action"] is None
