@@ -58,7 +58,7 @@ def test_a_record_reads_back_as_it_was_written() -> None:
 
 
 def test_the_readers_judgement_is_never_written_back() -> None:
-    assert to_record(book(state="interrupted"))["state"] == "running"  # type: ignore[arg-type]
+    assert to_record(book(state="interrupted"))["state"] == "running"
 
 
 @pytest.mark.parametrize(
@@ -116,7 +116,7 @@ def test_a_running_runbook_whose_lock_is_gone_or_not_its_own_is_interrupted() ->
     assert running.judged(None).state == "interrupted"
     assert running.judged(held(gone="process 1 on vm has ended")).state == "interrupted"
     assert running.judged(held(run="other")).state == "interrupted"
-    assert book(state="halted").judged(None).state == "halted"  # type: ignore[arg-type]
+    assert book(state="halted").judged(None).state == "halted"
 
 
 def test_position_progress_and_banner() -> None:
@@ -124,7 +124,7 @@ def test_position_progress_and_banner() -> None:
     assert running.position == 1 and running.current is running.stages[1]
     assert running.progress() == (2, 3)
     assert running.banner() == "UPGRADE 2/3 on v2"
-    assert book(state="halted").banner() == "UPGRADE 2/3 on v2 HALTED"  # type: ignore[arg-type]
+    assert book(state="halted").banner() == "UPGRADE 2/3 on v2 HALTED"
     assert running.stages[1].done_steps == 1
     back = book(kind="rollback", release="v1")
     assert back.banner().startswith("ROLLBACK 2/3 to v1")
@@ -200,7 +200,7 @@ def test_a_rollback_returns_only_the_nodes_begun_last_first() -> None:
     state = cluster_state(
         balancer=balancer(server("web1", "maint", "MAINT"), server("web2"), server("web3")),
     )
-    halted = book(state="halted")  # type: ignore[arg-type]
+    halted = book(state="halted")
     back = rolling.rollback(inv, state, halted, "r2", "me", "cmd")
     # web1 is out now (halted): it goes first and comes back in; web3 then leaves, a spare.
     assert [(s.node, s.args.get("release"), s.args.get("end")) for s in back.stages] == [
