@@ -252,3 +252,16 @@ def test_the_upgrade_section_is_read_and_its_mistakes_are_named(tmp_path: Path) 
     said = str(caught.value)
     assert "upgrade.smoke" in said and "expected a list of URLs" in said
     assert "upgrade.soak" in said and "upgrade.sleep" in said
+
+
+def test_a_runbook_stopped_on_purpose_is_a_warning_an_interrupted_one_critical() -> None:
+    from console.state.verdicts import action_alarms
+
+    paused = replace(held(gone="paused on purpose; its runbook waits"), stopped="paused")
+    (alarm,) = action_alarms(paused)
+    assert (alarm.code, alarm.severity) == ("action-paused", "warning")
+    assert "upgrade v2 paused at step 1/9" in alarm.message
+    (alarm,) = action_alarms(replace(paused, stopped="halted"))
+    assert (alarm.code, alarm.severity) == ("action-halted", "warning")
+    (alarm,) = action_alarms(held(gone="process 1 on vm has ended"))
+    assert (alarm.code, alarm.severity) == ("action-interrupted", "critical")

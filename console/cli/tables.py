@@ -127,6 +127,14 @@ def databases(state: model.ClusterState) -> list[str]:
     return lines
 
 
+def upgrade(state: model.ClusterState) -> list[str]:
+    """The open upgrade, on its own line (none once it is done)."""
+    book = state.runbook
+    if book is None or book.finished:
+        return []
+    return _wrapped(f"{book.banner()}: {one_line(book.describe(), 400)}")
+
+
 def alarms(state: model.ClusterState) -> list[str]:
     if not state.alarms:
         return []
@@ -157,6 +165,6 @@ def boxes(state: model.ClusterState) -> list[str]:
 
 def render(state: model.ClusterState) -> str:
     """The whole table; every untrusted string is cleaned and shortened."""
-    sections = [header(state), balancer(state), nodes(state), databases(state)]
+    sections = [header(state), upgrade(state), balancer(state), nodes(state), databases(state)]
     sections += [alarms(state), boxes(state)]
     return "\n".join("\n".join(s) for s in sections if s)

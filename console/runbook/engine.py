@@ -78,9 +78,9 @@ class Run:
     reason: str | None = None
     step_count: int = 0
 
-    async def save(self, title: str) -> str:
-        """Write the record and the lock; the request taken up, or ""."""
-        self.step_count += 1
+    async def save(self, title: str, begins: bool = False) -> str:
+        """Write the record and the lock (BEGINS: a step begins); the request taken up, or ""."""
+        self.step_count += 1 if begins else 0
         try:
             self.runbook, request = await store.sync(
                 self.ctx, self.holding, self.runbook, self.step_count, title, nexts(self.runbook)
@@ -105,8 +105,7 @@ async def drive(run: Run, from_scratch: bool = False) -> Run:
     from its first step without an ok mark.
     """
     run.runbook = replace(run.runbook, state="running", problem="", id=run.holding.run)
-    if await _requested(run, await run.save("starting")):
-        return run
+    await run.save("starting")  # a request left before this run began is not this run's
     while True:
         index = run.runbook.position
         if index >= len(run.runbook.stages):
@@ -135,7 +134,7 @@ async def _stage(run: Run, index: int, from_scratch: bool) -> bool:
     for n in range(start, total):
         step = plan.steps[n]
         label = f"{stage.title}: {n + 1}/{total} {step.title}"
-        if await _requested(run, await run.save(label)):
+        if await _requested(run, await run.save(label, begins=True)):
             return False
         ctx.say(label)
         result = await one(step, ctx)

@@ -101,9 +101,16 @@ def judge(
 
 
 def action_alarms(lock: ActionLock | None) -> tuple[Alarm, ...]:
-    """An interrupted action is critical; a running one is said, as a warning."""
+    """An interrupted action is critical; a running, paused or halted one is said, as a warning.
+
+    A runbook stopped on purpose (paused by an operator, halted at a failed
+    check with the site serving) keeps the lock and waits for its ways on.
+    """
     if lock is None:
         return ()
+    if lock.stopped:
+        message = f"{lock.describe()}: {lock.advice()}"
+        return (Alarm(f"action-{lock.stopped}", "warning", (lock.target,), message),)
     if lock.gone is not None:
         message = f"{lock.describe()}: {lock.advice()}"
         return (Alarm("action-interrupted", "critical", (lock.target,), message),)
