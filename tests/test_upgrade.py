@@ -198,6 +198,11 @@ def test_pause_stops_before_the_next_step_keeps_the_lock_and_resume_carries_on(
     lab = on_v1
     roll = Operator.start(lab, audit, *ROLL, "--release", "v2", "--confirm", "v2")
     roll.wait_for(r"web3 to v2: \d+/\d+ Restart web3", timeout=60)
+    second = run(lab, audit, *ROLL, "--release", "v2", "--confirm", "v2")
+    assert second.returncode == 3, second.stdout + second.stderr
+    assert "an upgrade is open: rolling upgrade to v2: running" in second.stdout + second.stderr
+    spectator = run(lab, audit, "upgrade", "pause", "--yes", "--observe")
+    assert spectator.returncode == 3 and "observer" in spectator.stdout + spectator.stderr
     asked = run(lab, audit, "upgrade", "pause", "--yes")
     assert asked.returncode == 0, asked.stdout + asked.stderr
     code, out, err = roll.finish()
