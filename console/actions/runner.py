@@ -130,7 +130,7 @@ async def execute(
     """
     why = refusal(plan, authority, typed, approved)
     if why is not None:
-        return _refused(plan, why, audit)
+        return refused(plan, why, audit)
     if not request.locked:
         return await _audited(request, plan, ctx, audit, None)
     nexts = [n.as_dict() for n in ways_out(request, plan, past_return=False)]
@@ -139,16 +139,16 @@ async def execute(
     try:
         holding, interrupted = await lock.take(ctx, fields, request.key)
     except lock.LockRefused as exc:
-        return _refused(plan, f"{exc}; nothing changed", audit)
+        return refused(plan, f"{exc}; nothing changed", audit)
     except BoxError as exc:
-        return _refused(plan, f"cannot take the cluster's action lock: {exc.reason}", audit)
+        return refused(plan, f"cannot take the cluster's action lock: {exc.reason}", audit)
     try:
         fresh = await _fresh(ctx, request, interrupted)
         if isinstance(fresh, str):
-            return _refused(plan, fresh, audit, holding.run)
+            return refused(plan, fresh, audit, holding.run)
         why = refusal(fresh, authority, typed)
         if why is not None:
-            return _refused(fresh, f"judged again under the lock, on a fresh read: {why}", audit)
+            return refused(fresh, f"judged again under the lock, on a fresh read: {why}", audit)
         holding.record.update(steps=len(fresh.steps), memo=dict(fresh.memo))
         return await _audited(request, fresh, ctx, audit, holding)
     finally:
@@ -169,8 +169,9 @@ async def _fresh(ctx: Context, request: Request, interrupted: ActionLock | None)
         return f"judged again under the lock, on a fresh read: {exc}; nothing changed"
 
 
-def _refused(plan: Plan, why: str, audit: AuditLog, run: str = "") -> Outcome:
-    outcome = Outcome("refused", plan, (), why, run=run or _run_id())
+def refused(plan: Plan, why: str, audit: AuditLog, run: str = "") -> Outcome:
+    """A refusal of PLAN, audited (nothing was done)."""
+    outcome = Outcome("refused", plan, (), why, run=run or run_id())
     try:
         audit.append({"event": "outcome", **outcome.as_dict()})
     except OSError as exc:
@@ -182,33 +183,34 @@ def _cannot(audit: AuditLog, exc: OSError) -> str:
     return f"the audit log {audit.path} cannot be written: {exc.strerror or exc}"
 
 
-def _run_id() -> str:
+def run_id() -> str:
     return uuid.uuid4().hex[:12]
+
+
+def begin(audit: AuditLog, run: str, plan: Plan, command: str) -> Journal | Outcome:
+    """Append and fsync the intent of RUN; its journal, or the refusal when that fails."""
+    head = {"run": run, "action": plan.action, "target": plan.target}
+    try:
+        audit.append({"event": "intent", **head, "command": command, "plan": plan.as_dict()})
+    except OSError as exc:
+        why = f"{_cannot(audit, exc)}; nothing changed (fix it, or set $HOTSPARE_AUDIT)"
+        return Outcome("refused", plan, (), why, run=run, audit_problem=why)
+    return Journal(audit, head)
 
 
 async def _audited(
     request: Request, plan: Plan, ctx: Context, audit: AuditLog, holding: lock.Holding | None
 ) -> Outcome:
     """Intent first, then the steps, each result appended as it ends, then the outcome."""
-    run = holding.run if holding is not None else _run_id()
-    head = {"run": run, "action": plan.action, "target": plan.target}
-    try:
-        audit.append(
-            {"event": "intent", **head, "command": request.command, "plan": plan.as_dict()}
-        )
-    except OSError as exc:
-        why = f"{_cannot(audit, exc)}; nothing changed (fix it, or set $HOTSPARE_AUDIT)"
-        return Outcome("refused", plan, (), why, run=run, audit_problem=why)
-    journal = _Journal(audit, head)
+    run = holding.run if holding is not None else run_id()
+    journal = begin(audit, run, plan, request.command)
+    if isinstance(journal, Outcome):
+        return journal
     outcome = await _steps(request, plan, ctx, holding, journal)
-    record = {"event": "outcome", **outcome.as_dict()}
-    journal.append(record)
-    if journal.problem is not None:
-        return replace(outcome, audit_problem=journal.problem)
-    return outcome
+    return journal.end(outcome)
 
 
-class _Journal:
+class Journal:
     """Appends a running action's records; a failure to write is kept, not raised mid-action."""
 
     def __init__(self, audit: AuditLog, head: dict[str, Any]) -> None:
@@ -222,13 +224,18 @@ class _Journal:
         except OSError as exc:
             self.problem = _cannot(self.audit, exc) + " during the action: its records are partial"
 
+    def end(self, outcome: Outcome, **more: Any) -> Outcome:
+        """Append OUTCOME (and MORE); it, with the journal's problem if any."""
+        self.append({"event": "outcome", **outcome.as_dict(), **more})
+        return replace(outcome, audit_problem=self.problem) if self.problem else outcome
+
 
 async def _steps(
     request: Request,
     plan: Plan,
     ctx: Context,
     holding: lock.Holding | None,
-    journal: _Journal,
+    journal: Journal,
 ) -> Outcome:
     results: list[StepResult] = []
     status: Status = "done"

@@ -17,22 +17,19 @@ intent audited before anything changes, each step audited as it ends.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from console.actions import lock
 from console.actions.audit import AuditLog
 from console.actions.context import Context
 from console.actions.plan import Check, Plan, Step
-from console.actions.runner import Outcome, StepResult, refusal
+from console.actions.runner import Journal, Outcome, begin, one, refusal, refused, run_id
 from console.authority import Authority
 from console.errors import ActionError
 from console.runbook import engine, migrate, rolling, store
 from console.runbook.node import check_release
 from console.ssh import BoxError
-from console.state.lock import ActionLock
 from console.state.model import ClusterState
 from console.state.runbook import Runbook
 
@@ -244,16 +241,14 @@ async def carry_out(
     plan = proposal.plan
     why = refusal(plan, authority, typed, approved)
     if why is not None:
-        return _audited(audit, Outcome("refused", plan, (), why, run=_run_id()))
+        return refused(plan, why, audit)
     if proposal.request:
-        step = plan.steps[0]
-        from console.actions.runner import one
-
-        result = await one(step, ctx)
-        asked = Outcome("done", plan, (result,), None, run=_run_id())
+        result = await one(plan.steps[0], ctx)
+        asked = Outcome("done", plan, (result,), None, run=run_id())
         if not result.ok:
             asked = replace(asked, status="failed", reason=result.check)
-        return _audited(audit, asked)
+        journal = Journal(audit, {"run": asked.run, "action": plan.action, "target": plan.target})
+        return journal.end(asked)
     assert proposal.runbook is not None
     return await _run(proposal, ctx, audit)
 
@@ -272,52 +267,25 @@ async def _run(proposal: Proposal, ctx: Context, audit: AuditLog) -> Outcome:
     try:
         holding, interrupted = await lock.take(ctx, fields, key)
     except lock.LockRefused as exc:
-        return _audited(
-            audit, Outcome("refused", plan, (), f"{exc}; nothing changed", run=_run_id())
-        )
+        return refused(plan, f"{exc}; nothing changed", audit)
     except BoxError as exc:
-        why = f"cannot take the cluster's action lock: {exc.reason}"
-        return _audited(audit, Outcome("refused", plan, (), why, run=_run_id()))
-    run_id = holding.run
+        return refused(plan, f"cannot take the cluster's action lock: {exc.reason}", audit)
     try:
         if interrupted is not None:
             ctx.say(f"taking over from {interrupted.describe()}")
-        judged = await _judged_again(ctx, proposal, interrupted)
+        judged = await _judged_again(ctx, proposal)
         if judged is not None:
-            return _audited(audit, Outcome("refused", plan, (), judged, run=run_id))
-        head = {"run": run_id, "action": plan.action, "target": plan.target}
-        try:
-            audit.append(
-                {"event": "intent", **head, "command": proposal.command, "plan": plan.as_dict()}
-            )
-        except OSError as exc:
-            why = f"the audit log {audit.path} cannot be written: {exc.strerror or exc}"
-            why += "; nothing changed"
-            return Outcome("refused", plan, (), why, run=run_id, audit_problem=why)
-        problems: list[str] = []
-
-        def journal(record: dict[str, Any]) -> None:
-            try:
-                audit.append({**record, **head})
-            except OSError as exc:
-                problems[:1] = [
-                    f"the audit log {audit.path} cannot be written during the run: {exc}"
-                ]
-
-        run = engine.Run(ctx, holding, replace(runbook, id=run_id), journal, [])
+            return refused(plan, judged, audit, holding.run)
+        journal = begin(audit, holding.run, plan, proposal.command)
+        if isinstance(journal, Outcome):
+            return journal
+        run = engine.Run(ctx, holding, replace(runbook, id=holding.run), journal.append, [])
         try:
             await engine.drive(run, from_scratch=runbook.state == "halted")
         except lock.LockRefused as exc:
             run.status, run.reason = "failed", f"stopped: {exc}"
-        outcome = Outcome(
-            run.status,
-            plan,
-            tuple(run.results),
-            _where(run),
-            run=run_id,
-            audit_problem=problems[0] if problems else None,
-        )
-        journal({"event": "outcome", **outcome.as_dict(), "runbook": run.runbook.as_dict()})
+        outcome = Outcome(run.status, plan, tuple(run.results), _where(run), run=holding.run)
+        outcome = journal.end(outcome, runbook=run.runbook.as_dict())
         if run.runbook.state in ("paused", "halted"):
             left = await holding.leave(ctx, run.runbook.state, engine.nexts(run.runbook))
             if left:
@@ -329,9 +297,7 @@ async def _run(proposal: Proposal, ctx: Context, audit: AuditLog) -> Outcome:
             ctx.say(left)
 
 
-async def _judged_again(
-    ctx: Context, proposal: Proposal, interrupted: ActionLock | None
-) -> str | None:
+async def _judged_again(ctx: Context, proposal: Proposal) -> str | None:
     """Why the proposal may not run after all, on a fresh read under the lock; or None."""
     try:
         _, stored = await store.load(ctx)
@@ -366,18 +332,4 @@ def _where(run: engine.Run) -> str | None:
     return said
 
 
-def _audited(audit: AuditLog, outcome: Outcome) -> Outcome:
-    try:
-        audit.append({"event": "outcome", **outcome.as_dict()})
-    except OSError as exc:
-        return replace(
-            outcome, audit_problem=f"the audit log {audit.path} cannot be written: {exc}"
-        )
-    return outcome
-
-
-def _run_id() -> str:
-    return uuid.uuid4().hex[:12]
-
-
-__all__ = ["Proposal", "StepResult", "carry_out", "propose"]
+__all__ = ["Proposal", "carry_out", "propose"]

@@ -36,7 +36,7 @@ from typing import Any
 from console.actions.balancer import nodes, servers
 from console.actions.context import Context
 from console.actions.plan import Check, Plan, Probe, Step, poll
-from console.actions.roles.rolefile import polled
+from console.actions.roles.hot_warm import health_up
 from console.errors import ActionError
 from console.inventory import Inventory, WebNode
 from console.probes import http
@@ -45,7 +45,6 @@ from console.text import one_line, printable
 
 RELEASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
 HTTP_TIME = 5.0
-UP_TIMEOUT = 30.0
 SOAK_EVERY = 1.0
 
 
@@ -183,23 +182,6 @@ def _smoke(inv: Inventory, node: WebNode, box: str) -> Step | None:
     )
 
 
-def _health_up(node: WebNode) -> Step:
-    async def probe(ctx: Context) -> Check:
-        row = await servers.stat_of(ctx, node.server)
-        status, check = row.get("status", "?"), row.get("check_status") or "no check"
-        return Check(status.startswith("UP"), f"{node.server} is {status} ({check})")
-
-    return Step(
-        title=f"Wait for {node.name}'s health check to be UP",
-        where="HAProxy runtime API",
-        command="show stat (every 0.5 s)",
-        expects=f"{node.server} is READY",
-        proves=f"HAProxy reads it UP within {UP_TIMEOUT:g} s",
-        act=polled(probe, UP_TIMEOUT),
-        verify=probe,
-    )
-
-
 def _soak(node: WebNode, seconds: float) -> Step:
     said: list[str] = []
 
@@ -312,7 +294,7 @@ def plan_node(inv: Inventory, state: ClusterState, args: Mapping[str, Any]) -> P
     if smoke is not None:
         steps.append(smoke)
     if ends_in:
-        steps += [*nodes.plan_state(inv, state, node.name, "ready").steps, _health_up(node)]
+        steps += [*nodes.plan_state(inv, state, node.name, "ready").steps, health_up(node)]
         if soak > 0:
             steps.append(_soak(node, soak))
     refusals = out.refusals

@@ -61,7 +61,9 @@ def _site_healthy(node: WebNode) -> Step:
     )
 
 
-def _health_up(node: WebNode) -> Step:
+def health_up(node: WebNode) -> Step:
+    """Wait for NODE's health check to be UP on the balancer (after `ready`)."""
+
     async def probe(ctx: Context) -> Check:
         row = await nodes.stat_of(ctx, node.server)
         status, check = row.get("status", "?"), row.get("check_status") or "no check"
@@ -183,7 +185,7 @@ def _plan_hot(
     ]
     steps += run_hook(inv, node, "after_role_change", "hot")
     steps += [site_took(node, {**change, "effective_mail": mail}, "hot"), _site_healthy(node)]
-    steps += [*balancer.steps, _health_up(node)]
+    steps += [*balancer.steps, health_up(node)]
     summary = f"log {node.name} as hot (mail {mail}), then put it in the balancer once healthy"
     if live is not None and live.role == "hot" and _seen(state, node).startswith("UP"):
         summary += f" ({node.name} is already hot and UP: each step checks again)"
