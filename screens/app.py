@@ -55,6 +55,7 @@ from screens.panels import (
 )
 from screens.prompt import PromptScreen
 from screens.theme import HIGH_CONTRAST
+from screens.upgrade import UpgradeScreen
 
 MIN_SIZE = (80, 24)
 WIDE = 140
@@ -188,6 +189,9 @@ class HotspareApp(App[int]):
         self.query_one(BalancerPanel).update_from(state, self.inv)
         self.query_one(NodesPanel).update_from(state, self.inv)
         self.query_one(ReplicasPanel).update_from(state, self.inv)
+        for screen in self.screen_stack:
+            if isinstance(screen, UpgradeScreen):
+                screen.show(state)
 
     def record(self, events: Iterable[Event]) -> None:
         """Add EVENTS to the timeline and the history detail screens show."""
@@ -260,7 +264,7 @@ class HotspareApp(App[int]):
         if self.authority.observer:  # no key reaches here for an observer; the core refuses anyway
             self._run_refused(request, plan)
             return
-        self.push_screen(ActionScreen(plan, self._plan_runner(request, plan)), self._acted)
+        self.push_screen(ActionScreen(plan, self._plan_runner(request, plan)), self.acted)
 
     def _selected_node(self) -> str | None:
         panel = self.focused if isinstance(self.focused, Panel) else None
@@ -292,9 +296,10 @@ class HotspareApp(App[int]):
     @work(exit_on_error=False, group="action")
     async def _run_refused(self, request: Request, plan: Plan) -> None:
         outcome = await self._plan_runner(request, plan)(None, lambda line: None)
-        self._acted(outcome)
+        self.acted(outcome)
 
-    def _acted(self, outcome: Outcome | None) -> None:
+    def acted(self, outcome: Outcome | None) -> None:
+        """Record OUTCOME of an action in the events and say it (None: cancelled)."""
         if outcome is None:
             return
         level: Level = "info" if outcome.ok else "warning"
@@ -364,6 +369,10 @@ class HotspareApp(App[int]):
 
     def action_audit(self) -> None:
         self.push_screen(AuditScreen(AuditLog(default_path(self.inv), self.inv.name)))
+
+    def action_upgrade(self) -> None:
+        if not isinstance(self.screen, UpgradeScreen):
+            self.push_screen(UpgradeScreen(self))
 
     def action_high_contrast(self) -> None:
         dark = "textual-dark"

@@ -36,6 +36,10 @@ def help_text(observer: bool) -> Text:
         "   ^p: from the command palette only)\n",
         "dim",
     )
+    text.append("\nUpgrade screen (U)\n", style="bold")
+    for key in keys.UPGRADE:
+        dim = style if key.changes_site else ""
+        text.append(f"  {keys.shown(key.key):18} {key.description}\n", dim)
     text.append("\nLogs screen (l)\n", style="bold")
     for label, description in keys.LOG_MOVES:
         text.append(f"  {label:18} {description}\n")

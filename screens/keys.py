@@ -58,6 +58,7 @@ VIEWS: tuple[Key, ...] = (
     Key("enter", "details", "details", "Open the selected box's details"),
     Key("l", "logs", "logs", "Open the logs screen"),
     Key("u", "audit", "audit", "Open the audit log: who did what, newest first"),
+    Key("U", "upgrade", "upgrade", "Open the upgrade screen: each node's release and stage"),
     Key("a", "alarms", "alarms", "List every alarm whole"),
     Key("slash", "filter", "filter", "Filter the tables by name"),
     Key("ctrl+s", "save_svg", "save SVG", "Save the screen as SVG"),
@@ -83,6 +84,18 @@ LOGS: tuple[Key, ...] = (
     Key("X", "show_columns", "all columns", "Show every column again"),
     Key("escape", "close", "back", "Close the prompt, else back to the panels (q too)"),
 )
+# The upgrade screen (U): the runbook's keys, each a plan to read before anything runs.
+UPGRADE: tuple[Key, ...] = (
+    Key("p", "runbook('pause')", "pause", "Ask the running upgrade to pause", True),
+    Key("r", "runbook('resume')", "resume", "Resume a paused, halted or interrupted one", True),
+    Key("a", "runbook('abort')", "abort", "Abort the running upgrade, then roll back", True),
+    Key("b", "runbook('rollback')", "rollback", "Return the nodes it moved to their release", True),
+    Key("n", "new_upgrade", "new", "A new rolling upgrade: asks the release, then the plan", True),
+    Key("escape", "back", "back", "Back to the panels (q too)"),
+)
+UPGRADE_ACTIONS = frozenset({"runbook", "new_upgrade"})
+"""The upgrade screen's actions that change the site: none for an observer."""
+
 LOG_MOVES = (
     ("tab / shift+tab", "Move between columns (the view scrolls to show it)"),
     ("up / down, j / k", "Move the cursor: the other columns follow its time"),

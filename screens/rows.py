@@ -11,6 +11,7 @@ from dataclasses import replace
 from rich.text import Text
 
 from console.state import model
+from console.state.runbook import Runbook
 from console.text import one_line
 from console.units import age, size
 
@@ -120,7 +121,37 @@ def server_row(server: model.Server, fresh: model.BoxFreshness | None) -> Cells:
     )
 
 
-NODE_COLUMNS = ("node", "role", "sched", "mail", "health", "load", "log", "data")
+NODE_COLUMNS = ("node", "role", "release", "sched", "mail", "health", "load", "data")
+
+RELEASE_LIMIT = 14
+"""The widest a release cell grows ("v1→v3-broken" fits); the box details have it whole."""
+
+
+def health(node: model.NodeState, fresh: model.BoxFreshness | None) -> tuple[str, str]:
+    """The node's health in words, and its style: "✓ 5ms", "✗ HTTP 500", "?" (never told)."""
+    if node.site_alive is False:
+        return "✗ site down", BAD
+    if node.health_status == 200:
+        return f"✓ {latency(node.health_latency_ms)}", GOOD
+    if node.health_status is not None:
+        return f"✗ HTTP {node.health_status}", BAD
+    if fresh is not None and fresh.stale and node.health_problem is None:
+        return "?", QUIET  # never told: its box has not answered
+    if node.health_problem:
+        return f"✗ {node.health_problem}", BAD  # whole in the box details
+    return "✗ no answer", BAD
+
+
+def release(node: model.NodeState) -> tuple[str, str]:
+    """The release the node runs, "v1→v2" while its selected one differs, and its style.
+
+    "-" when neither is known (cluster.yaml declares no version_url or releases,
+    or the site does not answer), "?→v2" when only the selected one is.
+    """
+    running, selected = node.release, node.selected_release
+    if selected is None or selected == running:
+        return running or "-", ""
+    return f"{running or '?'}→{selected}", WARN  # switched, not yet (or not) running it
 
 
 def node_row(node: model.NodeState, fresh: model.BoxFreshness | None) -> Cells:
@@ -128,29 +159,18 @@ def node_row(node: model.NodeState, fresh: model.BoxFreshness | None) -> Cells:
     role_style = "" if node.role == node.expected_role else WARN
     if node.role and node.role != node.expected_role:
         role += f" (was {node.expected_role})"
-    if node.site_alive is False:
-        health, health_style = "✗ site down", BAD
-    elif node.health_status == 200:
-        health, health_style = f"✓ {latency(node.health_latency_ms)}", GOOD
-    elif node.health_status is not None:
-        health, health_style = f"✗ HTTP {node.health_status}", BAD
-    elif fresh is not None and fresh.stale and node.health_problem is None:
-        health, health_style = "?", QUIET  # never told: its box has not answered
-    elif node.health_problem:
-        health, health_style = f"✗ {node.health_problem}", BAD  # whole in the box details
-    else:
-        health, health_style = "✗ no answer", BAD
+    said, health_style = health(node, fresh)
     mail_style = BAD if node.mail == "real" and node.role == "warm" else ""
-    log = node.access_logs[0].path.rsplit("/", 1)[-1] if node.access_logs else "-"
+    running, release_style = release(node)
     return _dim_if_stale(
         [
             cell(node.name, "bold"),
             cell(role, role_style, REASON_LIMIT),
+            cell(running, release_style, RELEASE_LIMIT),
             cell("★ yes" if node.scheduler else ("no" if node.scheduler is False else "?")),
             cell(node.mail or "?", mail_style),
-            cell(health, health_style, REASON_LIMIT),
+            cell(said, health_style, REASON_LIMIT),
             cell(f"{node.load[0]:.2f}" if node.load else "?"),
-            cell(log),
             data_age(fresh),
         ],
         fresh,
@@ -230,6 +250,8 @@ def primaries(state: model.ClusterState) -> str:
 
 ALARM_ROOM = 60
 """The widest the banner's worst alarm grows; `a` lists every alarm whole."""
+ALARM_LEAST = 12
+"""Below this room the worst alarm's message is left out, never cut to nonsense."""
 
 
 def banner(state: model.ClusterState | None, observer: bool, width: int = 0) -> Text:
@@ -260,6 +282,8 @@ def banner(state: model.ClusterState | None, observer: bool, width: int = 0) -> 
         mode_style = "bold reverse yellow"
     text.append(mode, mode_style)
     text.append("  ")
+    if state.runbook is not None and state.runbook.open:
+        text.append(upgrade_banner(state.runbook)).append("  ")
     room = width - text.cell_len if width > 0 else ALARM_ROOM + 30
     text.append_text(alarm_summary(state, room))
     return text
@@ -270,7 +294,7 @@ def alarm_summary(state: model.ClusterState, room: int) -> Text:
     alarms = state.alarms
     if not alarms:
         text = Text("✓ no alarms", GOOD)
-        if state.verdicts.planned:
+        if state.verdicts.planned and room - 22 >= 8:  # else the line is full already
             planned = one_line(", ".join(state.verdicts.planned), max(8, room - 22))
             text.append("  planned: " + planned, PLANNED)
         return text
@@ -279,5 +303,15 @@ def alarm_summary(state: model.ClusterState, room: int) -> Text:
     text = Text(f"✗ {'CRITICAL' if critical else 'warning'}: ", BAD if critical else WARN)
     more = Text(f" +{len(alarms) - 1} more", "bold") if len(alarms) > 1 else Text()
     fits = room - text.cell_len - more.cell_len
-    text.append(one_line(worst.message, max(12, min(ALARM_ROOM, fits))))
+    if fits < ALARM_LEAST:  # a banner full of other news: the word alone, `a` lists them
+        text = Text(text.plain.removesuffix(": "), text.style)
+        more = Text(f" +{len(alarms) - 1}", "bold") if len(alarms) > 1 else Text()
+        return text.append_text(more) if text.cell_len + more.cell_len <= room else text
+    text.append(one_line(worst.message, min(ALARM_ROOM, fits)))
     return text.append_text(more)
+
+
+def upgrade_banner(runbook: Runbook) -> Text:
+    """'UPGRADE 2/3 on v2' (and HALTED, PAUSED...): calm while it runs, yellow when it stopped."""
+    stopped = runbook.state in ("halted", "interrupted")
+    return Text(f" {runbook.banner()} ", f"bold reverse {'yellow' if stopped else PLANNED}")

@@ -73,4 +73,5 @@ upgrade:
     - http://{{address}}:{NODE_PORT}/
     - http://{{address}}:{NODE_PORT}/version
   soak: 5
+  check_timeout: 15
 """
