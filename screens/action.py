@@ -24,6 +24,7 @@ from console.actions.runner import Outcome
 from console.text import one_line
 
 Runner = Callable[[str | None, Callable[[str], None]], Awaitable[Outcome]]
+Asker = Callable[[str], Awaitable[str]]  # leaves "pause" or "abort" for a running runbook
 
 
 def plan_text(plan: Plan) -> Text:
@@ -88,13 +89,17 @@ class ActionScreen(ModalScreen[Outcome | None]):
         Binding("pagedown", "scroll_plan(1)", "plan down", show=False),
         Binding("up", "scroll_plan_line(-1)", "plan up", show=False),
         Binding("down", "scroll_plan_line(1)", "plan down", show=False),
+        Binding("p", "ask('pause')", "pause", show=False),
+        Binding("a", "ask('abort')", "abort", show=False),
     ]
     AUTO_FOCUS = "#action-plan"  # a plan with nothing to type scrolls without a tab first
 
-    def __init__(self, plan: Plan, run: Runner) -> None:
+    def __init__(self, plan: Plan, run: Runner, asker: Asker | None = None) -> None:
+        """ASKER: for a runbook, leaves a pause or abort request while it runs (p, a)."""
         super().__init__()
         self.plan = plan
         self.run = run
+        self.asker = asker
         self.outcome: Outcome | None = None
         self.running = False
 
@@ -118,6 +123,8 @@ class ActionScreen(ModalScreen[Outcome | None]):
     def _hint(self) -> str:
         if self.outcome is not None:
             return "escape closes"
+        if self.running and self.asker is not None:
+            return "running, step by step: p pauses before the next step, a aborts (rolls back)"
         if self.running:
             return "running: each step is verified before the next"
         if self.plan.refusals:
@@ -151,6 +158,7 @@ class ActionScreen(ModalScreen[Outcome | None]):
         self.running = True
         progress = self.query_one("#action-progress", Log)
         progress.display = True
+        self.query_one("#action-plan", VerticalScroll).focus()  # keys now reach the screen
         self.query_one("#action-hint", Static).update(self._hint())
         self._execute(typed)
 
@@ -167,6 +175,26 @@ class ActionScreen(ModalScreen[Outcome | None]):
         for line in outcome_lines(outcome):
             progress.write_line(line)
         self.query_one("#action-hint", Static).update(self._hint())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """p and a only mean something while a runbook runs (a name may be typed otherwise)."""
+        if action == "ask":
+            return self.running and self.asker is not None
+        return True
+
+    def action_ask(self, what: str) -> None:
+        self._leave(what)
+
+    @work(exit_on_error=False, group="ask")
+    async def _leave(self, what: str) -> None:
+        assert self.asker is not None
+        problem = await self.asker(what)
+        if problem:
+            self.notify(f"Could not ask to {what}: {problem}", severity="error")
+        else:
+            self.query_one("#action-progress", Log).write_line(
+                f"{what} asked: taken up before the next step"
+            )
 
     def action_close(self) -> None:
         if self.running:

@@ -27,11 +27,12 @@ from console.authority import Authority
 from console.errors import ActionError
 from console.inventory import Inventory
 from console.monitor import Monitor
+from console.runbook import store
 from console.runbook.commands import Proposal, carry_out, propose
 from console.ssh import BoxError
 from console.state.model import ClusterState
 from screens import keys
-from screens.action import ActionScreen, Runner
+from screens.action import ActionScreen, Asker, Runner
 from screens.panels import KeyBar
 from screens.prompt import PromptScreen
 from screens.upgradeview import upgrade_text
@@ -190,7 +191,19 @@ class UpgradeScreen(Screen[None]):
 
     def on_upgrade_screen_proposed(self, message: Proposed) -> None:
         plan = message.proposal.plan
-        self.app.push_screen(ActionScreen(plan, self._runner(message.proposal)), self.source.acted)
+        runner = self._runner(message.proposal)
+        asker = self._asker() if message.proposal.runbook is not None else None
+        self.app.push_screen(ActionScreen(plan, runner, asker), self.source.acted)
+
+    def _asker(self) -> Asker:
+        """Leaves a pause or abort request for the runbook this console runs."""
+        source = self.source
+
+        async def ask(what: str) -> str:
+            assert source.monitor is not None
+            return await store.ask(Context(source.monitor, clock=source.clock), what)
+
+        return ask
 
     def _runner(self, proposal: Proposal) -> Runner:
         source = self.source

@@ -178,3 +178,38 @@ def test_the_console_shows_the_halted_upgrade_and_b_rolls_web3_back(
     assert release(lab, "web3") == "v1"
     book = runbook(lab, halted)
     assert book is not None and book["kind"] == "rollback" and book["state"] == "done", book
+
+
+def test_a_roll_started_in_the_console_is_paused_from_its_own_action_screen(
+    lab: LabLayout, halted: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the halted one is rolled back: n starts a roll of web3 to v2, p pauses it."""
+    monkeypatch.setenv("HOTSPARE_AUDIT", str(halted))
+    left_clean(lab, halted)
+
+    async def go() -> None:
+        app = live_app(lab)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("U")
+            await until(pilot, lambda: isinstance(app.screen, UpgradeScreen))
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+            await pilot.press(*"v2", "down", *"web3", "down", "0", "enter")
+            screen = await until(
+                pilot, lambda: isinstance(app.screen, ActionScreen) and app.screen, timeout=30
+            )
+            assert screen.plan.confirm == "v2" and not screen.plan.refusals
+            await pilot.press(*"v2", "enter")
+            await until(pilot, lambda: screen.running)
+            await pilot.press("p")
+            await until(pilot, lambda: screen.outcome is not None, timeout=120)
+            assert screen.outcome.status == "paused", screen.outcome.reason
+
+    asyncio.run(go())
+    book = runbook(lab, halted)
+    assert book is not None and book["state"] == "paused", book
+    code, out = hotspare(lab, halted, "upgrade", "resume", "--yes")
+    assert code == 0, out
+    assert release(lab, "web3") == "v2"
+    code, out = hotspare(lab, halted, "upgrade", "rollback", "--yes")
+    assert code == 0, out
