@@ -10,6 +10,8 @@ leaves every node on v1, with no runbook open and no action lock.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from console.lab import control
 from console.lab.layout import LabLayout
 from tests.support.labclient import db, eventually, http
 from tests.support.loadgen import Answer, Load, failures
@@ -132,6 +135,10 @@ def test_a_rolling_upgrade_and_its_rollback_under_load_lose_nothing(
     assert servers(lab, audit) == {"web1": "UP", "web2": "UP", "web3": "MAINT"}
     book = runbook(lab, audit)
     assert book is not None and book["kind"] == "rollback" and book["state"] == "done"
+    # Every step was audited as it ended, named with its stage.
+    log = run(lab, audit, "audit").stdout
+    assert "upgrade rolling v2: BEGUN" in log and "upgrade rolling v2: DONE" in log
+    assert "upgrade rolling v2: web1 to v2: step 5/" in log and "ok: Switch web1 to v2" in log
 
 
 def test_a_broken_release_halts_at_the_first_node_and_rollback_restores_it(
@@ -235,3 +242,33 @@ def test_abort_stops_the_running_upgrade_and_returns_the_nodes_it_moved(
     book = runbook(lab, audit)
     assert book is not None and book["kind"] == "rollback" and book["state"] == "done"
     assert status(lab, audit)["action"] is None
+
+
+def test_a_node_that_hangs_during_the_roll_halts_it_there_and_the_site_serves_on(
+    on_v1: LabLayout, audit: Path
+) -> None:
+    """web1's site stopped (SIGSTOP) while the spare soaks: the roll halts at web1, bounded."""
+    lab = on_v1
+    pid = next(s.pid for s in control.status(lab).services if s.name == "site-web1")
+    roll = Operator.start(lab, audit, *ROLL, "--release", "v2", "--confirm", "v2")
+    try:
+        roll.wait_for(r"web3 to v2: \d+/\d+ Soak web3", timeout=60)
+        os.kill(pid, signal.SIGSTOP)
+        started = time.monotonic()
+        code, out, err = roll.finish()
+        took = time.monotonic() - started
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert code == 1, out + err
+    assert took < 60, took  # bounded by the check timeout, never stuck on the hung node
+    book = runbook(lab, audit)
+    assert book is not None and book["state"] == "halted"
+    assert [s["title"] for s in book["stages"] if s["status"] == "failed"] == ["web1 to v2"]
+    # The site served on web2 and the spare brought in; web1 is kept out.
+    assert servers(lab, audit)["web1"] == "MAINT"
+    assert http(lab.site_url)[0] == 200
+    # Fixed (the process runs again): resume carries the roll to its end.
+    resumed = run(lab, audit, "upgrade", "resume", "--yes")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert versions(lab) == {n: "v2" for n in lab.web_names}
+    assert servers(lab, audit) == {"web1": "UP", "web2": "UP", "web3": "MAINT"}

@@ -32,9 +32,10 @@ def _line(record: dict[str, Any]) -> str:
         return f"{head}{what}: BEGUN, {steps} steps (run {record.get('run', '?')})"
     if event == "step":
         mark = "ok" if record.get("ok") else "FAILED"
+        stage = f"{record['stage']}: " if record.get("stage") else ""  # a runbook's stage
         return (
-            f"{head}{what}: step {record.get('step', '?')}/{record.get('steps', '?')} {mark}: "
-            f"{record.get('title', '?')}: {record.get('check', '')}"
+            f"{head}{what}: {stage}step {record.get('step', '?')}/{record.get('steps', '?')} "
+            f"{mark}: {record.get('title', '?')}: {record.get('check', '')}"
         )
     reason = f" ({record['reason']})" if record.get("reason") else ""
     return f"{head}{what}: {str(record.get('outcome', '?')).upper()}{reason}"
