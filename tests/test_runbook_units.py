@@ -265,3 +265,13 @@ def test_a_runbook_stopped_on_purpose_is_a_warning_an_interrupted_one_critical()
     assert (alarm.code, alarm.severity) == ("action-halted", "warning")
     (alarm,) = action_alarms(held(gone="process 1 on vm has ended"))
     assert (alarm.code, alarm.severity) == ("action-interrupted", "critical")
+
+
+def test_a_server_kept_out_by_a_paused_runbook_is_planned_not_overdue() -> None:
+    from console.state.planned import PLAN_GRACE_S, servers
+
+    old = replace(server("web1", "maint", "MAINT"), last_change_s=PLAN_GRACE_S + 1)
+    paused = replace(held(gone="paused on purpose; its runbook waits"), stopped="paused")
+    assert servers([old], paused) == (("web1 maint",), [])
+    planned, alarms = servers([old], held(gone="process 1 on vm has ended"))
+    assert planned == () and [a.code for a in alarms] == ["backends-out"]

@@ -7,7 +7,8 @@ the console shows them in a calm colour. They become warnings (never
 critical: the operator chose them) once the plan is over:
 
 - a server out of service is planned while an action runs (it holds the
-  cluster's lock and is not gone), or for PLAN_GRACE_S after it left
+  cluster's lock and is not gone, or is a runbook paused or halted on
+  purpose), or for PLAN_GRACE_S after it left
   service; past that, with no action running, it is a warning.
 - a site mode is planned until its `until` has passed; past it, a warning.
   A bare clock time ("03:30 UTC") is read as today's: the actions write a
@@ -38,7 +39,9 @@ def servers(
     out: Sequence[Server], action: ActionLock | None
 ) -> tuple[tuple[str, ...], list[Alarm]]:
     """Hot servers an operator took out (OUT): the planned ones, and warnings for the rest."""
-    running = action is not None and action.gone is None
+    # A runbook paused or halted on purpose keeps its nodes out by plan: its own
+    # alarm (action-paused, action-halted) says what waits for the operator.
+    running = action is not None and (action.gone is None or bool(action.stopped))
     planned, overdue = [], []
     for s in out:
         within = s.last_change_s is not None and s.last_change_s < PLAN_GRACE_S
