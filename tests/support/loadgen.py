@@ -3,7 +3,10 @@
 Threads send GET / (and, with `post_every`, POST /notes) at a steady rate
 for at most `seconds`, each on a new connection as a browser's first visit
 would; every request's method, status, latency, a snippet of the body and
-any error are kept. Stop it early with `stop()`; it always stops by itself.
+any error are kept. With `post_tag`, each POST's note is "TAG N", unique in
+the run and kept in its Answer (`sent`), so a bench can look for every
+acknowledged note in the database afterwards. Stop it early with `stop()`;
+it always stops by itself.
 HeldSessions holds uploads half sent, as sessions a drain must wait for.
 """
 
@@ -15,7 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 TIMEOUT = 5.0
 
@@ -30,6 +33,7 @@ class Answer:
     seconds: float
     body: str
     error: str | None = None
+    sent: str = ""  # the note a POST sent, when the load tags its posts
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Load:
     seconds: float = 60.0
     workers: int = 4
     post_every: int = 0  # every Nth request is a POST /notes (0: never)
+    post_tag: str = ""  # with a tag, each POST's note is "TAG N", unique in the run
     answers: list[Answer] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -78,17 +83,20 @@ class Load:
             next_at += every
             with self._lock:
                 self._count += 1
-                post = self.post_every and self._count % self.post_every == 0
-            answer = self._post() if post else self._get()
+                count = self._count
+                post = self.post_every and count % self.post_every == 0
+            answer = self._post(count) if post else self._get()
             with self._lock:
                 self.answers.append(answer)
 
     def _get(self) -> Answer:
         return _request("GET", self.url, None)
 
-    def _post(self) -> Answer:
-        body = urllib.parse.urlencode({"body": f"load {time.time():.3f}"}).encode()
-        return _request("POST", urllib.parse.urljoin(self.url, "/notes"), body)
+    def _post(self, count: int) -> Answer:
+        note = f"{self.post_tag} {count}" if self.post_tag else f"load {time.time():.3f}"
+        body = urllib.parse.urlencode({"body": note}).encode()
+        answer = _request("POST", urllib.parse.urljoin(self.url, "/notes"), body)
+        return replace(answer, sent=note) if self.post_tag else answer
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
