@@ -94,12 +94,23 @@ class ActionScreen(ModalScreen[Outcome | None]):
     ]
     AUTO_FOCUS = "#action-plan"  # a plan with nothing to type scrolls without a tab first
 
-    def __init__(self, plan: Plan, run: Runner, asker: Asker | None = None) -> None:
-        """ASKER: for a runbook, leaves a pause or abort request while it runs (p, a)."""
+    def __init__(
+        self,
+        plan: Plan,
+        run: Runner,
+        asker: Asker | None = None,
+        later: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        """ASKER: for a runbook, leaves a pause or abort request while it runs (p, a).
+
+        A runbook runs on in the app when this screen is closed (its record on
+        the upgrade screen shows where it is); LATER then gets its outcome.
+        """
         super().__init__()
         self.plan = plan
         self.run = run
         self.asker = asker
+        self.later = later
         self.outcome: Outcome | None = None
         self.running = False
 
@@ -124,7 +135,10 @@ class ActionScreen(ModalScreen[Outcome | None]):
         if self.outcome is not None:
             return "escape closes"
         if self.running and self.asker is not None:
-            return "running, step by step: p pauses before the next step, a aborts (rolls back)"
+            return (
+                "running: p pauses before the next step, a aborts (rolls back); "
+                "escape leaves it running"
+            )
         if self.running:
             return "running: each step is verified before the next"
         if self.plan.refusals:
@@ -160,17 +174,23 @@ class ActionScreen(ModalScreen[Outcome | None]):
         progress.display = True
         self.query_one("#action-plan", VerticalScroll).focus()  # keys now reach the screen
         self.query_one("#action-hint", Static).update(self._hint())
-        self._execute(typed)
+        if self.asker is not None:  # the app's worker: it outlives this screen
+            self.app.run_worker(self._execute(typed), group="runbook", exit_on_error=False)
+        else:
+            self.run_worker(self._execute(typed), group="action", exit_on_error=False)
 
-    @work(exit_on_error=False, group="action")
     async def _execute(self, typed: str | None) -> None:
-        progress = self.query_one("#action-progress", Log)
-
         def say(line: str) -> None:
-            progress.write_line(one_line(line, 300))
+            if self.is_attached:
+                self.query_one("#action-progress", Log).write_line(one_line(line, 300))
 
         outcome = await self.run(typed, say)
         self.outcome, self.running = outcome, False
+        if not self.is_attached:
+            if self.later is not None:
+                self.later(outcome)
+            return
+        progress = self.query_one("#action-progress", Log)
         progress.write_line("")
         for line in outcome_lines(outcome):
             progress.write_line(line)
@@ -197,6 +217,10 @@ class ActionScreen(ModalScreen[Outcome | None]):
             )
 
     def action_close(self) -> None:
+        if self.running and self.asker is not None:
+            self.notify("The upgrade runs on: U shows where it is, and pauses or aborts it.")
+            self.dismiss(None)
+            return
         if self.running:
             self.notify("The action is running; it stops by itself at the first failed check.")
             return

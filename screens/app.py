@@ -58,6 +58,7 @@ from screens.theme import HIGH_CONTRAST
 from screens.upgrade import UpgradeScreen
 
 MIN_SIZE = (80, 24)
+QUIT_AGAIN = 5.0  # seconds in which a second q quits while this console runs an upgrade
 WIDE = 140
 MAIN_SCREEN_ONLY = frozenset({"filter", "close_filter", "details"})
 
@@ -115,6 +116,7 @@ class HotspareApp(App[int]):
         self.state: ClusterState | None = None
         self.events: deque[Event] = deque(maxlen=1000)
         self.screenshot_dir = screenshot_dir or Path.cwd()
+        self._quit_asked = -QUIT_AGAIN  # when q was last pressed while an upgrade ran here
         self.register_theme(HIGH_CONTRAST)
         if high_contrast:
             self.theme = HIGH_CONTRAST.name
@@ -310,6 +312,23 @@ class HotspareApp(App[int]):
             text += f" ({outcome.reason})"
         self.record([Event(self.clock(), outcome.plan.target, text, level)])
         self.notify(text, severity="information" if outcome.ok else "error")
+
+    async def action_quit(self) -> None:
+        """Quit; while this console runs an upgrade, only when asked twice.
+
+        Quitting then leaves the upgrade interrupted at its step (`hotspare
+        upgrade resume` finishes it): say so, and let the operator pause it first.
+        """
+        running = [w for w in self.workers if w.group == "runbook" and w.is_running]
+        if running and time.monotonic() - self._quit_asked > QUIT_AGAIN:
+            self._quit_asked = time.monotonic()
+            self.notify(
+                "This console runs an upgrade: quitting leaves it interrupted at its step. "
+                "Pause it first (U, then p), or press q again to quit anyway.",
+                severity="warning",
+            )
+            return
+        self.exit()
 
     def action_logs(self) -> None:
         if self.links is None or not self.inv.web_nodes:

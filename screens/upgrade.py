@@ -193,7 +193,8 @@ class UpgradeScreen(Screen[None]):
         plan = message.proposal.plan
         runner = self._runner(message.proposal)
         asker = self._asker() if message.proposal.runbook is not None else None
-        self.app.push_screen(ActionScreen(plan, runner, asker), self.source.acted)
+        screen = ActionScreen(plan, runner, asker, later=self.source.acted)
+        self.app.push_screen(screen, self.source.acted)
 
     def _asker(self) -> Asker:
         """Leaves a pause or abort request for the runbook this console runs."""

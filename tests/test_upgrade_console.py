@@ -213,3 +213,51 @@ def test_a_roll_started_in_the_console_is_paused_from_its_own_action_screen(
     assert release(lab, "web3") == "v2"
     code, out = hotspare(lab, halted, "upgrade", "rollback", "--yes")
     assert code == 0, out
+
+
+def test_a_roll_runs_on_when_its_action_screen_is_closed_and_is_paused_from_the_upgrade_screen(
+    lab: LabLayout, halted: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """escape leaves the roll running; U shows it, p there pauses it; the outcome is said."""
+    monkeypatch.setenv("HOTSPARE_AUDIT", str(halted))
+    left_clean(lab, halted)
+
+    async def go() -> None:
+        app = live_app(lab)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("U")
+            await until(pilot, lambda: isinstance(app.screen, UpgradeScreen))
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+            await pilot.press(*"v2", "down", *"web3", "down", "0", "enter")
+            screen = await until(
+                pilot, lambda: isinstance(app.screen, ActionScreen) and app.screen, timeout=30
+            )
+            await pilot.press(*"v2", "enter")
+            await until(pilot, lambda: screen.running)
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, UpgradeScreen))
+            await until(pilot, lambda: "UPGRADE 1/1 on v2" in upgrade_text(app), timeout=20)
+            await pilot.press("escape")  # to the main screen, where q quits
+            await until(pilot, lambda: app.screen is app.screen_stack[0])
+            await pilot.press("q")
+            await until(pilot, lambda: any("press q again" in said for said in app.told))
+            assert app.is_running
+            await pilot.press("U")
+            await until(pilot, lambda: isinstance(app.screen, UpgradeScreen))
+            await pilot.press("p")
+            asked = await until(
+                pilot, lambda: isinstance(app.screen, ActionScreen) and app.screen, timeout=30
+            )
+            assert asked.plan.action == "upgrade pause", asked.plan.describe()
+            await pilot.press("enter")
+            await until(pilot, lambda: asked.outcome is not None, timeout=30)
+            await until(pilot, lambda: screen.outcome is not None, timeout=120)
+            assert screen.outcome.status == "paused", screen.outcome.reason
+            assert any("PAUSED" in said for said in app.told), app.told
+
+    asyncio.run(go())
+    book = runbook(lab, halted)
+    assert book is not None and book["state"] == "paused", book
+    code, out = hotspare(lab, halted, "upgrade", "rollback", "--yes")
+    assert code == 0, out
