@@ -218,6 +218,11 @@ def test_weight_is_set_and_read_back(lab: LabLayout, audit: Path, ready_again: N
     rows = parse_stat(asyncio.run(haproxy(lab, "show stat")))
     assert next(r for r in rows if r["svname"] == "web2")["weight"] == "7"
     assert hotspare(lab, "weight", "web2", "300", "--yes") == 3
+    # Weight 0 takes a node out as surely as a drain: never the last ready one unforced.
+    assert hotspare(lab, "maint", "web2", "--yes") == 0
+    assert hotspare(lab, "weight", "web1", "0", "--yes") == 3
+    rows = parse_stat(asyncio.run(haproxy(lab, "show stat")))
+    assert next(r for r in rows if r["svname"] == "web1")["weight"] != "0"
 
 
 def test_a_drained_node_stays_drained_across_a_haproxy_restart(

@@ -141,3 +141,25 @@ def test_the_sweep_interval_is_one_nodes_own_rhythm() -> None:
     assert scheduler._interval([("web1", 1.0)]) is None
     moved_every_time = [("web1", 9.5), ("web2", 6.2), ("web1", 3.1), ("web2", 0.0)]
     assert scheduler._interval(moved_every_time) == pytest.approx(3.1)
+
+
+def test_weight_0_on_the_last_ready_node_is_refused_unless_forced_and_typed() -> None:
+    from console.actions.balancer.nodes import plan_weight
+    from tests.support.verdict_parts import balancer, cluster_state, inventory, server
+
+    inv = inventory()
+    alone = cluster_state(
+        balancer=balancer(
+            server("web1"), server("web2", "maint", "MAINT"), server("web3", "maint", "MAINT")
+        )
+    )
+    refused = plan_weight(inv, alone, "web1", 0)
+    assert refused.refusals and "last ready server" in refused.refusals[0]
+    forced = plan_weight(inv, alone, "web1", 0, force=True)
+    assert not forced.refusals and forced.confirm == "web1"
+    assert not plan_weight(inv, alone, "web1", 5).refusals  # still serving
+    assert not plan_weight(inv, alone, "web2", 0).refusals  # takes nothing away
+    two = cluster_state()
+    plan = plan_weight(inv, two, "web1", 0)
+    assert not plan.refusals and plan.confirm is None
+    assert plan.steps[0].pre is not None  # judged again on HAProxy's word just before it acts

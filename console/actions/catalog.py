@@ -77,8 +77,17 @@ ACTIONS: tuple[Action, ...] = (
         "set a node's weight on the balancer (0..256)",
         NODE,
         "console.actions.balancer:plan_weight",
-        (Option("weight", "the new weight, 0..256", "int", None, positional=True, metavar="N"),),
-        key=Key("", "weight", ask=(Ask("weight", "New weight on the balancer (0..256)"),)),
+        (
+            Option("weight", "the new weight, 0..256", "int", None, positional=True, metavar="N"),
+            replace(FORCE, help="weight 0 even for the last ready node (its name must be typed)"),
+        ),
+        "the node's name, for weight 0 on the last ready node (with --force)",
+        Key(
+            "",
+            "weight",
+            {"force": True},
+            ask=(Ask("weight", "New weight on the balancer (0..256)"),),
+        ),
     ),
     Action(
         ("node", "hot"),

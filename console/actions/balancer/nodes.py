@@ -278,11 +278,23 @@ def plan_maint(inv: Inventory, state: ClusterState, node: str, force: bool = Fal
     return plan_state(inv, state, node, "maint", force=force)
 
 
-def plan_weight(inv: Inventory, state: ClusterState, node: str, weight: int) -> Plan:
-    """The plan to set NODE's weight on the balancer (0 to 256), saved for a reload."""
+def plan_weight(
+    inv: Inventory, state: ClusterState, node: str, weight: int, force: bool = False
+) -> Plan:
+    """The plan to set NODE's weight on the balancer (0 to 256), saved for a reload.
+
+    Weight 0 takes a node out of service as surely as a drain: it is refused
+    for the last ready server unless forced (and its name typed).
+    """
     found = web_node(inv, node)
     backend_name = backend(inv)
-    refusals = () if 0 <= weight <= 256 else (f"weight {weight} is outside 0..256",)
+    refusals: tuple[str, ...] = (
+        () if 0 <= weight <= 256 else (f"weight {weight} is outside 0..256",)
+    )
+    confirm = None
+    if weight == 0:
+        out, confirm = _last_ready(state, found, force)
+        refusals += out
     command = f"set server {backend_name}/{found.server} weight {weight}"
     same: list[bool] = []
 
@@ -307,6 +319,8 @@ def plan_weight(inv: Inventory, state: ClusterState, node: str, weight: int) -> 
         act,
         verify,
     )
+    if weight == 0:
+        step = also_pre(step, servers.keeps_one_ready(found, typed=confirm is not None))
     seen = state.balancer.servers if state.balancer else ()
     old = next((s.weight for s in seen if s.name == found.server), None)
     way_back = f"hotspare weight {found.name} {old}" if old is not None else ""
@@ -314,4 +328,4 @@ def plan_weight(inv: Inventory, state: ClusterState, node: str, weight: int) -> 
     if old == weight:
         summary += f" (already {weight} at the last look: the step checks again)"
     steps = (step, save_states(inv, found))
-    return Plan("weight", found.name, summary, steps, refusals, None, way_back)
+    return Plan("weight", found.name, summary, steps, refusals, confirm, way_back)
