@@ -273,3 +273,20 @@ def test_a_node_that_hangs_during_the_roll_halts_it_there_and_the_site_serves_on
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert versions(lab) == {n: "v2" for n in lab.web_names}
     assert servers(lab, audit) == {"web1": "UP", "web2": "UP", "web3": "MAINT"}
+
+
+def test_a_roll_is_refused_up_front_while_the_balancer_does_not_answer(
+    on_v1: LabLayout, audit: Path
+) -> None:
+    lab = on_v1
+    pid = next(s.pid for s in control.status(lab).services if s.name == "haproxy")
+    assert pid is not None, "HAProxy is not running"
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        up = run(lab, audit, *ROLL, "--release", "v2", "--confirm", "v2")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert up.returncode == 3, up.stdout + up.stderr
+    assert "the balancer's state is not known now" in up.stdout + up.stderr
+    assert versions(lab) == {n: "v1" for n in lab.web_names}  # nothing was touched
+    eventually(lambda: http(lab.site_url)[0] == 200, timeout=10)

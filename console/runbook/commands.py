@@ -129,6 +129,12 @@ async def _rolling(
 ) -> Proposal:
     picked = rolling.pick_nodes(ctx.inv, nodes)
     refusals: list[str] = []
+    balancer = ctx.inv.balancer
+    if balancer is None:
+        refusals.append("cluster.yaml declares no balancer: a roll takes nodes out through it")
+    elif state.balancer is None or not state.answers(balancer.box):
+        said = next((a.message for a in state.alarms if a.code.startswith("balancer")), "no answer")
+        refusals.append(f"the balancer's state is not known now ({said}): a roll needs it")
     if stored is not None and stored.open:
         refusals.append(
             f"an upgrade is open: {stored.describe()}; "
