@@ -290,3 +290,42 @@ def test_a_roll_is_refused_up_front_while_the_balancer_does_not_answer(
     assert "the balancer's state is not known now" in up.stdout + up.stderr
     assert versions(lab) == {n: "v1" for n in lab.web_names}  # nothing was touched
     eventually(lambda: http(lab.site_url)[0] == 200, timeout=10)
+
+
+def _unmigrated(lab: LabLayout) -> None:
+    """v2's migration undone (v1 never names its column), so the next roll to v2 runs it."""
+    with db(lab, "db1") as conn:
+        conn.execute("ALTER TABLE notes DROP COLUMN IF EXISTS words")
+        found = conn.execute("SELECT to_regclass('hotspare_release_migrations')").fetchone()
+        if found is not None and found[0] is not None:
+            conn.execute("DELETE FROM hotspare_release_migrations WHERE release = 'v2'")
+
+
+@pytest.mark.parametrize(
+    "killed_at",
+    [r"migrate the database for v2: 2/2 Migrate", r"web3 back out, a spare as before: 1/\d+"],
+    ids=["during-the-migration", "putting-the-spare-back-out"],
+)
+def test_a_console_killed_at_another_step_is_finished_by_resume(
+    on_v1: LabLayout, audit: Path, killed_at: str
+) -> None:
+    lab = on_v1
+    _unmigrated(lab)
+    roll = Operator.start(lab, audit, *ROLL, "--release", "v2", "--confirm", "v2")
+    roll.wait_for(killed_at, timeout=90)
+    roll.kill()
+    book = runbook(lab, audit)
+    assert book is not None and book["state"] == "interrupted"
+    resumed = run(lab, audit, "upgrade", "resume", "--yes")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert versions(lab) == {n: "v2" for n in lab.web_names}
+    assert servers(lab, audit) == {"web1": "UP", "web2": "UP", "web3": "MAINT"}
+    with db(lab, "db1") as conn:
+        rows = conn.execute(
+            "SELECT count(*) FROM hotspare_release_migrations WHERE release = 'v2'"
+        ).fetchone()
+        column = conn.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = 'notes' AND column_name = 'words'"
+        ).fetchone()
+    assert rows == (1,) and column == (1,)  # migrated once, whole
