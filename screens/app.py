@@ -54,6 +54,7 @@ from screens.panels import (
     Timeline,
 )
 from screens.prompt import PromptScreen
+from screens.selection import selected
 from screens.theme import HIGH_CONTRAST
 from screens.upgrade import UpgradeScreen
 
@@ -233,9 +234,7 @@ class HotspareApp(App[int]):
             self.notify("Actions need the live site: no connection yet.", severity="warning")
             return
         kind = actions[0].target.kind
-        target = {"node": self._selected_node, "database": self._selected_database}.get(
-            kind, lambda: None
-        )()
+        target = selected(self.focused, self.inv, kind)
         if kind != "site" and target is None:
             what = "node" if kind == "node" else "database (tab to the databases panel)"
             self.notify(f"Select a {what} first (tab to a panel, then up/down).")
@@ -267,21 +266,6 @@ class HotspareApp(App[int]):
             self._run_refused(request, plan)
             return
         self.push_screen(ActionScreen(plan, self._plan_runner(request, plan)), self.acted)
-
-    def _selected_node(self) -> str | None:
-        panel = self.focused if isinstance(self.focused, Panel) else None
-        row = panel.selected if panel is not None else None
-        if row is None or panel is None:
-            return None
-        if panel.id == "nodes":
-            return row
-        if panel.id == "balancer":
-            return next((n.name for n in self.inv.web_nodes if n.server == row), None)
-        return None
-
-    def _selected_database(self) -> str | None:
-        panel = self.focused if isinstance(self.focused, Panel) else None
-        return panel.selected if panel is not None and panel.id == "replicas" else None
 
     def _plan_runner(self, request: Request, plan: Plan) -> Runner:
         async def run(typed: str | None, say: Callable[[str], None]) -> Outcome:
