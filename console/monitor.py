@@ -36,7 +36,7 @@ from console.state import model
 from console.state.lock import ActionLock
 from console.state.patroni import PatroniView
 from console.state.runbook import Runbook
-from console.state.verdicts import action_alarms, judge
+from console.state.verdicts import action_alarms, judge, runbook_alarms
 
 if TYPE_CHECKING:
     from console import dbconn
@@ -112,6 +112,7 @@ class Monitor:
         self._runbook_at = runbook_probe.where(inv)
         self._runbook: Runbook | None = None
         self._runbook_stamp = ""
+        self._runbook_broken = ""  # why the record beside the lock is not a runbook
 
     # One refresh --------------------------------------------------------------
 
@@ -230,6 +231,9 @@ class Monitor:
         if not read.unchanged:
             self._runbook = read.runbook
             self._runbook_stamp = read.stamp if read.runbook is not None else ""
+            self._runbook_broken = (
+                f"{place.record} on {place.box}: {read.broken}" if read.broken else ""
+            )
         self._runbook = runbook_probe.with_request(self._runbook, read.request)
 
     def _patroni_reader(self) -> str | None:
@@ -318,7 +322,7 @@ class Monitor:
             action=self._lock,
             now=now,
         )
-        alarms = (*action_alarms(self._lock), *alarms)
+        alarms = (*action_alarms(self._lock), *runbook_alarms(self._runbook_broken), *alarms)
         return model.ClusterState(
             cluster=self.inv.name,
             environment=self.inv.environment.label,

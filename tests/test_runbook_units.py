@@ -139,6 +139,9 @@ def test_the_probe_splits_the_lock_from_the_record_and_reads_the_request() -> No
     assert same.unchanged and same.runbook is None and same.request == ""
     junk = probe.parse(f"\n{probe.SEPARATOR}\nstamp 1\nrequest rm -rf\n{{not json\n")
     assert junk.runbook is None and junk.request == ""
+    assert junk.broken.startswith("it is not JSON")
+    other = probe.parse(f'\n{probe.SEPARATOR}\nstamp 1\nrequest \n{{"magic": "x"}}\n')
+    assert other.broken == "it is not a hotspare runbook record"
     none = probe.parse("")
     assert none.runbook is None and not none.unchanged
 

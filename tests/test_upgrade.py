@@ -329,3 +329,26 @@ def test_a_console_killed_at_another_step_is_finished_by_resume(
             "WHERE table_name = 'notes' AND column_name = 'words'"
         ).fetchone()
     assert rows == (1,) and column == (1,)  # migrated once, whole
+
+
+def test_a_runbook_record_that_does_not_parse_is_said_never_taken_for_none(
+    on_v1: LabLayout, audit: Path
+) -> None:
+    lab = on_v1
+    record = lab.flags_map().parent / "hotspare-runbook.json"
+    kept = record.read_bytes() if record.exists() else None
+    record.write_text('{"magic": "hotspare-runbook/1", "stages": [truncated')
+    try:
+        said = run(lab, audit, "upgrade", "status")
+        again = run(lab, audit, *ROLL, "--release", "v2", "--confirm", "v2")
+        alarms = {a["code"] for a in status(lab, audit)["alarms"]}
+    finally:
+        if kept is None:
+            record.unlink()
+        else:
+            record.write_bytes(kept)
+    assert said.returncode == 2, said.stdout + said.stderr
+    assert "cannot be read: it is not JSON" in said.stderr and "move it aside" in said.stderr
+    assert again.returncode == 2 and "cannot be read" in again.stderr  # never overwritten
+    assert "runbook-unreadable" in alarms
+    assert versions(lab) == {n: "v1" for n in lab.web_names}

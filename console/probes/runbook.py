@@ -70,6 +70,7 @@ class Read:
     request: str
     runbook: Runbook | None
     unchanged: bool
+    broken: str = ""  # why a record that is there is not a runbook
 
 
 def parse(text: str) -> Read:
@@ -84,13 +85,17 @@ def parse(text: str) -> Read:
         body = "\n".join(lines[2:])
     unchanged = body.strip() == UNCHANGED
     runbook = None
+    broken = ""
     if body.strip() and not unchanged:
         try:
             loaded = json.loads(body)
-        except json.JSONDecodeError:
-            loaded = None
+        except json.JSONDecodeError as exc:
+            loaded, broken = None, f"it is not JSON ({exc.msg} at line {exc.lineno})"
         runbook = from_record(loaded) if isinstance(loaded, dict) else None
-    return Read(lock_text, stamp, request if request in REQUESTS else "", runbook, unchanged)
+        if runbook is None and not broken:
+            broken = "it is not a hotspare runbook record"
+    asked = request if request in REQUESTS else ""
+    return Read(lock_text, stamp, asked, runbook, unchanged, broken)
 
 
 def with_request(runbook: Runbook | None, request: str) -> Runbook | None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from console.actions import lock
 from console.actions.context import Context
+from console.errors import ActionError
 from console.probes import runbook as found
 from console.ssh import BoxError
 from console.state.runbook import Runbook, to_record
@@ -38,10 +39,20 @@ def place(ctx: Context) -> found.Place:
 
 
 async def load(ctx: Context) -> tuple[ActionLock | None, Runbook | None]:
-    """The lock and the runbook as they are now, judged (with any request pending)."""
+    """The lock and the runbook as they are now, judged (with any request pending).
+
+    Raises:
+        ActionError: a record is there but is not a runbook (someone edited it?).
+    """
     where = place(ctx)
     result = await ctx.run(where.box, found.read_command(where), REQUEST_TIMEOUT)
     read = found.parse(result.stdout)
+    if read.broken:
+        raise ActionError(
+            f"the runbook record {where.record} on {where.box} cannot be read: {read.broken}. "
+            "Look at it, then move it aside to start afresh (hotspare keeps no other copy; "
+            "`hotspare audit` has every step)"
+        )
     from console.probes import lock as lock_probe
 
     held = lock_probe.parse(read.lock_text)

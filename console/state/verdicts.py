@@ -117,6 +117,14 @@ def action_alarms(lock: ActionLock | None) -> tuple[Alarm, ...]:
     return (Alarm("action-running", "warning", (lock.target,), lock.describe()),)
 
 
+def runbook_alarms(broken: str) -> tuple[Alarm, ...]:
+    """A runbook record that cannot be read: an upgrade may be open, and nobody can tell."""
+    if not broken:
+        return ()
+    message = f"the runbook record {broken}; `hotspare upgrade status` says what to do"
+    return (Alarm("runbook-unreadable", "warning", ("upgrade",), message),)
+
+
 def _box_alarms(boxes: Iterable[BoxFreshness]) -> list[Alarm]:
     alarms = []
     for box in boxes:
