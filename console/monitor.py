@@ -15,9 +15,10 @@ import importlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from console.answering import BoxRecord, freshness
 from console.inventory import Database, Inventory
 from console.probes import lock as lock_probe
 from console.probes import runbook as runbook_probe
@@ -47,17 +48,6 @@ PROBE_TIMEOUT = 5.0
 # well inside a box's own deadline, so that a hung service is said to be that
 # service, on a box that answers, and not the box timing out as a whole.
 SERVICE_TIMEOUT = 3.0
-
-
-@dataclass
-class _BoxRecord:
-    """What the monitor knows of one box's last refresh (internal, mutable)."""
-
-    ok: bool = False
-    last_ok: float | None = None
-    rtt_ms: float | None = None
-    reason: str | None = "not probed yet"
-    sshd_problem: str | None = None
 
 
 _preloaded = threading.Event()
@@ -97,7 +87,7 @@ class Monitor:
         self.service_timeout = min(SERVICE_TIMEOUT, round(probe_timeout * 0.6, 1))
         self._clock = clock
         self.links = {box.name: BoxLink(inv, box.name) for box in inv.boxes}
-        self._records = {box.name: _BoxRecord() for box in inv.boxes}
+        self._records = {box.name: BoxRecord() for box in inv.boxes}
         self._balancer: model.BalancerState | None = None
         self._balancer_problem: str | None = None
         self._nodes: dict[str, model.NodeState] = {}
@@ -156,17 +146,24 @@ class Monitor:
             await self._probe_patroni(box)
 
     async def refresh_all(self, deadline: float | None = None) -> None:
-        """Refresh every box concurrently; a box not done by DEADLINE s is failed."""
+        """Refresh every box concurrently; a box not done by DEADLINE s is failed.
+
+        A box that just gave no answer in the whole time gets less now
+        (console/answering.py).
+        """
         limit = deadline or self.probe_timeout * 2
         if self.inv.databases:
             preload_database_code()
 
         async def bounded(box: str) -> None:
+            record = self._records[box]
+            mine = record.limit(limit, time.monotonic())
             try:
-                await asyncio.wait_for(self.refresh_box(box), limit)
+                await asyncio.wait_for(self.refresh_box(box), mine)
             except TimeoutError:
-                record = self._records[box]
-                record.ok, record.reason = False, f"no answer within {limit:g} s"
+                record.missed(mine, limit, time.monotonic())
+            else:
+                record.answered()
 
         await asyncio.gather(*(bounded(box) for box in self.links))
 
@@ -356,23 +353,7 @@ class Monitor:
         return f"never probed: its box {box} has not answered" + (f" ({reason})" if reason else "")
 
     def _freshness(self, name: str, now: float) -> model.BoxFreshness:
-        record = self._records[name]
-        age = round(now - record.last_ok, 3) if record.last_ok is not None else None
-        stale = not record.ok or age is None or age > self.stale_after
-        reason = record.reason
-        if record.ok and stale:
-            reason = f"no good probe for {age:.0f} s"
-        return model.BoxFreshness(
-            box=name,
-            connected=self.links[name].state.connected,
-            last_ok=record.last_ok,
-            age=age,
-            rtt_ms=record.rtt_ms,
-            stale=stale,
-            reason=reason,
-            sshd_problem=record.sshd_problem,
-            host_key_changed=self.links[name].state.host_key_changed,
-        )
+        return freshness(name, self._records[name], self.links[name], now, self.stale_after)
 
     # Running ------------------------------------------------------------------
 
@@ -392,7 +373,9 @@ class Monitor:
                 await asyncio.wait_for(self.refresh_box(box), self.probe_timeout * 2)
             except TimeoutError:
                 record = self._records[box]
-                record.ok, record.reason = False, "no answer within the probe timeout"
+                record.missed(self.probe_timeout * 2, self.probe_timeout * 2, time.monotonic())
+            else:
+                self._records[box].answered()
             await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
 
     async def close(self) -> None:

@@ -234,3 +234,31 @@ def test_a_hung_sshd_is_named_by_both_and_its_node_stays_in_the_table(lab: LabLa
             assert not _box(after, "web2")["stale"] and _box(after, "web2")["sshd_problem"] is None
 
     asyncio.run(go())
+
+
+def test_a_box_that_just_hung_is_not_waited_for_in_full_twice_in_a_row(lab: LabLayout) -> None:
+    """An action reads the site twice (to plan, then under the lock): the second read gives
+    a box that gave no answer moments ago a short wait, and the next one the whole time."""
+
+    def reason(state: ClusterState) -> str:
+        fresh = state.freshness("web2")
+        assert fresh is not None and fresh.stale, fresh
+        return fresh.reason or ""
+
+    async def go() -> tuple[str, str, str, bool]:
+        monitor = Monitor(load(lab.cluster_file))
+        try:
+            with stopped(lab, "sshd-web2"):
+                first = reason(await monitor.once(3.0))
+                second = reason(await monitor.once(3.0))
+                third = reason(await monitor.once(3.0))
+            fourth = await monitor.once(8.0)
+            return first, second, third, fourth.answers("web2")
+        finally:
+            await monitor.close()
+
+    first, second, third, back = asyncio.run(go())
+    assert first == "no answer within 3 s"
+    assert second == "no answer within 1.5 s (nor at the last look)"
+    assert third == "no answer within 3 s"  # never short twice in a row
+    assert back  # SIGCONT: it answers again at the next read
