@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
+from textual.strip import Strip
 
 from console.logs.lines import LogLine
 from console.logs.marks import brief, severity, spans
@@ -102,3 +103,23 @@ class WrappedRows:
             starts.append(total)
         self._starts = starts
         return starts
+
+
+def on_screen(
+    strip: Strip, pinned: int, shift: int, part: int, width: int, style: Style, on_cursor: bool
+) -> Strip:
+    """What a screen row of WIDTH shows of a drawn row STRIP.
+
+    The first PINNED cells (node and time) stay put; the body is shown from
+    SHIFT cells on (scrolled sideways, or the wrapped part PART of a line, under
+    a blank pinned part).
+    """
+    if not part and not shift:  # the row as drawn: no join needed
+        return strip.crop_extend(0, width, style)
+    body = max(1, width - pinned)
+    x = pinned + shift
+    if part:
+        head = Strip.blank(pinned, style + STYLES["cursor"] if on_cursor else style)
+    else:
+        head = strip.crop(0, pinned)
+    return Strip.join([head, strip.crop(x, x + body)]).crop_extend(0, width, style)

@@ -36,7 +36,7 @@ from textual.strip import Strip
 from console.logs import seek
 from console.logs.lines import LogLine, order
 from screens import logrow
-from screens.logrow import CLOCK_WIDTH, STYLES, TAG_COLOURS
+from screens.logrow import CLOCK_WIDTH, TAG_COLOURS
 
 Keep = Callable[[LogLine], bool]
 CACHE_LINES = 4096
@@ -384,16 +384,10 @@ class LogView(ScrollView, can_focus=True):
             if len(self._cache) > CACHE_LINES:
                 self._cache.clear()
             strip = self._cache[line.seq] = self._draw(line, False)
-        if not part and (self.wrap or not scroll_x):  # the row as drawn: no join needed
-            return strip.crop_extend(0, width, style)
-        pinned, body = self._pinned, self._body_width()
-        x = pinned + (part * body if self.wrap else scroll_x)
-        if part:  # a wrapped line's further rows: the pinned part is left blank
-            under = style + STYLES["cursor"] if index == self.cursor else style
-            head = Strip.blank(pinned, under)
-        else:
-            head = strip.crop(0, pinned)
-        return Strip.join([head, strip.crop(x, x + body)]).crop_extend(0, width, style)
+        shift = part * self._body_width() if self.wrap else scroll_x
+        return logrow.on_screen(
+            strip, self._pinned, shift, part, width, style, index == self.cursor
+        )
 
     def _draw(self, line: LogLine, on_cursor: bool) -> Strip:
         """The whole row: the pinned node and time, then the body unclipped."""

@@ -113,27 +113,40 @@ async def _plan_and_run(inv: Inventory, args: argparse.Namespace, action: Action
     try:
         plan = request.plan(await monitor.once(PLAN_DEADLINE))
         if args.dry_run:
-            record = {"schema": SCHEMA, "dry_run": True, "plan": plan.as_dict()}
-            _show(args, record, plan.describe())
-            return Exit.REFUSED if plan.refusals else Exit.OK
-        authority = _authority(inv, args)
-        typed, approved = _confirmation(plan, args, authority)
+            return dry_run(args, plan, SCHEMA)
+        authority = decide_authority(inv, args)
+        typed, approved = confirmation(plan, args, authority)
         outcome = await execute(request, plan, ctx, authority, audit, typed, approved)
     finally:
         await ctx.close()
         await monitor.close()
-    _show(args, {"schema": SCHEMA, **outcome.as_dict()}, summary(outcome))
-    return {"done": Exit.OK, "failed": Exit.FAILED, "refused": Exit.REFUSED}[outcome.status]
+    return reported(args, outcome, SCHEMA)
 
 
-def _authority(inv: Inventory, args: argparse.Namespace) -> Authority:
+def dry_run(
+    args: argparse.Namespace, plan: Plan, schema: str, more: dict[str, Any] | None = None
+) -> int:
+    """Print PLAN (with MORE in its JSON) and touch nothing; 3 if it is refused, else 0."""
+    record = {"schema": schema, "dry_run": True, "plan": plan.as_dict(), **(more or {})}
+    _show(args, record, plan.describe())
+    return Exit.REFUSED if plan.refusals else Exit.OK
+
+
+def reported(args: argparse.Namespace, outcome: Outcome, schema: str) -> int:
+    """Print OUTCOME, as text or JSON; its exit status (a pause is not a failure)."""
+    _show(args, {"schema": schema, **outcome.as_dict()}, summary(outcome))
+    exits = {"done": Exit.OK, "paused": Exit.OK, "failed": Exit.FAILED, "refused": Exit.REFUSED}
+    return exits[outcome.status]
+
+
+def decide_authority(inv: Inventory, args: argparse.Namespace) -> Authority:
     from console.authority import Authority
 
     env = inv.environment
     return Authority.decide(bool(getattr(args, "observe", False)), env.observer_only, env.label)
 
 
-def _confirmation(
+def confirmation(
     plan: Plan, args: argparse.Namespace, authority: Authority
 ) -> tuple[str | None, bool]:
     """What the operator typed where a name is asked, and whether they said yes."""

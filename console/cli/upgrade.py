@@ -94,7 +94,7 @@ def _run(args: argparse.Namespace, load: Load, verb: str) -> int:
 async def _plan_and_run(inv: Inventory, args: argparse.Namespace, verb: str) -> int:
     from console.actions.audit import AuditLog, default_path
     from console.actions.context import Context
-    from console.cli.actions import _authority, _confirmation, summary
+    from console.cli.actions import confirmation, decide_authority, dry_run, reported
     from console.monitor import Monitor
     from console.runbook import commands
 
@@ -119,21 +119,15 @@ async def _plan_and_run(inv: Inventory, args: argparse.Namespace, verb: str) -> 
         )
         plan = proposal.plan
         if args.dry_run:
-            record = {"schema": SCHEMA, "dry_run": True, "plan": plan.as_dict()}
-            if proposal.runbook is not None:
-                record["runbook"] = proposal.runbook.as_dict()
-            _show(args, record, plan.describe())
-            return Exit.REFUSED if plan.refusals else Exit.OK
-        authority = _authority(inv, args)
-        typed, approved = _confirmation(plan, args, authority)
+            book = proposal.runbook
+            return dry_run(args, plan, SCHEMA, {"runbook": book.as_dict()} if book else None)
+        authority = decide_authority(inv, args)
+        typed, approved = confirmation(plan, args, authority)
         outcome = await commands.carry_out(proposal, ctx, authority, audit, typed, approved)
     finally:
         await ctx.close()
         await monitor.close()
-    _show(args, {"schema": SCHEMA, **outcome.as_dict()}, summary(outcome))
-    return {"done": Exit.OK, "paused": Exit.OK, "failed": Exit.FAILED, "refused": Exit.REFUSED}[
-        outcome.status
-    ]
+    return reported(args, outcome, SCHEMA)
 
 
 def _status(args: argparse.Namespace, load: Load) -> int:
@@ -199,7 +193,3 @@ def render(runbook: Runbook | None) -> str:
             + (", or hotspare upgrade rollback" if runbook.kind != "rollback" else "")
         )
     return "\n".join(lines)
-
-
-def _show(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
-    print(json.dumps(record, indent=2) if args.json else text)

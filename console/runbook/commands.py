@@ -150,7 +150,9 @@ async def _rolling(
             raise found
     migration = None
     if not refusals:
-        migration = await migrate.declared(ctx, picked[0], release)
+        first = checks[0]
+        assert not isinstance(first, BaseException)  # else it is among the refusals
+        migration = await migrate.declared(ctx, picked[0], release, first)
     runbook = rolling.rolling(
         ctx.inv,
         state,

@@ -152,7 +152,7 @@ async def _stage(run: Run, index: int, from_scratch: bool) -> bool:
         stage = run.stage(index, marks=(*stage.marks, mark))
         ctx.say(f"{'ok' if result.ok else 'FAILED'}: {result.check}")
         if not result.ok:
-            await _keep_out(run, stage, plan, n)
+            await _keep_out(run, stage, plan, n, state)
             return await _halt(
                 run, index, f"{stage.title}: step {n + 1} ({step.title}) failed: {result.check}"
             )
@@ -160,14 +160,19 @@ async def _stage(run: Run, index: int, from_scratch: bool) -> bool:
     return True
 
 
-async def _keep_out(run: Run, stage: Stage, plan: Plan, failed_at: int) -> None:
-    """After a node stage failed at or past switching its node: keep the node out."""
+async def _keep_out(
+    run: Run, stage: Stage, plan: Plan, failed_at: int, state: ClusterState
+) -> None:
+    """After a node stage failed at or past switching its node: keep the node out.
+
+    Planned from the stage's own read (STATE): each step judges HAProxy again
+    just before it acts, and a hung box is not waited for once more.
+    """
     if stage.kind != "node" or failed_at < int(plan.memo.get("out_after", len(plan.steps))):
         return
     from console.runbook.node import keep_out
 
     try:
-        state = await run.ctx.state(FRESH_READ)
         steps = keep_out(run.ctx.inv, state, run.ctx.inv.web_node(str(stage.node)))
     except (ActionError, KeyError) as exc:
         run.ctx.say(f"cannot plan keeping {stage.node} out: {exc}")

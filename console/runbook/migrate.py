@@ -94,13 +94,16 @@ async def read_manifest(ctx: Context, node: WebNode, release: str) -> dict[str, 
     return loaded
 
 
-async def declared(ctx: Context, node: WebNode, release: str) -> Migration | None:
-    """The migration RELEASE declares (its SQL read from NODE), or None.
+async def declared(
+    ctx: Context, node: WebNode, release: str, manifest: dict[str, Any] | None
+) -> Migration | None:
+    """The migration RELEASE declares in MANIFEST (read_manifest's, from NODE), or None.
+
+    Its SQL is read from NODE.
 
     Raises:
         ActionError: the declaration is wrong, or its SQL cannot be read.
     """
-    manifest = await read_manifest(ctx, node, release)
     entry = (manifest or {}).get("migration")
     if entry is None:
         return None

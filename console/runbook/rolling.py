@@ -35,7 +35,7 @@ def serving(inv: Inventory, state: ClusterState) -> set[str]:
 
 def releases_now(state: ClusterState) -> dict[str, str | None]:
     """Each node's running release at the snapshot (None when unknown)."""
-    return {n.name: getattr(n, "release", None) for n in state.nodes}
+    return {n.name: n.release for n in state.nodes}
 
 
 def pick_nodes(inv: Inventory, names: Sequence[str] | None) -> list[WebNode]:

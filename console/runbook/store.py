@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from console.actions import lock
 from console.actions.context import Context
 from console.errors import ActionError
+from console.probes import lock as lock_probe
 from console.probes import runbook as found
 from console.ssh import BoxError
 from console.state.runbook import Runbook, to_record
@@ -53,8 +54,6 @@ async def load(ctx: Context) -> tuple[ActionLock | None, Runbook | None]:
             "Look at it, then move it aside to start afresh (hotspare keeps no other copy; "
             "`hotspare audit` has every step)"
         )
-    from console.probes import lock as lock_probe
-
     held = lock_probe.parse(read.lock_text)
     runbook = found.with_request(read.runbook, read.request)
     return held, runbook.judged(held) if runbook is not None else None
