@@ -24,8 +24,6 @@ from console.actions.site import checks
 from console.inventory import Database, Inventory
 from console.state.model import ClusterState, DatabaseState
 
-BACK_IN = 30.0  # seconds the balancer gets to take the nodes back after the promotion
-
 
 def conditions(
     inv: Inventory, state: ClusterState, cfg: Database
@@ -176,7 +174,7 @@ def plan_failover(inv: Inventory, state: ClusterState, standby: str) -> Plan:
     ):
         # The nodes' health checks failed while there was no primary: HAProxy
         # takes them back after `rise` good checks, seconds after the promotion.
-        plan_steps.append(checks.check_site(inv.balancer, "normal", settle=BACK_IN))
+        plan_steps.append(checks.check_site(inv.balancer, "normal", settle=checks.BACK_IN))
     me = promote_checks.seen(state, candidate)
     summary = f"{candidate} becomes the primary. {_kept(me, state.taken_at)}"
     confirm = candidate

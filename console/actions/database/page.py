@@ -88,7 +88,9 @@ def site_back(hot: tuple[WebNode, ...], guard: Balancer | None) -> list[Step]:
     if guard is not None:
         found.append(lift(guard))
         if guard.site_url:
-            found.append(checks.check_site(guard, "normal"))
+            # The nodes' health checks failed while the primary changed: give the
+            # balancer the time to take them back, as after a failover.
+            found.append(checks.check_site(guard, "normal", settle=checks.BACK_IN))
     return found
 
 

@@ -113,6 +113,9 @@ def _page_problem(status: int, body: str, texts: tuple[str, ...]) -> str | None:
     return f"503 without {' and '.join(repr(t) for t in missing)}" if missing else None
 
 
+BACK_IN = 30.0  # seconds the balancer gets to take the nodes back after a change of primary
+
+
 def check_site(balancer: Balancer, mode: str, settle: float = 3.0) -> Step:
     """What a visitor gets through the balancer in MODE (the page's texts come from the map).
 
