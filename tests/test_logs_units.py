@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -266,3 +268,24 @@ def test_the_tail_command_resumes_only_in_the_same_file(tmp_path: Path) -> None:
     assert _run_once(log, 1, Position("999999999", 2))[1:] == [f"start fresh {inode} 4", "c"]
     assert _run_once(tmp_path / "missing.log", 5) == []  # nothing to read, and no error
     assert _run_once(log, None)[2:] == ["a", "b", "c"]
+
+
+def test_reading_once_stops_where_the_file_ended_when_asked(tmp_path: Path) -> None:
+    # The file grows between the stat and the read: a stat that answers the
+    # size before "late" was written stands in for that moment.
+    log = tmp_path / "access.hot.web1.log"
+    log.write_bytes(b"a\nb\nc\nlate\n")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "stat").write_text(
+        f"#!/bin/sh\n{shutil.which('stat')} \"$@\" | awk '{{print $1, $2 - 5}}'\n"
+    )
+    (fake / "stat").chmod(0o755)
+    done = subprocess.run(
+        ["sh", "-c", command(str(log), False, 2, Position())],
+        capture_output=True,
+        check=True,
+        timeout=10,
+        env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"},
+    )
+    assert done.stdout.decode().splitlines()[2:] == ["b", "c"]

@@ -55,6 +55,8 @@ def command(path: str, follow: bool, backlog: int | None, resume: Position) -> s
     The start is a byte offset, always, so a reconnect can resume exactly:
     the offset of RESUME if the file is still that inode, else the start of
     the last BACKLOG lines, else, with BACKLOG None, the file's start.
+    Reading once, it stops at the size the file had when asked: the last two
+    lines are two, however fast the file grows meanwhile.
     """
     q = shlex.quote(path)
     if backlog is None:
@@ -81,7 +83,11 @@ def command(path: str, follow: bool, backlog: int | None, resume: Position) -> s
         f'{missing}echo "tz $(date +%z)"; '
         f"set -- $(stat -L -c '%i %s' {q} 2>/dev/null || echo - 0); ino=$1; size=$2; "
         f'mode=fresh; {fresh}; echo "start $mode $ino $start"; '
-        f"exec tail {'-F ' if follow else ''}-c +$((start + 1)) {q}"
+        + (
+            f"exec tail -F -c +$((start + 1)) {q}"
+            if follow
+            else f"tail -c +$((start + 1)) {q} | head -c $((size - start))"
+        )
     )
 
 
