@@ -10,12 +10,22 @@ which describe a harmless warm spare::
     read_only=no             # yes | no
     read_only_message=       # free text, one line, may be empty
     read_only_until=         # free text, e.g. "2026-11-26 03:30 UTC", may be empty
+    database=                # HOST:PORT, e.g. 10.0.0.21:5432, or empty
+
+``database`` pins the node to one PostgreSQL server: when set, every
+connection of the site goes to that host and port only, instead of the hosts
+its own DSN lists (the DSN's other parameters, such as target_session_attrs,
+still apply). Empty means the site's configured DSN, as before. HOST is an
+IPv4 address or a DNS name, PORT 1-65535. An A/B upgrade uses it to point
+each side's nodes at that side's own primary.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
+import re
 import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -29,6 +39,8 @@ MailMode = Literal["real", "log"]
 _ROLES: tuple[Role, ...] = ("hot", "warm")
 _MAIL_MODES: tuple[MailMode, ...] = ("real", "log")
 _BOOLS = {"yes": True, "no": False}
+_DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+DATABASE_FORMAT = "database must be HOST:PORT such as 10.0.0.21:5432, or empty"
 
 HEADER = (
     "# hotspare node role file.\n"
@@ -61,6 +73,7 @@ class NodeRole:
     read_only: bool = False
     read_only_message: str = ""
     read_only_until: str = ""
+    database: str = ""
 
     def __post_init__(self) -> None:
         # Checked here too so that render() can never write a file parse() refuses.
@@ -72,6 +85,29 @@ class NodeRole:
             value = getattr(self, name)
             if any(ch in value for ch in "\r\n\x00") or value != value.strip():
                 raise RoleFileError(f"{name} must be one line without surrounding blanks")
+        if not is_database(self.database):
+            raise RoleFileError(f"{DATABASE_FORMAT}, not {_shorten(self.database)!r}")
+
+
+def is_database(value: str) -> bool:
+    """Whether VALUE is a valid ``database`` pin: empty, or HOST:PORT.
+
+    HOST is an IPv4 address or a DNS name (all-numeric names must be real
+    IPv4 addresses, so ``999.1.1.1`` is refused); PORT is 1-65535.
+    """
+    if not value:
+        return True
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
+        return False
+    labels = host.split(".")
+    if all(label.isascii() and label.isdigit() for label in labels):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return False
+        return True
+    return len(host) <= 253 and all(_DNS_LABEL.fullmatch(label) for label in labels)
 
 
 def effective_mail(role: NodeRole) -> MailMode:
@@ -124,6 +160,10 @@ def _parse_value(key: str, value: str, number: int) -> object:
         if value not in _BOOLS:
             raise RoleFileError(f"{key} must be yes or no, not {_shorten(value)!r}", number)
         return _BOOLS[value]
+    if key == "database":
+        if not is_database(value):
+            raise RoleFileError(f"{DATABASE_FORMAT}, not {_shorten(value)!r}", number)
+        return value
     if "\x00" in value:
         raise RoleFileError(f"{key} contains a NUL character", number)
     return value
@@ -145,6 +185,7 @@ def render(role: NodeRole) -> str:
         + f"read_only={yes_no[role.read_only]}\n"
         + f"read_only_message={role.read_only_message}\n"
         + f"read_only_until={role.read_only_until}\n"
+        + f"database={role.database}\n"
     )
 
 

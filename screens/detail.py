@@ -51,6 +51,8 @@ _WORDS: dict[str, tuple[str, str]] = {
     "paused": ("PAUSED", "no"),
     "site_alive": ("yes", "NO: site down"),
 }
+# An empty string in these means something; elsewhere it is shown as unknown.
+_EMPTY: dict[str, str] = {"database": "the DSN's hosts (no pin)"}
 # A nested record is headed by its own name, not listed as a field.
 _TITLES = ("name", "path", "application_name")
 
@@ -124,7 +126,7 @@ def fact(name: str, value: object, now: float) -> Text:
         return Text(_tuple(name, value))
     shown = one_line(str(value), 300)
     if not shown:
-        return Text(NONE, QUIET)
+        return Text(_EMPTY[name]) if name in _EMPTY else Text(NONE, QUIET)
     return Text(shown, WARN if name in _PROBLEMS else "")
 
 

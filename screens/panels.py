@@ -210,13 +210,22 @@ class BalancerPanel(Panel):
             return
         fresh = rows.balancer_freshness(state)
         v = state.verdicts
+        side = rows.sides(inv.balancer.backends if inv.balancer else (), lb.live_backend)
+        letter = side.get(lb.live_backend, "?").rstrip("*")
+        live = f"live: {lb.live_backend} ({letter}), " if side else ""
         if fresh is not None and fresh.stale:
-            self.subtitle(f"{lb.box}: STALE, last seen {v.backends_up}/{v.backends_total} up")
+            self.subtitle(f"{lb.box}: STALE, last seen {live}{v.backends_up}/{v.backends_total} up")
         else:
             self.subtitle(
-                f"{lb.box}: {v.backends_up}/{v.backends_total} up, {lb.frontend_request_rate} req/s"
+                f"{lb.box}: {live}{v.backends_up}/{v.backends_total} up, "
+                f"{lb.frontend_request_rate} req/s"
             )
-        self.show([(s.name, rows.server_row(s, fresh)) for s in lb.servers])
+        self.show(
+            [
+                (s.name, rows.server_row(s, fresh, side.get(lb.in_backend(s), "")))
+                for s in lb.servers
+            ]
+        )
 
 
 class NodesPanel(Panel):

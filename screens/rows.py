@@ -94,7 +94,11 @@ def since(seconds: int | None) -> str:
     return f"{seconds // 86400}d"
 
 
-def server_row(server: model.Server, fresh: model.BoxFreshness | None) -> Cells:
+def server_row(server: model.Server, fresh: model.BoxFreshness | None, side: str = "") -> Cells:
+    """SERVER's row; SIDE, when the balancer has several backends, names its backend's side.
+
+    The side is a letter after the name ("web3 B"), bold for the live side.
+    """
     up = server.operational.startswith("UP")
     down = server.operational.startswith("DOWN")
     mark = "✓" if up else ("✗" if down else "•")
@@ -103,7 +107,7 @@ def server_row(server: model.Server, fresh: model.BoxFreshness | None) -> Cells:
     check = f"{server.check_status} {server.check_code or ''}".strip() or "-"
     return _dim_if_stale(
         [
-            cell(server.name, "bold"),
+            _named(server.name, side),
             cell(server.admin.upper() if server.admin != "ready" else "ready", admin_style),
             cell(f"{mark} {server.operational}", state_style, REASON_LIMIT),
             cell(since(server.last_change_s)),
@@ -119,6 +123,21 @@ def server_row(server: model.Server, fresh: model.BoxFreshness | None) -> Cells:
         ],
         fresh,
     )
+
+
+def _named(name: str, side: str) -> Text:
+    named = cell(name, "bold")
+    if side:  # "B*": side B, live
+        named.append(f" {side.rstrip('*')}", "bold" if side.endswith("*") else QUIET)
+    return named
+
+
+def sides(backends: tuple[str, ...], live: str) -> dict[str, str]:
+    """Each backend's side letter (A, B, ...), "*" after the live one's; {} for one backend."""
+    if len(backends) < 2:
+        return {}
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return {b: letters[i % 26] + ("*" if b == live else "") for i, b in enumerate(backends)}
 
 
 NODE_COLUMNS = ("node", "role", "release", "sched", "mail", "health", "load", "data")

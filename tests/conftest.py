@@ -19,6 +19,8 @@ from tests.support.labguard import Guard
 # The test lab's own address block, apart from the demo lab's (127.0.10);
 # another one lets two suites run side by side.
 TEST_BLOCK = os.environ.get("HOTSPARE_TEST_BLOCK", "127.0.99")
+# The A/B lab (two backends, `hotspare lab up --ab`) on a block of its own.
+TEST_AB_BLOCK = os.environ.get("HOTSPARE_TEST_AB_BLOCK", "127.0.97")
 
 # No ~/.ssh, agent or user config may leak into a test run: pin HOME for the
 # whole session before any fixture runs.
@@ -41,6 +43,18 @@ def _say(line: str) -> None:
 def lab() -> Iterator[LabLayout]:
     """The real lab on TEST_BLOCK, up for the session and always torn down."""
     layout = LabLayout.for_block(TEST_BLOCK)
+    control.down(layout, _say, purge=True)  # leftovers of a crashed run, by pid
+    try:
+        control.up(layout, _say)
+        yield layout
+    finally:
+        control.down(layout, _say, purge=True)
+
+
+@pytest.fixture(scope="session")
+def ab_lab() -> Iterator[LabLayout]:
+    """The A/B lab on TEST_AB_BLOCK (web1, web2 in `site`; web3, web4 warm in `site_b`)."""
+    layout = LabLayout.for_block(TEST_AB_BLOCK, ab=True)
     control.down(layout, _say, purge=True)  # leftovers of a crashed run, by pid
     try:
         control.up(layout, _say)
@@ -76,7 +90,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     the unit tests alone, in seconds.
     """
     for item in items:
-        if "lab" in getattr(item, "fixturenames", ()):
+        if {"lab", "ab_lab"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.lab)
 
 

@@ -13,15 +13,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
 import pytest
 
 from console import cli, node_role
-from console.actions.balancer import plan_drain, plan_maint
+from console.actions.balancer import plan_drain, plan_maint, plan_ready
 from console.actions.plan import Plan
 from console.actions.roles import plan_warm
+from console.inventory import Inventory
 from console.lab import control, procs
 from console.lab.layout import LabLayout
 from console.probes.haproxy import admin_state, parse_servers_state, parse_stat
@@ -325,3 +327,46 @@ def test_the_snapshot_counts_a_disabled_server_made_ready_as_ready() -> None:
         balancer=parts.balancer(parts.server("web1", "maint", "MAINT"), parts.server("web2"), web3)
     )
     assert plan_drain(parts.INV, state, "web2").refusals == ()
+
+
+def _ab_inventory() -> Inventory:
+    """The unit tests' site with web3 in a second backend, site_b (an A/B rollover's side B)."""
+    web = tuple(
+        replace(w, backend="site_b" if w.name == "web3" else "site") for w in parts.INV.web_nodes
+    )
+    assert parts.INV.balancer is not None
+    balancer = replace(parts.INV.balancer, backends=("site", "site_b"))
+    return replace(parts.INV, web_nodes=web, balancer=balancer)
+
+
+def test_a_node_acts_in_its_own_backend() -> None:
+    inv = _ab_inventory()
+    fake = FakeHAProxy()
+    fake.servers["web3"].backend = "site_b"
+    plan = plan_ready(inv, parts.cluster_state(), "web3")
+    checks = [
+        check.detail for _, check, _ in asyncio.run(run_steps(plan.steps, FakeContext(fake, inv)))
+    ]
+    assert checks[0].startswith("web3 is READY")
+    assert fake.changes[0] == "set server site_b/web3 state ready"
+
+
+def test_a_node_whose_backend_is_not_live_takes_nothing_from_the_site() -> None:
+    inv = _ab_inventory()
+    fake = FakeHAProxy()
+    fake.servers["web3"] = replace(fake.servers["web3"], bits=0, backend="site_b")
+    fake.flags["live"] = "site_b"
+    fake.servers["web1"].bits = FMAINT  # side A's last ready server is web2: no matter now
+    plan = plan_maint(inv, parts.cluster_state(), "web2")
+    ctx = FakeContext(fake, inv)
+    checks = [check.detail for _, check, _ in asyncio.run(run_steps(plan.steps, ctx))]
+    assert checks[0] == "web2 is MAINT"
+    assert fake.changes[0] == "set server site/web2 state maint"
+    # And web3, the live side's only ready server, is guarded as the last one.
+    (check,) = [
+        c.detail
+        for _, c, _ in asyncio.run(
+            run_steps(plan_maint(inv, parts.cluster_state(), "web3").steps, ctx)
+        )
+    ]
+    assert "web3 is the last ready server now" in check

@@ -66,7 +66,7 @@ def test_lab_balancer(lab: Inventory) -> None:
     assert lb is not None
     assert lb.box == "lb1"
     assert lb.socket == f"{LAB}/boxes/lb1/run/haproxy.sock"
-    assert (lb.frontend, lb.backend) == ("site", "site")
+    assert (lb.frontend, lb.backend, lb.backends) == ("site", "site", ("site",))
     assert lb.flags_map == f"{LAB}/boxes/lb1/etc/site-flags.map"
     assert lb.site_url == "http://127.0.10.2:8080/"
 
@@ -84,6 +84,7 @@ def test_lab_web_nodes_expand_node_and_address(lab: Inventory) -> None:
         error_log=f"{LAB}/boxes/web3/log/error.web3.log",
         role_file=f"{LAB}/boxes/web3/etc/node-role",
         pid_file=f"{LAB}/boxes/web3/run/site.pid",
+        backend="site",
     )
     assert web3.access_log_for("warm") == f"{LAB}/boxes/web3/log/access.warm.web3.log"
     assert lab.web_node("web1").access_log_for("hot") == f"{LAB}/boxes/web1/log/access.hot.web1.log"
@@ -287,3 +288,39 @@ def test_patroni_settings_that_cannot_work_are_refused(
     (problem,) = info.value.problems
     assert problem.key == key
     assert says in problem.message
+
+
+def _lab_with(tmp_path: Path, old: str, new: str) -> Inventory:
+    text = GOOD_LAB.read_text()
+    assert old in text
+    path = tmp_path / "cluster.yaml"
+    path.write_text(text.replace(old, new))
+    return load(path)
+
+
+def test_a_web_node_is_in_the_balancers_backend_unless_it_names_another(tmp_path: Path) -> None:
+    inv = _lab_with(tmp_path, "  web3: {role: warm}", "  web3: {role: warm, backend: site_b}")
+    assert [w.backend for w in inv.web_nodes] == ["site", "site", "site_b"]
+    assert inv.balancer is not None
+    assert inv.balancer.backends == ("site", "site_b")
+    assert "(backend site_b)" in summary(inv)
+    assert "backend site (also site_b)" in summary(inv)
+
+
+def test_backends_list_the_balancers_own_first_even_when_no_node_is_in_it(
+    tmp_path: Path,
+) -> None:
+    inv = _lab_with(tmp_path, "  web2: {role: hot}", "  web2: {role: hot, backend: side_a}")
+    assert inv.balancer is not None
+    assert inv.balancer.backends == ("site", "side_a")
+
+
+def test_without_a_balancer_a_web_node_has_no_backend(tmp_path: Path) -> None:
+    text = GOOD_LAB.read_text()
+    start = text.index("balancer:")
+    end = text.index("web_defaults:")
+    path = tmp_path / "cluster.yaml"
+    path.write_text(text[:start] + text[end:])
+    inv = load(path)
+    assert inv.balancer is None
+    assert {w.backend for w in inv.web_nodes} == {""}

@@ -58,6 +58,7 @@ BROKEN = [
     ("unknown_placeholder.yaml", 10, "web_defaults.error_log", "{nod} (did you mean {node}?)"),
     ("role_in_error_log.yaml", 10, "web_defaults.error_log", "unknown placeholder {role}"),
     ("duplicate_server.yaml", 15, "web_nodes.web2.server", "server names must be unique"),
+    ("backend_without_balancer.yaml", 15, "web_nodes.web2.backend", "has no balancer section"),
     ("duplicate_db_port.yaml", 8, "databases.copy.port", "cannot share a port"),
     ("unknown_top_key.yaml", 7, "web_node", "did you mean 'web_nodes'?"),
     ("merge_key.yaml", 8, "boxes.web2.<<", "merge keys (<<) are not supported"),

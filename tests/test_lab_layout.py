@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from console.inventory import load
 from console.lab import configs
 from console.lab.inventory_file import render
 from console.lab.layout import DEFAULT_BLOCK, LabLayout, LayoutError, check_block, find_pg_bin
@@ -49,3 +50,46 @@ def test_haproxy_starts_the_warm_node_in_maintenance() -> None:
 def test_the_committed_cluster_yaml_is_the_default_lab(repo_root: Path) -> None:
     lab = LabLayout.for_block(DEFAULT_BLOCK)
     assert (repo_root / "cluster.yaml").read_text() == render(lab, find_pg_bin())
+
+
+def test_an_ab_lab_has_side_b_warm_and_disabled_in_its_own_backend() -> None:
+    lab = LabLayout.for_block("127.0.42", ab=True)
+    assert (lab.web_names, lab.warm_names) == (("web1", "web2", "web3", "web4"), ("web3", "web4"))
+    cfg = configs.haproxy_cfg(lab)
+    backends: dict[str, list[tuple[str, str]]] = {}
+    current = ""
+    for line in cfg.splitlines():
+        words = line.split()
+        if line.startswith("backend "):
+            current = words[1]
+        elif words[:1] == ["server"]:
+            backends.setdefault(current, []).append((words[1], words[-1]))
+    assert backends == {
+        "site": [("web1", "2"), ("web2", "2")],
+        "site_b": [("web3", "disabled"), ("web4", "disabled")],
+    }
+    flags = str(lab.flags_map())
+    assert f"  http-request set-var(txn.site_live) str(live),map({flags},site)\n" in cfg
+    assert "  use_backend %[var(txn.site_live)]\n  default_backend site\n" in cfg
+    assert configs.flags_map(lab.ab).splitlines()[-1] == "live site"
+
+
+def test_an_ab_labs_inventory_puts_side_b_in_site_b(tmp_path: Path) -> None:
+    lab = LabLayout.for_block("127.0.42", ab=True)
+    path = tmp_path / "cluster.yaml"
+    path.write_text(render(lab, "/usr/lib/postgresql/15/bin"))
+    inv = load(path)
+    assert [(w.name, w.role, w.backend) for w in inv.web_nodes] == [
+        ("web1", "hot", "site"),
+        ("web2", "hot", "site"),
+        ("web3", "warm", "site_b"),
+        ("web4", "warm", "site_b"),
+    ]
+    assert inv.balancer is not None and inv.balancer.backends == ("site", "site_b")
+
+
+def test_a_plain_lab_has_no_live_entry_and_one_backend() -> None:
+    lab = LabLayout.for_block("127.0.42")
+    assert lab.backends == ("site",)
+    assert "use_backend" not in configs.haproxy_cfg(lab)
+    assert "live" not in configs.flags_map(lab.ab)

@@ -114,3 +114,52 @@ def test_read_refuses_invalid_utf8(tmp_path: Path) -> None:
     path.write_bytes(b"read_only_message=caf\xe9\n")
     with pytest.raises(RoleFileError, match="UTF-8"):
         node_role.read(path)
+
+
+# --- the database pin -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "database", ["10.0.0.21:5432", "127.0.94.22:5432", "db-b.example.com:6432", "localhost:1"]
+)
+def test_a_database_pin_parses_renders_and_round_trips(database: str) -> None:
+    role = NodeRole(role="hot", database=database)
+    text = node_role.render(role)
+    assert f"\ndatabase={database}\n" in text
+    assert node_role.parse(text) == role
+    assert node_role.parse(f"role=hot\ndatabase = {database}\n") == role
+
+
+def test_a_file_without_the_pin_uses_the_dsn_as_before() -> None:
+    assert node_role.parse("role=hot\nscheduler=yes\n").database == ""
+    assert node_role.parse("database=\n") == NodeRole()
+    assert "\ndatabase=\n" in node_role.render(NodeRole())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "10.0.0.21",  # no port
+        "10.0.0.21:",
+        ":5432",
+        "10.0.0.21:0",
+        "10.0.0.21:65536",
+        "10.0.0.21:54x2",
+        "999.0.0.1:5432",  # all numbers, but no IPv4 address
+        "10.0.0:5432",
+        "[::1]:5432",  # IPv6 is not taken
+        "-db.example.com:5432",
+        "db..example.com:5432",
+        "db_b:5432",
+        "db b:5432",
+        "dbé:5432",
+        "10.0.0.21:5432,10.0.0.22:5432",
+    ],
+)
+def test_a_bad_database_pin_is_refused_with_the_format(value: str) -> None:
+    with pytest.raises(RoleFileError) as info:
+        node_role.parse(f"role=hot\ndatabase={value}\n")
+    assert info.value.line == 2
+    assert "database must be HOST:PORT such as 10.0.0.21:5432, or empty" in str(info.value)
+    with pytest.raises(RoleFileError, match="database must be HOST:PORT"):
+        NodeRole(database=value)  # render() can never write what parse() refuses

@@ -17,8 +17,10 @@ from console.inventory import Balancer
 from console.inventory.loader import load
 from console.lab.layout import LabLayout
 from console.probes.haproxy import (
+    Ask,
     BalancerProbeError,
     admin_state,
+    parse_backend_states,
     parse_map,
     parse_servers_state,
     parse_stat,
@@ -55,7 +57,7 @@ def fake_ask(answers: dict[str, str]):
 def captured(when: str, **override: str):
     answers = {
         "show stat": fixture(f"stat-{when}"),
-        "show servers state site": fixture(f"servers-state-{when}"),
+        "show servers state": fixture(f"servers-state-{when}"),
         f"show map {MAP}": fixture("map-normal" if when == "at-rest" else "map-read-only"),
     }
     answers.update({k.replace("_", " "): v for k, v in override.items()})
@@ -188,7 +190,7 @@ def test_a_check_in_progress_shows_the_last_result() -> None:
 def test_a_server_missing_from_the_state_answer_takes_its_status_word() -> None:
     state = "\n".join(fixture("servers-state-drain").splitlines()[:2]) + "\n"
     balancer = asyncio.run(
-        probe_balancer(captured("drain", show_servers_state_site=state), CFG, now=0.0)
+        probe_balancer(captured("drain", show_servers_state=state), CFG, now=0.0)
     )
     assert [s.admin for s in balancer.servers] == ["ready", "drain", "maint"]
 
@@ -197,7 +199,7 @@ def test_a_server_missing_from_the_state_answer_takes_its_status_word() -> None:
     ("command", "answer", "words"),
     [
         ("show stat", "error-unknown-command", "balancer.socket"),
-        ("show servers state site", "error-no-backend", "balancer.backend"),
+        ("show servers state", "error-unknown-command", "balancer.socket"),
         (f"show map {MAP}", "error-no-map", "balancer.flags_map"),
         ("show stat", "error-permission", "balancer.socket"),
     ],
@@ -208,6 +210,64 @@ def test_refusals_name_the_key_to_check(command: str, answer: str, words: str) -
     with pytest.raises(BalancerProbeError, match=words) as caught:
         asyncio.run(probe_balancer(ask, CFG, now=0.0))
     assert f"`{command}`" in str(caught.value)
+
+
+def test_an_unknown_backend_is_named() -> None:
+    stat = "\n".join(
+        line for line in fixture("stat-at-rest").splitlines() if not line.startswith("site,BACK")
+    )
+    with pytest.raises(BalancerProbeError, match=r"no backend named 'site'.*balancer.backend"):
+        asyncio.run(probe_balancer(captured("at-rest", show_stat=stat), CFG, now=0.0))
+
+
+def _two_backends(live: str | None) -> tuple[Balancer, Ask]:
+    """The at-rest capture with web3 moved to backend site_b, and the map's live entry."""
+    stat = fixture("stat-at-rest").replace("site,web3,", "site_b,web3,")
+    backend_row = next(r for r in stat.splitlines() if r.startswith("site,BACKEND,"))
+    stat += backend_row.replace("site,", "site_b,", 1) + "\n"
+    state = fixture("servers-state-at-rest").replace("3 site 3 web3", "4 site_b 1 web3")
+    flags = fixture("map-normal") + (f"0x55aa live {live}\n" if live else "")
+    cfg = Balancer(**{**CFG.__dict__, "backends": ("site", "site_b")})
+    return cfg, captured(
+        "at-rest", show_stat=stat, show_servers_state=state, **{f"show_map_{MAP}": flags}
+    )
+
+
+def test_parse_backend_states_keys_by_backend_and_server() -> None:
+    state = fixture("servers-state-at-rest").replace("3 site 3 web3", "4 site_b 1 web3")
+    assert parse_backend_states(state) == {
+        ("site", "web1"): 0,
+        ("site", "web2"): 0,
+        ("site_b", "web3"): 5,
+    }
+
+
+def test_the_probe_reads_every_backend_and_the_live_one() -> None:
+    cfg, ask = _two_backends(None)
+    balancer = asyncio.run(probe_balancer(ask, cfg, now=0.0))
+    seen = [(s.backend, s.name, s.admin) for s in balancer.servers]
+    assert seen == [
+        ("site", "web1", "ready"),
+        ("site", "web2", "ready"),
+        ("site_b", "web3", "maint"),
+    ]
+    assert (balancer.live, balancer.live_problem) == ("site", None)
+    assert [s.name for s in balancer.serving] == ["web1", "web2"]
+
+    cfg, ask = _two_backends("site_b")
+    balancer = asyncio.run(probe_balancer(ask, cfg, now=0.0))
+    assert (balancer.live, balancer.live_problem) == ("site_b", None)
+    assert [s.name for s in balancer.serving] == ["web3"]
+
+
+def test_a_live_backend_cluster_yaml_does_not_declare_is_a_problem() -> None:
+    cfg, ask = _two_backends("site_c")
+    balancer = asyncio.run(probe_balancer(ask, cfg, now=0.0))
+    assert balancer.live == "site_c"
+    assert balancer.live_problem is not None
+    assert "sends the site to backend site_c, which cluster.yaml does not declare" in (
+        balancer.live_problem
+    )
 
 
 def test_an_unknown_frontend_is_named() -> None:

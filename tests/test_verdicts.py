@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from console.state.database_alarms import LAG_BYTES_WARN, REPLAY_LAG_WARN_S
-from console.state.model import Archiver, BoxFreshness, LogFile, SiteFlags, Verdicts
+from console.state.model import (
+    Archiver,
+    BalancerState,
+    BoxFreshness,
+    LogFile,
+    Server,
+    SiteFlags,
+    Verdicts,
+)
 from console.state.planned import PLAN_GRACE_S
 from console.state.verdicts import judge
 from tests.support.verdict_parts import (
@@ -223,6 +231,37 @@ def test_the_live_role_decides_which_servers_should_serve() -> None:
     nodes = (node("web1"), node("web2", role="warm", mail="log"), node("web3", role="hot"))
     assert "backends-down" not in codes(balancer=lb, nodes=nodes)
     assert run(balancer=lb, nodes=nodes)[0].backends_up == 2
+
+
+def _ab(live: str, *servers: Server) -> BalancerState:
+    """web1, web2 in backend site; web3 in site_b (an A/B rollover's side B), LIVE serving."""
+    return replace(balancer(*servers), live=live)
+
+
+def test_only_the_live_backend_counts_for_the_site() -> None:
+    side_b = replace(server("web3", operational="DOWN"), backend="site_b")
+    verdicts, alarms = run(balancer=_ab("site", server("web1"), server("web2"), side_b))
+    assert (verdicts.backends_up, verdicts.backends_total) == (2, 2)
+    assert "backends-down" not in [a.code for a in alarms]
+
+
+def test_with_side_b_live_its_servers_alone_count() -> None:
+    side_b = replace(server("web3"), backend="site_b")
+    a_down = (server("web1", operational="DOWN"), server("web2", "maint", "MAINT"))
+    verdicts, _alarms = run(balancer=_ab("site_b", *a_down, side_b))
+    assert (verdicts.backends_up, verdicts.backends_total) == (1, 1)
+    down = replace(side_b, operational="DOWN")
+    alarm = only("backends-down", balancer=_ab("site_b", server("web1"), server("web2"), down))
+    assert alarm.severity == "critical"
+    assert alarm.message == "no server of backend site_b is UP: the site is down"
+    assert alarm.subject == ("web3",)
+
+
+def test_a_live_backend_cluster_yaml_does_not_declare_is_critical() -> None:
+    lb = replace(balancer(), live="site_c", live_problem="the flags map sends the site to site_c")
+    alarm = only("live-backend", balancer=lb)
+    assert (alarm.severity, alarm.subject) == ("critical", ("lb1",))
+    assert "backends-down" not in codes(balancer=lb)
 
 
 def test_a_stale_balancer_raises_no_backend_alarm() -> None:

@@ -27,6 +27,13 @@ def _lab_options(parser: argparse.ArgumentParser, default: Any) -> None:
     )
     nodes = 3 if default is None else default
     parser.add_argument("--web-nodes", type=int, default=nodes, help="web nodes (default 3)")
+    parser.add_argument(
+        "--ab",
+        action="store_true",
+        default=False if default is None else default,
+        help="an A/B lab: web1, web2 in backend site, web3, web4 warm in site_b "
+        "(give it to up, status and down alike)",
+    )
 
 
 def add_parser(commands: Any) -> None:
@@ -52,7 +59,7 @@ def add_parser(commands: Any) -> None:
 
 
 def _layout(args: argparse.Namespace) -> LabLayout:
-    return LabLayout.for_block(args.block, args.web_nodes)
+    return LabLayout.for_block(args.block, args.web_nodes, ab=args.ab)
 
 
 def _say(line: str) -> None:

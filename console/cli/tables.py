@@ -52,13 +52,19 @@ def balancer(state: model.ClusterState) -> list[str]:
     w = _width([s.name for s in lb.servers], 10)
     # HAProxy silent on a box that answers: the picture is its last one.
     data = f"STALE {age(state.taken_at - lb.observed_at)}" if lb.problem else _fresh(state, lb.box)
+    backends = {lb.in_backend(s) for s in lb.servers} | {lb.live_backend}
+    # An A/B rollover's two backends: which one serves, and each server's.
+    live = f"live {one_line(lb.live_backend, 20)}  " if len(backends) > 1 else ""
     lines = [
-        f"BALANCER {lb.box}  {v.backends_up}/{v.backends_total} up  "
+        f"BALANCER {lb.box}  {live}{v.backends_up}/{v.backends_total} up  "
         f"{lb.frontend_request_rate} req/s  {lb.frontend_sessions} sessions  "
         f"data {data}",
         f"  {'SERVER':{w}} {'ADMIN':6} {'OPER':8} {'CHECK':14} {'SESS':>5} {'MAX':>5} "
         f"{'QUEUE':>5} {'5XX':>5} {'WT':>4}",
     ]
+    several = len(backends) > 1
+    if several:
+        lines[1] += " BACKEND"
     for s in lb.servers:
         check = f"{s.check_status} {s.check_code or ''}".strip()
         if s.last_change_s is not None:
@@ -67,6 +73,7 @@ def balancer(state: model.ClusterState) -> list[str]:
             f"  {one_line(s.name, w):{w}} {s.admin:6} {one_line(s.operational, 8):8} "
             f"{one_line(check, 14):14} {s.sessions:>5} {s.max_sessions:>5} {s.queue:>5} "
             f"{s.http_5xx:>5} {s.weight:>4}"
+            + (f" {one_line(lb.in_backend(s), 8)}" if several else "")
         )
     return lines
 

@@ -16,7 +16,7 @@ from .fields import colour, flag, name, text
 from .model import Environment, Inventory
 from .sections import Key, as_mapping, merge, read_keys
 from .upgrade import read_upgrade
-from .web import read_balancer, read_web_nodes
+from .web import backends_of, read_balancer, read_web_nodes
 from .yamltree import (
     Node,
     Reporter,
@@ -86,7 +86,9 @@ def _load(path: Path, rep: Reporter) -> Inventory | None:
     boxes, names = read_boxes(rep, top, path.parent)
     by_name = {box.name: box for box in boxes}
     balancer = read_balancer(rep, top, names)
-    web_nodes = read_web_nodes(rep, top, names, by_name)
+    web_nodes = read_web_nodes(rep, top, names, by_name, balancer)
+    if balancer is not None:
+        balancer = backends_of(balancer, web_nodes)
     databases = read_databases(rep, top, names, path.parent)
     hooks = read_hooks(rep, top)
     upgrade = read_upgrade(rep, top)

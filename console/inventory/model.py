@@ -49,7 +49,12 @@ class Box:
 
 @dataclass(frozen=True)
 class Balancer:
-    """The HAProxy in front of the web nodes; paths are on its box."""
+    """The HAProxy in front of the web nodes; paths are on its box.
+
+    ``backend`` is the one the site falls back to; ``backends`` every backend
+    a web node is in, ``backend`` first (two for an A/B rollover: the flags
+    map's ``live`` entry picks the one serving the site).
+    """
 
     box: str
     socket: str
@@ -58,6 +63,7 @@ class Balancer:
     state_file: str
     flags_map: str
     site_url: str | None
+    backends: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ class WebNode:
     ``current`` link to the one the site runs; ``version_url`` answers with
     the release the running site was started from. Both are optional: a node
     without them can be upgraded, but hotspare cannot show its release.
+    ``backend`` is the HAProxy backend its server is in (the balancer's
+    backend unless cluster.yaml names another; "" without a balancer).
     """
 
     name: str
@@ -84,6 +92,7 @@ class WebNode:
     pid_file: str | None
     releases: str | None = None
     version_url: str | None = None
+    backend: str = ""
 
     def access_log_for(self, role: str) -> str:
         """Return the access log path this node writes while in ``role``."""

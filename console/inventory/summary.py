@@ -23,7 +23,7 @@ def summary(inv: Inventory) -> str:
     sections = [
         (f"boxes ({len(inv.boxes)})", [_box_row(inv, box.name, width) for box in inv.boxes]),
         (_balancer_line(inv), []),
-        (_count("web nodes", len(inv.web_nodes)), [_web_row(w, width) for w in inv.web_nodes]),
+        (_count("web nodes", len(inv.web_nodes)), [_web_row(inv, w, width) for w in inv.web_nodes]),
         (_count("databases", len(inv.databases)), [_db_row(d, width) for d in inv.databases]),
     ]
     lines = [header, *_fit(sections, HEIGHT - 1)]
@@ -55,13 +55,17 @@ def _balancer_line(inv: Inventory) -> str:
     if lb is None:
         return "balancer: none"
     line = f"balancer on {lb.box}  frontend {lb.frontend}  backend {lb.backend}"
+    if len(lb.backends) > 1:
+        line += " (also " + ", ".join(lb.backends[1:]) + ")"
     return line + (f"  {lb.site_url}" if lb.site_url else "")
 
 
-def _web_row(web: WebNode, width: int) -> str:
+def _web_row(inv: Inventory, web: WebNode, width: int) -> str:
     marker = "scheduler" if web.scheduler else ""
     box = f"  (box {web.box})" if web.box != web.name else ""
-    return f"  {web.name:<{width}}  {web.role:<4}  {marker:<9}  {web.health_url}{box}"
+    own = inv.balancer is not None and web.backend not in ("", inv.balancer.backend)
+    backend = f"  (backend {web.backend})" if own else ""
+    return f"  {web.name:<{width}}  {web.role:<4}  {marker:<9}  {web.health_url}{box}{backend}"
 
 
 def _db_row(db: Database, width: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from typing import Any
 
 from .fields import (
@@ -33,6 +34,10 @@ _ERROR_LOG_RULE = (
 )
 _WARM_SCHEDULER = "a warm node must never run scheduled jobs or send real mail"
 _ONE_SCHEDULER = "exactly one hot web node must have scheduler: true"
+_NO_BALANCER = (
+    "a web node's backend is a backend of the balancer, and cluster.yaml has no balancer "
+    "section: add one, or remove backend"
+)
 
 
 def balancer_keys(where: str) -> dict[str, Key]:
@@ -76,6 +81,7 @@ def web_keys(where: str) -> dict[str, Key]:
     return {
         "box": Key(name("a box name")),
         "server": Key(haproxy_name),
+        "backend": Key(optional(haproxy_name)),
         "role": Key(choice(("hot", "warm")), required=True),
         "scheduler": Key(flag, default=False),
         "health_url": Key(placeholders(_EXPANDED, http_url), required=True),
@@ -96,8 +102,12 @@ def read_web_nodes(
     top: Mapping[str, tuple[Node, Node]],
     names: Collection[str],
     boxes: Mapping[str, Box],
+    balancer: Balancer | None,
 ) -> tuple[WebNode, ...]:
-    """Read ``web_defaults`` and ``web_nodes``; check servers and the scheduler."""
+    """Read ``web_defaults`` and ``web_nodes``; check servers, backends and the scheduler.
+
+    A node without ``backend`` is in BALANCER's backend ("" without a balancer).
+    """
     defaults = _read_defaults(rep, top)
     node = section(rep, top, "web_nodes", "a mapping of web node names to settings")
     if node is None:
@@ -114,7 +124,16 @@ def read_web_nodes(
             found.append((built[0], read, built[1]))
     _check_servers(rep, found)
     _check_scheduler(rep, node, found, complete)
-    return tuple(web for web, _read, _nodes in found)
+    if "balancer" not in top:
+        _check_no_backend(rep, found)
+    fallback = balancer.backend if balancer is not None else ""
+    return tuple(replace(web, backend=web.backend or fallback) for web, _read, _nodes in found)
+
+
+def backends_of(balancer: Balancer, web_nodes: tuple[WebNode, ...]) -> Balancer:
+    """BALANCER with ``backends``: its own backend first, then every other a web node names."""
+    named = [balancer.backend, *(web.backend for web in web_nodes if web.backend)]
+    return replace(balancer, backends=tuple(dict.fromkeys(named)))
 
 
 def _read_defaults(rep: Reporter, top: Mapping[str, tuple[Node, Node]]) -> Read | None:
@@ -149,7 +168,12 @@ def _build(
     if box not in boxes:
         return None  # the box itself is broken and already reported
     values = _expand(values, node_name, boxes[box].address)
-    values.update(name=node_name, box=box, server=values["server"] or node_name)
+    values.update(
+        name=node_name,
+        box=box,
+        server=values["server"] or node_name,
+        backend=values["backend"] or "",
+    )
     return WebNode(**values), nodes
 
 
@@ -183,7 +207,17 @@ def _check_servers(rep: Reporter, found: list[tuple[WebNode, Read, dict[str, Nod
                 nodes["server"],
                 f"web_nodes.{web.name}.server",
                 f"HAProxy server name '{web.server}' is used by both {first.name} and "
-                f"{web.name}; server names must be unique in the backend",
+                f"{web.name}; server names must be unique across web nodes, whatever "
+                "their backend (hotspare tells the nodes apart by it)",
+            )
+
+
+def _check_no_backend(rep: Reporter, found: list[tuple[WebNode, Read, dict[str, Node]]]) -> None:
+    for web, read, nodes in found:
+        if web.backend:
+            where = origin(read, "backend", "web_defaults")
+            rep.at(
+                nodes["backend"], where, f"{web.name} names backend '{web.backend}'; {_NO_BALANCER}"
             )
 
 

@@ -46,11 +46,6 @@ def haproxy_cfg(lab: LabLayout) -> str:
     """
     lb = lab.box_dir("lb1")
     flags = lab.flags_map()
-    servers = "\n".join(
-        f"  server {node} {lab.address(node)}:{NODE_PORT} check inter 2s fall 2 rise 2"
-        + (" disabled" if node in lab.warm_names else "")
-        for node in lab.web_names
-    )
     page = (
         '<!doctype html><html><head><meta charset=\\"utf-8\\"><title>{title}</title>'
         "</head><body><h1>{title}</h1><p>%[var(txn.site_message)]</p>"
@@ -87,9 +82,30 @@ frontend site
 hdr Retry-After 300 lf-string "{maintenance}" if {{ var(txn.site_mode) -m str maintenance }}
   http-request return status 503 content-type "text/html; charset=utf-8" \
 hdr Retry-After 300 lf-string "{read_only}" if {{ var(txn.site_mode) -m str read-only }} !METH_GET
-  default_backend site
+{_live_rules(lab)}  default_backend site
+{"".join(_backend(lab, name) for name in lab.backends)}"""
 
-backend site
+
+def _live_rules(lab: LabLayout) -> str:
+    """An A/B lab's frontend: the map's `live` entry names the backend of every new request."""
+    if not lab.ab:
+        return ""
+    return f"""\
+  # A/B: one `set map ... live site_b` sends every new request to side B at once.
+  http-request set-var(txn.site_live) str(live),map({lab.flags_map()},site)
+  use_backend %[var(txn.site_live)]
+"""
+
+
+def _backend(lab: LabLayout, name: str) -> str:
+    servers = "\n".join(
+        f"  server {node} {lab.address(node)}:{NODE_PORT} check inter 2s fall 2 rise 2"
+        + (" disabled" if node in lab.warm_names else "")
+        for node in lab.web_names
+        if lab.backend(node) == name
+    )
+    return f"""
+backend {name}
   balance roundrobin
   # The health URL touches the database: an open port is not a live site.
   option httpchk GET /healthz
@@ -101,9 +117,9 @@ backend site
 """
 
 
-def flags_map() -> str:
-    """The initial site-flags map: normal mode, no message."""
-    return "mode normal\nmessage -\nuntil -\n"
+def flags_map(ab: bool = False) -> str:
+    """The initial site-flags map: normal mode, no message; AB: side A (`site`) live."""
+    return "mode normal\nmessage -\nuntil -\n" + ("live site\n" if ab else "")
 
 
 def server_state() -> str:

@@ -153,7 +153,7 @@ def _prepare(lab: LabLayout) -> None:
     lb = lab.box_dir("lb1")
     (lb / "etc" / "haproxy.cfg").write_text(configs.haproxy_cfg(lab))
     if not lab.flags_map().exists():
-        lab.flags_map().write_text(configs.flags_map())
+        lab.flags_map().write_text(configs.flags_map(lab.ab))
     if not lab.state_file().exists():
         lab.state_file().write_text(configs.server_state())
     for box in lab.boxes:

@@ -12,6 +12,7 @@ def render(lab: LabLayout, pg_bin: str) -> str:
     nodes = "\n".join(
         f"  {node}: {{role: {'warm' if node in lab.warm_names else 'hot'}"
         + (", scheduler: true" if node == lab.web_names[0] else "")
+        + (f", backend: {lab.backend(node)}" if lab.backend(node) != "site" else "")
         + "}"
         for node in lab.web_names
     )

@@ -21,6 +21,9 @@ NODE_PORT = 8000
 PG_PORT = 5432
 SMTP_PORT = 2525
 MAX_WEB_NODES = 60
+AB_WEB_NODES = 4
+SIDE_A = "site"
+SIDE_B = "site_b"
 PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
 
 
@@ -81,20 +84,26 @@ class LabLayout:
         root: the lab's directory; short, since it holds UNIX sockets.
         web_nodes: how many web nodes; the last one starts warm.
         user: the OS user every lab process runs as, and the SSH login user.
+        ab: an A/B lab: web1, web2 hot in backend `site`, web3, web4 warm in
+            backend `site_b`, the flags map's `live` entry picking one.
     """
 
     block: str = DEFAULT_BLOCK
     root: Path = field(default=Path(f"/tmp/hotspare-lab-{DEFAULT_BLOCK}"))
     web_nodes: int = 3
     user: str = field(default_factory=_lab_user)
+    ab: bool = False
 
     @classmethod
-    def for_block(cls, block: str = DEFAULT_BLOCK, web_nodes: int = 3) -> LabLayout:
-        """The layout for BLOCK with its default root under /tmp."""
+    def for_block(
+        cls, block: str = DEFAULT_BLOCK, web_nodes: int = 3, ab: bool = False
+    ) -> LabLayout:
+        """The layout for BLOCK with its default root under /tmp; AB: the A/B lab (4 nodes)."""
         check_block(block)
         if not 2 <= web_nodes <= MAX_WEB_NODES:
             raise LayoutError(f"web_nodes must be 2 to {MAX_WEB_NODES}, not {web_nodes}")
-        return cls(block, Path(f"/tmp/hotspare-lab-{block}"), web_nodes, _lab_user())
+        nodes = AB_WEB_NODES if ab else web_nodes
+        return cls(block, Path(f"/tmp/hotspare-lab-{block}"), nodes, _lab_user(), ab)
 
     @property
     def as_root(self) -> bool:
@@ -114,7 +123,16 @@ class LabLayout:
 
     @property
     def warm_names(self) -> tuple[str, ...]:
-        return self.web_names[-1:]
+        return self.web_names[2:] if self.ab else self.web_names[-1:]
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        """HAProxy's backends: `site`, and `site_b` in an A/B lab."""
+        return (SIDE_A, SIDE_B) if self.ab else (SIDE_A,)
+
+    def backend(self, node: str) -> str:
+        """The backend NODE's server is in: side B's nodes are the warm ones of an A/B lab."""
+        return SIDE_B if self.ab and node in self.warm_names else SIDE_A
 
     @property
     def db_names(self) -> tuple[str, ...]:

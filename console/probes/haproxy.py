@@ -61,8 +61,8 @@ def parse_stat(text: str) -> list[dict[str, str]]:
     return rows
 
 
-def parse_servers_state(text: str) -> dict[str, int]:
-    """Parse ``show servers state BACKEND`` into server name -> srv_admin_state bits.
+def parse_backend_states(text: str) -> dict[tuple[str, str], int]:
+    """Parse ``show servers state`` into (backend, server) -> srv_admin_state bits.
 
     Raises:
         BalancerProbeError: the answer is not format version 1 with its header.
@@ -73,13 +73,22 @@ def parse_servers_state(text: str) -> dict[str, int]:
             f"`show servers state` did not return the version 1 format: {_first_line(text)}"
         )
     columns = lines[1][2:].split()
-    name_at, admin_at = columns.index("srv_name"), columns.index("srv_admin_state")
+    at = [columns.index(c) for c in ("be_name", "srv_name", "srv_admin_state")]
     states = {}
     for line in lines[2:]:
         fields = line.split()
-        if len(fields) > max(name_at, admin_at):
-            states[fields[name_at]] = int(fields[admin_at])
+        if len(fields) > max(at):
+            states[(fields[at[0]], fields[at[1]])] = int(fields[at[2]])
     return states
+
+
+def parse_servers_state(text: str) -> dict[str, int]:
+    """Parse ``show servers state BACKEND`` (one backend) into server name -> admin bits.
+
+    Raises:
+        BalancerProbeError: the answer is not format version 1 with its header.
+    """
+    return {name: bits for (_be, name), bits in parse_backend_states(text).items()}
 
 
 def admin_state(bits: int) -> AdminState:
@@ -134,8 +143,29 @@ def site_flags(mapping: Mapping[str, str]) -> SiteFlags:
     )
 
 
+def live_backend(mapping: Mapping[str, str], cfg: Balancer) -> tuple[str, str | None]:
+    """The backend the flags map sends the site to, and a problem when cluster.yaml lacks it.
+
+    No ``live`` entry is the balancer's backend: the default the map() lookup
+    in haproxy.cfg falls back to.
+    """
+    live = mapping.get("live", "").strip() or cfg.backend
+    if live in backends_of(cfg):
+        return live, None
+    return live, (
+        f"the flags map sends the site to backend {live}, which cluster.yaml does not "
+        f"declare: hotspare cannot tell whether it serves; declare it (a web node's backend) "
+        f"or set live back to one of {', '.join(backends_of(cfg))}"
+    )
+
+
+def backends_of(cfg: Balancer) -> tuple[str, ...]:
+    """Every backend of the balancer (a Balancer built by hand may list none: its own)."""
+    return cfg.backends or (cfg.backend,)
+
+
 async def probe_balancer(ask: Ask, cfg: Balancer, now: float) -> BalancerState:
-    """Read the backend's servers, the frontend's traffic and the site flags at once.
+    """Read every backend's servers, the frontend's traffic and the site flags at once.
 
     Args:
         ask: sends one runtime API command, returns the whole answer.
@@ -149,24 +179,28 @@ async def probe_balancer(ask: Ask, cfg: Balancer, now: float) -> BalancerState:
     """
     stat_text, state_text, map_text = await asyncio.gather(
         ask("show stat"),
-        ask(f"show servers state {cfg.backend}"),
+        ask("show servers state"),
         ask(f"show map {cfg.flags_map}"),
     )
     _refuse(stat_text, "show stat", "balancer.socket (is it an admin-level stats socket?)")
-    _refuse(state_text, f"show servers state {cfg.backend}", "balancer.backend")
+    _refuse(state_text, "show servers state", "balancer.socket")
     _refuse(
         map_text,
         f"show map {cfg.flags_map}",
         "balancer.flags_map (the exact path haproxy.cfg loads with map())",
     )
     rows = parse_stat(stat_text)
-    admin = parse_servers_state(state_text)
+    admin = parse_backend_states(state_text)
     frontend = _frontend_row(rows, cfg.frontend)
+    _check_backends(rows, cfg)
+    backends = backends_of(cfg)
     servers = tuple(
-        _server(row, admin.get(row["svname"]))
+        _server(row, admin.get((row["pxname"], row["svname"])))
         for row in rows
-        if row.get("pxname") == cfg.backend and row.get("svname") not in ("FRONTEND", "BACKEND")
+        if row.get("pxname") in backends and row.get("svname") not in ("FRONTEND", "BACKEND")
     )
+    mapping = parse_map(map_text)
+    live, live_problem = live_backend(mapping, cfg)
     return BalancerState(
         box=cfg.box,
         observed_at=now,
@@ -175,7 +209,9 @@ async def probe_balancer(ask: Ask, cfg: Balancer, now: float) -> BalancerState:
         servers=servers,
         frontend_request_rate=_int(frontend.get("req_rate")),
         frontend_sessions=_int(frontend.get("scur")),
-        flags=site_flags(parse_map(map_text)),
+        flags=site_flags(mapping),
+        live=live,
+        live_problem=live_problem,
     )
 
 
@@ -183,6 +219,7 @@ def _server(row: Mapping[str, str], admin_bits: int | None) -> Server:
     operational = row.get("status", "")
     return Server(
         name=row["svname"],
+        backend=row["pxname"],
         admin=_admin_from_status(operational) if admin_bits is None else admin_state(admin_bits),
         operational=operational,
         # "* " marks a check still in progress; the result shown is the previous one.
@@ -214,6 +251,17 @@ def _frontend_row(rows: list[dict[str, str]], frontend: str) -> dict[str, str]:
     raise BalancerProbeError(
         f"HAProxy has no frontend named {frontend!r}: check balancer.frontend in cluster.yaml"
     )
+
+
+def _check_backends(rows: list[dict[str, str]], cfg: Balancer) -> None:
+    """Every backend cluster.yaml declares is one HAProxy has."""
+    known = {row.get("pxname") for row in rows if row.get("svname") == "BACKEND"}
+    for name in backends_of(cfg):
+        if name not in known:
+            key = "balancer.backend" if name == cfg.backend else "the web nodes' backend"
+            raise BalancerProbeError(
+                f"HAProxy has no backend named {name!r}: check {key} in cluster.yaml"
+            )
 
 
 def _refuse(answer: str, command: str, key: str) -> None:

@@ -97,6 +97,7 @@ def parse(text: str, node: WebNode, observed_at: float) -> NodeState:
         scheduler=role.scheduler if role else None,
         mail=role.mail if role else None,
         read_only=role.read_only if role else None,
+        database=role.database if role else None,
         role_problem=role_problem,
         site_alive={"alive": True, "dead": False, "nopid": False}.get(_word(fields, "site") or ""),
         health_status=status,

@@ -119,7 +119,7 @@ def _switched(node: WebNode, release: str) -> Probe:
     return probe
 
 
-def _answers(node: WebNode, release: str) -> Probe:
+def answers(node: WebNode, release: str) -> Probe:
     """Health 200 and, when there is a version URL, that it names RELEASE."""
     health = http.Request("GET", node.health_url, HTTP_TIME)
     version = http.Request("GET", node.version_url, HTTP_TIME) if node.version_url else None
@@ -146,7 +146,7 @@ def _answers(node: WebNode, release: str) -> Probe:
     return probe
 
 
-def _smoke(inv: Inventory, node: WebNode, box: str) -> Step | None:
+def smoke(inv: Inventory, node: WebNode, box: str) -> Step | None:
     address = inv.box(node.box).address
     url_address = f"[{address}]" if ":" in address else address
     urls = [
@@ -186,12 +186,12 @@ def _soak(node: WebNode, seconds: float) -> Step:
     said: list[str] = []
 
     async def act(ctx: Context) -> str:
-        first = await servers.stat_of(ctx, node.server)
+        first = await servers.stat_of(ctx, node)
         start_5xx = int(first.get("hrsp_5xx") or 0)
         start_total = int(first.get("stot") or 0)
         ends = time.monotonic() + seconds
         while True:
-            row = await servers.stat_of(ctx, node.server)
+            row = await servers.stat_of(ctx, node)
             errors = int(row.get("hrsp_5xx") or 0) - start_5xx
             served = int(row.get("stot") or 0) - start_total
             status = row.get("status", "?")
@@ -219,10 +219,16 @@ def _soak(node: WebNode, seconds: float) -> Step:
 
 
 def keeps_min_ready(node: WebNode, least: int) -> Probe:
-    """A precondition: taking NODE out leaves at least LEAST other servers taking new sessions."""
+    """A precondition: taking NODE out leaves at least LEAST other servers taking new sessions.
+
+    Only the live backend serves the site: a node in another takes nothing from it.
+    """
 
     async def pre(ctx: Context) -> Check:
-        rows = await servers.rows_of(ctx)
+        name, live = servers.backend_of(ctx.inv, node), await servers.live_of(ctx)
+        if name != live:
+            return Check(True, f"{node.name} is in backend {name}, not the live {live}")
+        rows = await servers.rows_of(ctx, name)
         mine = rows.get(node.server)
         serving = [
             s
@@ -287,12 +293,12 @@ def plan_node(inv: Inventory, state: ClusterState, args: Mapping[str, Any]) -> P
         release,
         f"Restart {node.name} on {release}",
         f"its health URL answers 200 and it runs {release}, within {timeout:g} s",
-        _answers(node, release),
+        answers(node, release),
     )
-    steps.append(replace(restart, act=_then_poll(restart, _answers(node, release), timeout)))
-    smoke = _smoke(inv, node, box)
-    if smoke is not None:
-        steps.append(smoke)
+    steps.append(replace(restart, act=_then_poll(restart, answers(node, release), timeout)))
+    tried = smoke(inv, node, box)
+    if tried is not None:
+        steps.append(tried)
     if ends_in:
         steps += [*nodes.plan_state(inv, state, node.name, "ready").steps, health_up(node)]
         if soak > 0:

@@ -76,6 +76,7 @@ class Server:
         session_rate: new sessions per second.
         http_5xx: 5xx responses counted since start.
         weight: current effective weight.
+        backend: the backend it is a server of ("": the balancer's backend).
     """
 
     name: str
@@ -91,6 +92,7 @@ class Server:
     session_rate: int
     http_5xx: int
     weight: int
+    backend: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,10 @@ class BalancerState:
 
     ``problem`` says why the last probe failed although the box answered
     (HAProxy hung, its socket refused): the rest is then the last known
-    picture, from ``observed_at``, and stale.
+    picture, from ``observed_at``, and stale. ``servers`` are those of every
+    backend cluster.yaml declares; ``live`` is the one serving the site (the
+    flags map's ``live`` entry, else ``backend``); ``live_problem`` says the
+    map sends the site to a backend cluster.yaml does not declare.
     """
 
     box: str
@@ -125,6 +130,22 @@ class BalancerState:
     frontend_sessions: int
     flags: SiteFlags
     problem: str | None = None
+    live: str = ""
+    live_problem: str | None = None
+
+    @property
+    def live_backend(self) -> str:
+        """The backend serving the site: ``live``, else the balancer's backend."""
+        return self.live or self.backend
+
+    def in_backend(self, server: Server) -> str:
+        """The backend SERVER is in (a server read without one is in ``backend``)."""
+        return server.backend or self.backend
+
+    @property
+    def serving(self) -> tuple[Server, ...]:
+        """The servers of the live backend: those that count for the site."""
+        return tuple(s for s in self.servers if self.in_backend(s) == self.live_backend)
 
 
 @dataclass(frozen=True)
@@ -147,6 +168,9 @@ class NodeState:
     version_url); selected_release the one its releases/current link names,
     which the site runs after its next restart. Both None when cluster.yaml
     declares no version_url / releases, or the probe could not tell.
+    database is the role file's pin: the one PostgreSQL server (HOST:PORT)
+    the site must use instead of its DSN's hosts; "" when the file pins
+    nothing, None when the role file could not be read.
     """
 
     name: str
@@ -170,6 +194,7 @@ class NodeState:
     error_logs: tuple[LogFile, ...]
     release: str | None = None
     selected_release: str | None = None
+    database: str | None = None
 
 
 def unknown_node(

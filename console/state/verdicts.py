@@ -88,8 +88,8 @@ def judge(
     verdicts = Verdicts(
         primaries=tuple(d.name for d in fresh_dbs if database_alarms.is_writable(d)),
         standbys_streaming=streaming,
-        backends_up=sum(_up(s) for s in balancer.servers) if balancer else 0,
-        backends_total=len(balancer.servers) if balancer else 0,
+        backends_up=sum(_up(s) for s in balancer.serving) if balancer else 0,
+        backends_total=len(balancer.serving) if balancer else 0,
         site_mode=flags.mode if flags else None,
         site_message=flags.message if flags else None,
         site_until=flags.until if flags else None,
@@ -262,10 +262,16 @@ _Judged = tuple[tuple[str, ...], list[Alarm]]
 def _backend_alarms(
     inv: Inventory, balancer: BalancerState, fresh: list[NodeState], action: ActionLock | None
 ) -> _Judged:
-    """Hot servers not serving: planned when an operator took them out, else a warning."""
-    servers = balancer.servers
+    """Hot servers of the live backend not serving: planned when an operator took them out.
+
+    Only the live backend serves the site: the other side of an A/B rollover
+    may be down or in MAINT without the site missing anything.
+    """
+    if balancer.live_problem:
+        return (), [_alarm("live-backend", "critical", [balancer.box], balancer.live_problem)]
+    servers = balancer.serving
     if not any(_up(s) for s in servers):
-        message = f"no server of backend {balancer.backend} is UP: the site is down"
+        message = f"no server of backend {balancer.live_backend} is UP: the site is down"
         return (), [_alarm("backends-down", "critical", [s.name for s in servers], message)]
     live = {n.name: _role(n) for n in fresh}
     roles = {w.server: live.get(w.name, w.role) for w in inv.web_nodes}

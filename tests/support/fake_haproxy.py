@@ -37,6 +37,7 @@ class Srv:
     weight: int = 1
     sessions: int = 0
     healthy: bool = True
+    backend: str = "site"
 
     @property
     def status(self) -> str:
@@ -70,14 +71,15 @@ class FakeHAProxy:
             return "\n"
         if command.startswith("show servers state"):
             rows = [
-                f"3 site {n} {name} 10.0.0.{n} {0 if s.status == 'MAINT' else 2} {s.bits} "
-                f"{s.weight} 1 5 15 3 3 6 0 0 0 - 8000 - 0 0 - - 0"
+                f"3 {s.backend} {n} {name} 10.0.0.{n} {0 if s.status == 'MAINT' else 2} "
+                f"{s.bits} {s.weight} 1 5 15 3 3 6 0 0 0 - 8000 - 0 0 - - 0"
                 for n, (name, s) in enumerate(self.servers.items(), 1)
+                if words[3:] in ([], [s.backend])
             ]
             return "\n".join(["1", HEADER, *rows]) + "\n\n"
         if command == "show stat":
             rows = [
-                f"site,{name},{s.sessions},{s.status},{s.weight},L7OK"
+                f"{s.backend},{name},{s.sessions},{s.status},{s.weight},L7OK"
                 for name, s in self.servers.items()
             ]
             return "\n".join([STAT, "site,FRONTEND,0,OPEN,,", *rows]) + "\n\n"

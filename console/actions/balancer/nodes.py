@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from console.actions.balancer import servers
-from console.actions.balancer.servers import admin_of, backend, stat_of
+from console.actions.balancer.servers import admin_of, backend_of, stat_of
 from console.actions.context import Context
 from console.actions.plan import Check, Plan, Probe, Step, poll
 from console.errors import ActionError
@@ -56,7 +56,7 @@ def also_pre(step: Step, probe: Probe) -> Step:
 
 def _state_probe(node: WebNode, wanted: str) -> Probe:
     async def probe(ctx: Context) -> Check:
-        bits = await servers.bits_of(ctx, node.server)
+        bits = await servers.bits_of(ctx, node)
         now = admin_state(bits)
         if now != wanted:
             return Check(False, f"{node.server} is {now.upper()}, not {wanted.upper()}")
@@ -76,7 +76,7 @@ def _set_state(node: WebNode, name: str, wanted: str, box: str) -> Step:
     found: list[str] = []  # the state it already had, when nothing was sent
 
     async def act(ctx: Context) -> str:
-        bits = await servers.bits_of(ctx, node.server)
+        bits = await servers.bits_of(ctx, node)
         now = admin_state(bits)
         found[:] = [now] if _holds(now, wanted) else []
         if found:
@@ -104,11 +104,11 @@ def _wait_sessions(node: WebNode, timeout: float) -> Step:
     out: list[str] = []  # set when the server is in MAINT: there is no drain to wait for
 
     async def count(ctx: Context) -> Check:
-        sessions = int((await stat_of(ctx, node.server)).get("scur") or 0)
+        sessions = int((await stat_of(ctx, node)).get("scur") or 0)
         return Check(sessions == 0, f"{node.name} has {sessions} current sessions")
 
     async def act(ctx: Context) -> str:
-        if await admin_of(ctx, node.server) == "maint":
+        if await admin_of(ctx, node) == "maint":
             out[:] = [f"{node.name} is MAINT: no drain to wait for"]
             return out[0]
         last = None
@@ -145,7 +145,7 @@ def save_states(inv: Inventory, node: WebNode) -> Step:
     balancer = inv.balancer
     if balancer is None:
         raise ActionError("cluster.yaml declares no balancer")
-    path, box, name = balancer.state_file, balancer.box, balancer.backend
+    path, box, name = balancer.state_file, balancer.box, backend_of(inv, node)
     kept: list[bool] = []
 
     async def act(ctx: Context) -> str:
@@ -226,7 +226,7 @@ def plan_state(
 ) -> Plan:
     """The plan to put node NAME in WANTED (ready, drain or maint) on the balancer."""
     node = web_node(inv, name)
-    backend_name = backend(inv)
+    backend_name = backend_of(inv, node)
     refusals: tuple[str, ...] = ()
     confirm = None
     box = inv.balancer.box if inv.balancer else "?"
@@ -287,7 +287,7 @@ def plan_weight(
     for the last ready server unless forced (and its name typed).
     """
     found = web_node(inv, node)
-    backend_name = backend(inv)
+    backend_name = backend_of(inv, found)
     refusals: tuple[str, ...] = (
         () if 0 <= weight <= 256 else (f"weight {weight} is outside 0..256",)
     )
@@ -299,14 +299,14 @@ def plan_weight(
     same: list[bool] = []
 
     async def act(ctx: Context) -> str:
-        same[:] = [await servers.weight_of(ctx, found.server) == weight]
+        same[:] = [await servers.weight_of(ctx, found) == weight]
         if same[0]:
             return f"already {weight}; nothing sent"
         await ctx.haproxy_change(command)
         return "accepted"
 
     async def verify(ctx: Context) -> Check:
-        now = await servers.weight_of(ctx, found.server)
+        now = await servers.weight_of(ctx, found)
         said = f"{found.name}'s weight is {now}" + (f", {ALREADY}" if same and same[0] else "")
         return Check(now == weight, said)
 

@@ -23,17 +23,34 @@ from console.probes.haproxy import (
     IMAINT,
     RMAINT,
     admin_state,
+    backends_of,
+    live_backend,
+    parse_map,
     parse_servers_state,
     parse_stat,
 )
 from console.state.model import AdminState, ClusterState
 
 
-def backend(inv: Inventory) -> str:
-    """The balancer's backend. Raises ActionError when cluster.yaml declares no balancer."""
+def backend_of(inv: Inventory, node: WebNode) -> str:
+    """NODE's backend (the balancer's, unless cluster.yaml names another).
+
+    Raises ActionError when cluster.yaml declares no balancer.
+    """
     if inv.balancer is None:
         raise ActionError("cluster.yaml declares no balancer")
-    return inv.balancer.backend
+    return node.backend or inv.balancer.backend
+
+
+async def live_of(ctx: Context) -> str:
+    """The backend serving the site now: the flags map's `live` entry, else the balancer's."""
+    balancer = ctx.inv.balancer
+    if balancer is None:
+        raise ActionError("cluster.yaml declares no balancer")
+    if len(backends_of(balancer)) < 2:
+        return balancer.backend  # one backend: it serves, whatever the map says
+    mapping = parse_map(await ctx.haproxy(f"show map {balancer.flags_map}"))
+    return live_backend(mapping, balancer)[0]
 
 
 def saved_fields(text: str) -> dict[tuple[str, str], tuple[int, int]]:
@@ -57,45 +74,45 @@ def saved_fields(text: str) -> dict[tuple[str, str], tuple[int, int]]:
     return found
 
 
-async def bits_of(ctx: Context, server: str) -> int:
-    """The server's srv_admin_state bits now."""
-    name = backend(ctx.inv)
+async def bits_of(ctx: Context, node: WebNode) -> int:
+    """NODE's server's srv_admin_state bits now."""
+    name = backend_of(ctx.inv, node)
     states = parse_servers_state(await ctx.haproxy(f"show servers state {name}"))
-    if server not in states:
-        raise ActionError(f"HAProxy has no server {server!r} in backend {name!r}")
-    return states[server]
+    if node.server not in states:
+        raise ActionError(f"HAProxy has no server {node.server!r} in backend {name!r}")
+    return states[node.server]
 
 
-async def admin_of(ctx: Context, server: str) -> AdminState:
-    """The server's admin state now: ready, drain or maint."""
-    return admin_state(await bits_of(ctx, server))
+async def admin_of(ctx: Context, node: WebNode) -> AdminState:
+    """NODE's server's admin state now: ready, drain or maint."""
+    return admin_state(await bits_of(ctx, node))
 
 
-async def weight_of(ctx: Context, server: str) -> int:
-    """The server's weight now, as the operator set it (srv_uweight)."""
-    name = backend(ctx.inv)
+async def weight_of(ctx: Context, node: WebNode) -> int:
+    """NODE's server's weight now, as the operator set it (srv_uweight)."""
+    name = backend_of(ctx.inv, node)
     found = saved_fields(await ctx.haproxy(f"show servers state {name}"))
-    if (name, server) not in found:
-        raise ActionError(f"HAProxy has no server {server!r} in backend {name!r}")
-    return found[(name, server)][1]
+    if (name, node.server) not in found:
+        raise ActionError(f"HAProxy has no server {node.server!r} in backend {name!r}")
+    return found[(name, node.server)][1]
 
 
-async def rows_of(ctx: Context) -> dict[str, dict[str, str]]:
-    """The backend's servers' `show stat` rows, by server name."""
-    name = backend(ctx.inv)
+async def rows_of(ctx: Context, backend: str) -> dict[str, dict[str, str]]:
+    """BACKEND's servers' `show stat` rows, by server name."""
     return {
         row["svname"]: row
         for row in parse_stat(await ctx.haproxy("show stat"))
-        if row.get("pxname") == name and row.get("svname") not in ("FRONTEND", "BACKEND")
+        if row.get("pxname") == backend and row.get("svname") not in ("FRONTEND", "BACKEND")
     }
 
 
-async def stat_of(ctx: Context, server: str) -> dict[str, str]:
-    """The server's `show stat` row."""
-    rows = await rows_of(ctx)
-    if server not in rows:
-        raise ActionError(f"HAProxy shows no server {server!r} in backend {backend(ctx.inv)!r}")
-    return rows[server]
+async def stat_of(ctx: Context, node: WebNode) -> dict[str, str]:
+    """NODE's server's `show stat` row, in its own backend."""
+    name = backend_of(ctx.inv, node)
+    rows = await rows_of(ctx, name)
+    if node.server not in rows:
+        raise ActionError(f"HAProxy shows no server {node.server!r} in backend {name!r}")
+    return rows[node.server]
 
 
 def takes_traffic(status: str, weight: str | int) -> bool:
@@ -104,19 +121,28 @@ def takes_traffic(status: str, weight: str | int) -> bool:
 
 
 def ready_in(state: ClusterState) -> list[str]:
-    """The servers taking new sessions at the snapshot."""
-    servers = state.balancer.servers if state.balancer else ()
+    """The servers of the live backend taking new sessions at the snapshot."""
+    servers = state.balancer.serving if state.balancer else ()
     return [s.name for s in servers if takes_traffic(s.operational, s.weight)]
 
 
 def keeps_one_ready(node: WebNode, typed: bool) -> Probe:
-    """A precondition: taking NODE out leaves another server taking new sessions.
+    """A precondition: taking NODE out leaves another server of the live backend serving.
 
-    TYPED: the plan asked for the node's name, as the last ready one, and got it.
+    A node whose backend does not serve the site (the other side of an A/B
+    rollover) takes nothing from it. TYPED: the plan asked for the node's
+    name, as the last ready one, and got it.
     """
 
     async def pre(ctx: Context) -> Check:
-        rows = await rows_of(ctx)
+        name, live = backend_of(ctx.inv, node), await live_of(ctx)
+        if name != live:
+            return Check(
+                True,
+                f"{node.name} is in backend {name}, which does not serve the site (live: "
+                f"{live}); nothing is taken from the site",
+            )
+        rows = await rows_of(ctx, name)
         if node.server not in rows:
             return Check(False, f"HAProxy shows no server {node.server!r}")
         others = [s for s, r in rows.items() if s != node.server and _serves(r)]
@@ -158,7 +184,7 @@ def can_bring_in(node: WebNode) -> Probe:
     """A precondition: HAProxy has NODE's server, and `state ready` can bring it in."""
 
     async def pre(ctx: Context) -> Check:
-        name = backend(ctx.inv)
+        name = backend_of(ctx.inv, node)
         states = parse_servers_state(await ctx.haproxy(f"show servers state {name}"))
         if node.server not in states:
             return Check(

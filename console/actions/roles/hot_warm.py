@@ -65,7 +65,7 @@ def health_up(node: WebNode) -> Step:
     """Wait for NODE's health check to be UP on the balancer (after `ready`)."""
 
     async def probe(ctx: Context) -> Check:
-        row = await nodes.stat_of(ctx, node.server)
+        row = await nodes.stat_of(ctx, node)
         status, check = row.get("status", "?"), row.get("check_status") or "no check"
         return Check(status == "UP", f"{node.server} is {status} ({check})")
 

@@ -62,7 +62,12 @@ class Site:
         self.errlog = ErrorLog(config.error_log, config.node)
         self.access = AccessLog(config.access_log, config.node)
         self.roles = RoleWatcher(config.role_file, self.errlog)
-        self.db = Database(config.dsn, config.node, words=self.release.has("words"))
+        self.db = Database(
+            config.dsn,
+            config.node,
+            words=self.release.has("words"),
+            pin=lambda: self.roles.current().database,
+        )
         self.mailer = Mailer(config.node, config.smtp, config.mail_log, self.errlog)
         self.sweeper = Sweeper(
             config.node, config.sweep_interval, self.roles, self.db, self.mailer, self.errlog

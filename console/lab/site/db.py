@@ -2,19 +2,22 @@
 
 A fresh connection each time, with ``target_session_attrs=primary`` in the
 DSN, is what makes the site follow a promotion by itself: the next request
-simply finds the new primary. Errors leave this module as SiteDbError
-subclasses that say what the page should tell the visitor.
+simply finds the new primary. A ``database`` pin in the role file narrows
+that to one server: each connection then goes to the pinned host and port
+only. Errors leave this module as SiteDbError subclasses that say what the
+page should tell the visitor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 STATEMENT_TIMEOUT_MS = 3000
 HEALTH_TIMEOUT_MS = 1500
@@ -27,6 +30,21 @@ _ADD_WITH_WORDS = (
     "INSERT INTO notes (body, node, words) VALUES (%s, %s, %s)"
     " RETURNING id, body, node, created_at, words"
 )
+
+
+def pinned_dsn(dsn: str, database: str) -> str:
+    """DSN aimed at DATABASE (``HOST:PORT``) alone, its other parameters kept; DSN if empty."""
+    if not database:
+        return dsn
+    host, _, port = database.rpartition(":")
+    params = conninfo_to_dict(dsn)
+    params.pop("hostaddr", None)  # it would win over the pinned host
+    params.update(host=host, port=port)
+    return make_conninfo("", **params)
+
+
+def _no_pin() -> str:
+    return ""
 
 
 class SiteDbError(Exception):
@@ -60,30 +78,37 @@ class Health:
 
 
 class Database:
-    """Runs the site's few queries against the primary named by the DSN."""
+    """Runs the site's few queries against the primary named by the DSN (or the pin)."""
 
-    def __init__(self, dsn: str, node: str, words: bool = False) -> None:
+    def __init__(
+        self, dsn: str, node: str, words: bool = False, pin: Callable[[], str] = _no_pin
+    ) -> None:
         """Queries for DSN; with WORDS (release v2), notes carry their number of words.
 
         Without WORDS no query names the ``words`` column, so v1 runs before
         and after v2's migration; with it, a missing column fails the query.
+        PIN gives the role file's ``database`` now: asked at every connect,
+        so a new pin applies from the next request on.
         """
         self._dsn = dsn
         self._app_name = f"hotspare-site-{node}"
         self._words = words
+        self._pin = pin
 
     @contextmanager
     def _connect(self, timeout_ms: int = STATEMENT_TIMEOUT_MS) -> Iterator[psycopg.Connection]:
         """Open an autocommit connection, turning psycopg errors into SiteDbError."""
+        pin = self._pin()
         try:
             conn = psycopg.connect(
-                self._dsn,
+                pinned_dsn(self._dsn, pin),  # inside: a bad DSN is an error of this request
                 autocommit=True,
                 application_name=self._app_name,
                 options=f"-c statement_timeout={timeout_ms}",
             )
         except psycopg.Error as exc:
-            raise DbUnavailable(f"cannot connect to the primary: {_one_line(exc)}") from exc
+            where = f"the primary pinned at {pin}" if pin else "the primary"
+            raise DbUnavailable(f"cannot connect to {where}: {_one_line(exc)}") from exc
         try:
             with conn:
                 yield conn

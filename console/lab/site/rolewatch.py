@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from console import node_role
@@ -14,9 +14,14 @@ _FileKey = tuple[int, int, int]
 
 
 def describe_change(old: NodeRole, new: NodeRole) -> str:
-    """Return ``role=warm->hot scheduler=no->yes``: the fields that differ."""
+    """Return ``role=warm->hot scheduler=no->yes``: the fields that differ.
+
+    The ``database`` pin is left out: a change of it has its own line (pin_change).
+    """
     parts = []
     for field in fields(NodeRole):
+        if field.name == "database":
+            continue
         before, after = getattr(old, field.name), getattr(new, field.name)
         if before != after:
             parts.append(f"{field.name}={_show(before)}->{_show(after)}")
@@ -27,6 +32,13 @@ def _show(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return repr(value) if isinstance(value, str) and not value.isalnum() else str(value)
+
+
+def pin_change(database: str) -> str:
+    """The error log's line for a new ``database`` pin, or for one lifted."""
+    if database:
+        return f"database pinned to {database}"
+    return "database pin lifted: using the DSN's hosts"
 
 
 class RoleWatcher:
@@ -78,8 +90,10 @@ class RoleWatcher:
             self._problem = None
         if not self._loaded:
             self._errlog.info(f"role from {self.path}: {_summary(new)}")
-        elif new != self._role:
+        elif replace(new, database=self._role.database) != self._role:
             self._errlog.info(f"role changed: {describe_change(self._role, new)}")
+        if new.database != self._role.database:  # before the first read: no pin
+            self._errlog.info(pin_change(new.database))
         self._role, self._loaded = new, True
 
     def _report(self, problem: str) -> None:
