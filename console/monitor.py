@@ -33,7 +33,7 @@ from console.probes.patroni import (
 )
 from console.probes.runtime import runtime
 from console.ssh import BoxError, BoxLink, RemoteFailed
-from console.state import model
+from console.state import model, planned
 from console.state.lock import ActionLock
 from console.state.patroni import PatroniView
 from console.state.runbook import Runbook
@@ -319,6 +319,8 @@ class Monitor:
             action=self._lock,
             now=now,
         )
+        runbook = self._runbook.judged(self._lock) if self._runbook is not None else None
+        alarms = planned.second_primary(runbook, alarms)
         alarms = (*action_alarms(self._lock), *runbook_alarms(self._runbook_broken), *alarms)
         return model.ClusterState(
             cluster=self.inv.name,
@@ -333,7 +335,7 @@ class Monitor:
             alarms=alarms,
             patroni=self._patroni_view(now),
             action=self._lock,
-            runbook=self._runbook.judged(self._lock) if self._runbook is not None else None,
+            runbook=runbook,
         )
 
     def _patroni_view(self, now: float) -> PatroniView | None:

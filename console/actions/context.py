@@ -50,6 +50,11 @@ class Context:
         self.say = say
         self.clock = clock
         self._pg: dbconn.Connections | None = None  # the action's own, made at first use
+        self.remembered: dict[str, int | float | str] = {}
+
+    def remember(self, key: str, value: int | float | str) -> None:
+        """Keep VALUE for a later stage: a runbook writes it into its record (its notes)."""
+        self.remembered[key] = value
 
     async def state(self, deadline: float | None = None) -> ClusterState:
         """A fresh snapshot of the whole site; a box not done by DEADLINE s is stale in it."""

@@ -1,5 +1,5 @@
-"""`hotspare upgrade`: the rolling upgrade as one runbook, and its status, pause, resume,
-abort and rollback.
+"""`hotspare upgrade`: the rolling upgrade and the A/B rollover as runbooks, and their
+status, pause, resume, abort, finish and rollback.
 
 Like every action: --dry-run prints the plan and changes nothing, --yes
 answers the y/N prompt, --confirm R types what must be typed (the release,
@@ -28,11 +28,14 @@ SCHEMA = "hotspare.upgrade/1"
 PLAN_DEADLINE = 8.0
 HELP = {
     "rolling": "upgrade the web nodes to a release one at a time, the site up throughout",
+    "ab": "A/B rollover: A read-only, its database copied to B, B upgraded, tested, made live",
+    "finish": "end an A/B rollover: A's old primary follows B's; no way back after this",
     "status": "where the last upgrade stands: each stage, its steps, and how it ended",
     "pause": "ask the running upgrade to stop before its next step (it keeps the lock)",
     "resume": "carry on a paused, halted or interrupted upgrade from its first step not done",
     "abort": "stop the running upgrade, then return the nodes it moved (a rollback)",
-    "rollback": "return the nodes the last upgrade moved to the release each had, one at a time",
+    "rollback": "return the nodes the last upgrade moved to the release each had, one at a time; "
+    "for an A/B rollover, go back to A (B's writes since the switch are counted, and typed)",
 }
 
 
@@ -44,10 +47,21 @@ def add_parser(commands: Any, load: Load) -> None:
         parser = verbs.add_parser(
             verb, help=text, description=f"{text}. " + __doc__.split("\n\n")[1]
         )
-        if verb == "rolling":
+        if verb in ("rolling", "ab"):
             parser.add_argument(
                 "--release", required=True, metavar="R", help="the release to move to"
             )
+        if verb == "ab":
+            parser.add_argument(
+                "--b",
+                required=True,
+                metavar="NODE,NODE",
+                help="B's nodes: warm, in a backend of their own",
+            )
+            parser.add_argument(
+                "--message", metavar="TEXT", help="the read-only page's line while A is read-only"
+            )
+        if verb == "rolling":
             parser.add_argument(
                 "--nodes", metavar="A,B", help="only these nodes (default: every web node)"
             )
@@ -72,7 +86,9 @@ def add_parser(commands: Any, load: Load) -> None:
         parser.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
         parser.add_argument("--yes", "-y", action="store_true", help="no y/N prompt (for scripts)")
         parser.add_argument(
-            "--confirm", metavar="R", help="what must be typed: the release, for rolling"
+            "--confirm",
+            metavar="R",
+            help="what must be typed: the release (rolling, ab), B's write count (A/B rollback)",
         )
         parser.add_argument(
             "--json", action="store_true", help=f"the plan or outcome as JSON ({SCHEMA})"
@@ -101,11 +117,8 @@ async def _plan_and_run(inv: Inventory, args: argparse.Namespace, verb: str) -> 
     monitor = Monitor(inv)
     ctx = Context(monitor, say=lambda text: print(f"  {text}", file=sys.stderr, flush=True))
     audit = AuditLog(default_path(inv), inv.name)
-    nodes = (
-        [n.strip() for n in args.nodes.split(",") if n.strip()]
-        if getattr(args, "nodes", None)
-        else None
-    )
+    listed = getattr(args, "nodes", None) or getattr(args, "b", None)
+    nodes = [n.strip() for n in listed.split(",") if n.strip()] if listed else None
     try:
         state = await monitor.once(PLAN_DEADLINE)
         proposal = await commands.propose(
@@ -116,6 +129,7 @@ async def _plan_and_run(inv: Inventory, args: argparse.Namespace, verb: str) -> 
             nodes,
             getattr(args, "soak", None),
             getattr(args, "min_ready", None),
+            getattr(args, "message", None),
         )
         plan = proposal.plan
         if args.dry_run:
@@ -173,6 +187,8 @@ def render(runbook: Runbook | None) -> str:
         return "no upgrade has been run on this cluster (no runbook record beside the action lock)"
     import time
 
+    from console.runbook.engine import nexts
+
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(runbook.since))
     lines = [
         f"{runbook.banner()}: {runbook.describe()}",
@@ -188,8 +204,6 @@ def render(runbook: Runbook | None) -> str:
         for m in stage.marks:
             lines.append(f"           {'ok  ' if m.ok else 'FAIL'} {m.title}: {m.check}")
     if runbook.state in ("halted", "paused", "interrupted"):
-        lines.append(
-            "  ways on: hotspare upgrade resume"
-            + (", or hotspare upgrade rollback" if runbook.kind != "rollback" else "")
-        )
+        ways = [w["command"] for w in nexts(runbook)]
+        lines.append("  ways on: " + ", or ".join(ways))
     return "\n".join(lines)

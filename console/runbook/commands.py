@@ -12,6 +12,9 @@ intent audited before anything changes, each step audited as it ends.
 - rollback: a runbook returning the nodes an upgrade moved; an open rollback resumes.
 - pause: a request the running runbook takes up before its next step.
 - abort: a request while it runs (it stops, then rolls back); once stopped, a rollback.
+- ab: an A/B rollover (console/runbook/ab.py); it stops at its gate, B live.
+- finish: the rollover past its gate: A's database follows B's, for good.
+  Its rollback first counts the writes only B has; that count must be typed.
 """
 
 from __future__ import annotations
@@ -27,14 +30,15 @@ from console.actions.plan import Check, Plan, Step
 from console.actions.runner import Journal, Outcome, begin, one, refusal, refused, run_id
 from console.authority import Authority
 from console.errors import ActionError
-from console.runbook import engine, migrate, rolling, store
+from console.runbook import ab, engine, migrate, rolling, sides, store
 from console.runbook.node import check_release
 from console.ssh import BoxError
 from console.state.model import ClusterState
 from console.state.runbook import Runbook
 
 AGAIN = "judged again under the lock"
-VERBS = ("rolling", "resume", "rollback", "pause", "abort")
+VERBS = ("rolling", "ab", "finish", "resume", "rollback", "pause", "abort")
+ROLLBACKS = ("rollback", "ab-rollback")
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ def command_line(
     if release:
         words += ["--release", release]
     if nodes:
-        words += ["--nodes", ",".join(nodes)]
+        words += ["--b" if verb == "ab" else "--nodes", ",".join(nodes)]
     if soak is not None:
         words += ["--soak", f"{soak:g}"]
     if least is not None:
@@ -83,8 +87,12 @@ async def propose(
     nodes: Sequence[str] | None = None,
     soak: float | None = None,
     least: int | None = None,
+    message: str | None = None,
 ) -> Proposal:
-    """What VERB would do now. Raises ActionError for input that cannot be planned."""
+    """What VERB would do now. Raises ActionError for input that cannot be planned.
+
+    NODES: the nodes to roll (rolling), or B's nodes (ab).
+    """
     if verb not in VERBS:
         raise ActionError(f"upgrade {verb!r}: expected one of {', '.join(VERBS)}")
     line = command_line(verb, release, nodes, soak, least)
@@ -93,6 +101,10 @@ async def propose(
         if not release:
             raise ActionError("upgrade rolling needs --release R")
         return await _rolling(ctx, state, stored, check_release(release), nodes, soak, least, line)
+    if verb == "ab":
+        if not release or not nodes:
+            raise ActionError("upgrade ab needs --release R and --b NODE,NODE (B's nodes)")
+        return await _ab(ctx, state, stored, check_release(release), nodes, message, line)
     live = stored is not None and stored.state == "running"
     if verb == "pause":
         return _ask(line, "pause", stored, live)
@@ -103,6 +115,14 @@ async def propose(
     if live:
         why = f"it is running ({stored.describe()}): pause or abort it first"
         return Proposal(verb, line, _nothing(verb, why))
+    if verb == "finish":
+        if stored.kind != "ab" or not ab.at_gate(stored):
+            why = f"{stored.describe()}: only an A/B rollover waiting with B live can be finished"
+            return Proposal(verb, line, _nothing(verb, why))
+        done = ab.finish(stored)
+        return Proposal(verb, line, _whole(ctx, state, done, f"finish: {stored.title}"), done)
+    if stored.kind == "ab-rollback" and stored.open:
+        return await _ab_rollback_again(ctx, state, stored, line)
     if verb == "resume" or (stored.kind == "rollback" and stored.open):
         if not stored.open:
             return Proposal(
@@ -111,8 +131,10 @@ async def propose(
         return Proposal(
             verb, line, _whole(ctx, state, stored, f"{verb}: {stored.describe()}"), stored
         )
-    if stored.kind == "rollback":
+    if stored.kind in ROLLBACKS:
         return Proposal(verb, line, _nothing(verb, f"{stored.title} is done; nothing to roll back"))
+    if stored.kind == "ab":
+        return await _ab_rollback(ctx, state, stored, line)
     back = rolling.rollback(ctx.inv, state, stored, "", lock.who(), engine.ROLLBACK)
     return Proposal(verb, line, _whole(ctx, state, back, back.title), back)
 
@@ -173,6 +195,106 @@ async def _rolling(
     )
     plan = replace(plan, refusals=(*refusals, *plan.refusals), confirm=release)
     return Proposal("rolling", line, plan, runbook)
+
+
+async def _ab(
+    ctx: Context,
+    state: ClusterState,
+    stored: Runbook | None,
+    release: str,
+    b_names: Sequence[str],
+    message: str | None,
+    line: str,
+) -> Proposal:
+    b_nodes = rolling.pick_nodes(ctx.inv, b_names)
+    refusals = _balancer_known(ctx, state)
+    if stored is not None and stored.open:
+        refusals.append(
+            f"an upgrade is open: {stored.describe()}; finish, resume or roll it back first"
+        )
+    migration = None
+    try:
+        manifest = await migrate.read_manifest(ctx, b_nodes[0], release)
+        migration = await migrate.declared(ctx, b_nodes[0], release, manifest)
+    except ActionError as exc:
+        refusals.append(str(exc))
+    except BoxError as exc:
+        refusals.append(exc.reason)
+    runbook, why = ab.rollover(
+        ctx.inv, state, release, b_names, message, migration, lock.who(), line
+    )
+    said = (
+        f"{runbook.title}: A = {', '.join(ab.args_of(runbook)['a']) or '?'}, "
+        f"B = {', '.join(n.name for n in b_nodes)}; migration: {migrate.describe(migration)}; "
+        "it stops with B live and the rollback open (`hotspare upgrade finish` ends it)"
+    )
+    plan = _whole(ctx, state, runbook, said)
+    plan = replace(plan, refusals=(*refusals, *why, *plan.refusals), confirm=release)
+    return Proposal("ab", line, plan, runbook)
+
+
+def _balancer_known(ctx: Context, state: ClusterState) -> list[str]:
+    balancer = ctx.inv.balancer
+    if balancer is None:
+        return ["cluster.yaml declares no balancer: an upgrade goes through it"]
+    if state.balancer is None or not state.answers(balancer.box):
+        said = next((a.message for a in state.alarms if a.code.startswith("balancer")), "no answer")
+        return [f"the balancer's state is not known now ({said}): an upgrade needs it"]
+    return []
+
+
+async def _ab_rollback(ctx: Context, state: ClusterState, stored: Runbook, line: str) -> Proposal:
+    """The rollback of an A/B rollover: B's writes since the switch counted, shown, typed."""
+    if stored.state == "running":
+        why = f"it is running ({stored.describe()}): pause or abort it first"
+        return Proposal("rollback", line, _nothing("rollback", why))
+    try:
+        counts = await ab.written(ctx, stored)
+        total = sum(counts.values())
+        back = ab.rollback(ctx.inv, state, stored, total, lock.who(), engine.ROLLBACK)
+    except ActionError as exc:
+        return Proposal("rollback", line, _nothing("rollback", str(exc)))
+    return _counted(ctx, state, back, counts, line)
+
+
+async def _ab_rollback_again(
+    ctx: Context, state: ClusterState, stored: Runbook, line: str
+) -> Proposal:
+    """An open A/B rollback carried on, its count (if not done) read again."""
+    if stored.state == "running":
+        why = f"it is running ({stored.describe()}): pause it first"
+        return Proposal("rollback", line, _nothing("rollback", why))
+    count_stage = next((s for s in stored.stages if s.kind == "count"), None)
+    counts: dict[str, int] = {}
+    if count_stage is not None and count_stage.status != "done":
+        b_db = ctx.inv.database(str(count_stage.args["b_db"]))
+        at_switch = [str(v) for v in count_stage.args.get("baseline") or []]
+        counts = await sides.written_since(ctx, b_db, at_switch)
+    back = ab.recount(stored, sum(counts.values()))
+    if ab.at_gate(back):
+        back = ab.finish(back)  # B is read-only: the count shown is the final one
+    return _counted(ctx, state, back, counts, line)
+
+
+def _counted(
+    ctx: Context, state: ClusterState, back: Runbook, counts: dict[str, int], line: str
+) -> Proposal:
+    """The rollback's plan; the count to type once it is final (B read-only, the gate passed)."""
+    count = sum(counts.values())
+    said = back.title
+    confirm = None
+    if any(s.kind == "count" and s.status != "done" for s in back.stages):
+        so_far = f"B has written {count} row(s) since the switch ({sides.told(counts)})"
+        if ab.past_gate(back):
+            confirm = str(count)
+            said += (
+                f"; {so_far}: A does not have them; B's database is rewound to follow A's, "
+                f"its WAL past the fork kept aside. Type {count} to go back to A"
+            )
+        else:
+            said += f"; {so_far}, and takes writes: it goes read-only first, then stops to count"
+    plan = _whole(ctx, state, back, said)
+    return Proposal("rollback", line, replace(plan, confirm=confirm), back)
 
 
 def _ask(line: str, what: str, stored: Runbook | None, live: bool) -> Proposal:
@@ -265,10 +387,14 @@ async def _run(proposal: Proposal, ctx: Context, audit: AuditLog) -> Outcome:
     plan, runbook = proposal.plan, proposal.runbook
     assert runbook is not None
     # A stored runbook (it has an id) is carried on; a new one is started.
-    if runbook.id:
+    if proposal.verb == "finish":
+        key = engine.FINISH
+    elif runbook.id:
         key = engine.RESUME
+    elif proposal.verb in ("rolling", "ab"):
+        key = f"hotspare upgrade {proposal.verb}"
     else:
-        key = "hotspare upgrade rolling" if proposal.verb == "rolling" else engine.ROLLBACK
+        key = engine.ROLLBACK
     fields = lock.record(
         "upgrade", runbook.release, proposal.command, len(plan.steps), engine.nexts(runbook)
     )
@@ -311,7 +437,7 @@ async def _judged_again(ctx: Context, proposal: Proposal) -> str | None:
         _, stored = await store.load(ctx)
     except BoxError as exc:
         return f"cannot read the runbook's record under the lock: {exc.reason}; nothing changed"
-    if proposal.verb == "rolling":
+    if proposal.verb in ("rolling", "ab"):
         if stored is not None and stored.open:
             return f"{AGAIN}: an upgrade is open: {stored.describe()}; nothing changed"
         return None
@@ -320,6 +446,8 @@ async def _judged_again(ctx: Context, proposal: Proposal) -> str | None:
     carried_on = bool(runbook.id)  # the stored one; a new rollback has no id yet
     if carried_on and (stored is None or stored.id != runbook.id or not stored.open):
         return f"{AGAIN}: the runbook changed since the plan was shown; plan again"
+    if proposal.verb == "finish" and stored is not None and not ab.at_gate(stored):
+        return f"{AGAIN}: {stored.describe()} is not waiting at its gate any more; plan again"
     return None
 
 
@@ -332,9 +460,13 @@ def _where(run: engine.Run) -> str | None:
         said += (
             f"; the site serves on the other nodes. Ways on: `{engine.ROLLBACK}`, "
             f"or fix the cause and `{engine.RESUME}`"
-            if rb.kind != "rollback"
+            if rb.kind not in ROLLBACKS
             else f"; fix the cause and `{engine.RESUME}`"
         )
+    elif rb.state == "paused" and ab.at_gate(rb) and rb.kind == "ab-rollback":
+        pass  # the gate's own words say the way on
+    elif rb.state == "paused" and ab.at_gate(rb):
+        said += f"; `{engine.FINISH}` makes it for good, `{engine.ROLLBACK}` goes back to A"
     elif rb.state == "paused":
         said += f"; `{engine.RESUME}` carries on, `hotspare upgrade abort` rolls back"
     return said

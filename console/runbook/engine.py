@@ -41,9 +41,23 @@ BUILDERS = {
     "migrate": "console.runbook.migrate:plan_migrate",
     "node": "console.runbook.node:plan_node",
     "out": "console.runbook.node:plan_out",
+    "read-only": "console.runbook.ab:plan_read_only",
+    "detach": "console.runbook.sides:plan_detach",
+    "test": "console.runbook.sides:plan_test",
+    "switch": "console.runbook.sides:plan_switch",
+    "scheduler": "console.runbook.ab:plan_scheduler",
+    "warm": "console.runbook.sides:plan_warm",
+    "gate": "console.runbook.ab:plan_gate",
+    "rejoin": "console.runbook.ab:plan_rejoin",
+    "settle": "console.runbook.sides:plan_settle",
+    "back-read-only": "console.runbook.sides:plan_back_read_only",
+    "count": "console.runbook.sides:plan_count",
+    "back": "console.runbook.sides:plan_back",
+    "a-writes": "console.runbook.sides:plan_a_writes",
 }
 RESUME = "hotspare upgrade resume"
 ROLLBACK = "hotspare upgrade rollback"
+FINISH = "hotspare upgrade finish"
 
 
 def build(inv: Inventory, state: ClusterState, stage: Stage) -> Plan:
@@ -57,10 +71,28 @@ def build(inv: Inventory, state: ClusterState, stage: Stage) -> Plan:
 
 def nexts(runbook: Runbook) -> list[dict[str, str]]:
     """What may take the lock over from this runbook: resume it, or roll it back."""
+    gate = runbook.current
+    if gate is not None and gate.kind == "gate" and runbook.kind == "ab-rollback":
+        # The rollback carried on: it takes over as any resumed runbook does.
+        return [{"command": ROLLBACK, "does": "counts B's writes, typed to go on", "key": RESUME}]
+    if gate is not None and gate.kind == "gate":
+        return [
+            {
+                "command": FINISH,
+                "does": "makes B for good: A's database follows B's",
+                "key": FINISH,
+            },
+            {
+                "command": ROLLBACK,
+                "does": "counts B's writes, then A is live again",
+                "key": ROLLBACK,
+            },
+        ]
     said = [
         {"command": RESUME, "does": "carries on from the first step not proven done", "key": RESUME}
     ]
-    if runbook.kind != "rollback":
+    finished = any(s.kind == "gate" and s.status == "done" for s in runbook.stages)
+    if runbook.kind not in ("rollback", "ab-rollback") and not finished:
         said.append({"command": ROLLBACK, "does": "returns the nodes it moved", "key": ROLLBACK})
     return said
 
@@ -120,6 +152,11 @@ async def drive(run: Run, from_scratch: bool = False) -> Run:
 async def _stage(run: Run, index: int, from_scratch: bool) -> bool:
     """Run stage INDEX; False when the runbook stopped (paused, halted, aborted)."""
     ctx, stage = run.ctx, run.runbook.stages[index]
+    if stage.kind == "gate":  # only `finish` passes it (it marks the gate done)
+        run.runbook = replace(run.runbook, state="paused", problem=str(stage.args.get("says")))
+        run.status, run.reason = "paused", run.runbook.problem
+        await run.save("paused")
+        return False
     try:
         state = await ctx.state(FRESH_READ)
         plan = build(ctx.inv, state, stage)
@@ -138,6 +175,10 @@ async def _stage(run: Run, index: int, from_scratch: bool) -> bool:
             return False
         ctx.say(label)
         result = await one(step, ctx)
+        if ctx.remembered:
+            notes = {**run.runbook.notes, **ctx.remembered}
+            run.runbook = replace(run.runbook, notes=notes)
+            ctx.remembered.clear()
         run.results.append(replace(result, title=f"{stage.title}: {result.title}"))
         run.journal(
             {
@@ -212,9 +253,16 @@ async def _abort(run: Run) -> None:
     ctx.say("abort asked: running the way back of what was done")
     try:
         state = await ctx.state(FRESH_READ)
-        back = rolling.rollback(
-            ctx.inv, state, run.runbook, run.holding.run, run.runbook.who, ROLLBACK
-        )
+        if run.runbook.kind == "ab":
+            from console.runbook import ab
+
+            shown = sum((await ab.written(ctx, run.runbook)).values())
+            back = ab.rollback(ctx.inv, state, run.runbook, shown, run.runbook.who, ROLLBACK)
+            back = replace(back, id=run.holding.run)
+        else:
+            back = rolling.rollback(
+                ctx.inv, state, run.runbook, run.holding.run, run.runbook.who, ROLLBACK
+            )
     except ActionError as exc:
         run.runbook = replace(run.runbook, state="halted", problem=f"abort asked, but {exc}")
         run.status, run.reason = "failed", run.runbook.problem

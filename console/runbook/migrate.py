@@ -148,7 +148,8 @@ def plan_migrate(inv: Inventory, state: ClusterState, args: Mapping[str, Any]) -
     release, path, sha = str(args["release"]), str(args["path"]), str(args["sha256"])
     node = inv.web_node(str(args["node"]))
     atomic = args.get("transaction") is not False
-    db = primary(inv, state)
+    named = args.get("database")  # an A/B rollover migrates B's database only
+    db = inv.database(str(named)) if named else primary(inv, state)
     refusals: tuple[str, ...] = ()
     if db is None:
         shown = ", ".join(state.verdicts.primaries) or "none"

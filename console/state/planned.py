@@ -14,6 +14,8 @@ critical: the operator chose them) once the plan is over:
   A bare clock time ("03:30 UTC") is read as today's: the actions write a
   date whenever the time is on another day. A mode without a readable
   until (none given, "the end of the maintenance") stays planned.
+- a second, read-only primary while an A/B rollover (or its rollback) is
+  open is a warning naming it, not an old primary's critical alarm.
 
 Pure, no I/O: the caller passes the snapshot's time.
 """
@@ -22,11 +24,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from console import when
 from console.state.lock import ActionLock
 from console.state.model import Alarm, Server, SiteFlags
+from console.state.runbook import Runbook
 from console.state.wording import alarm as _alarm
 
 PLAN_GRACE_S = 15 * 60
@@ -88,3 +92,32 @@ def until_passed(until: str, now: float) -> bool | None:
     except when.WhenError:
         return None
     return moment.at.timestamp() <= now
+
+
+def second_primary(runbook: Runbook | None, alarms: tuple[Alarm, ...]) -> tuple[Alarm, ...]:
+    """ALARMS with what an open A/B rollover (or its rollback) does on purpose said as such.
+
+    While it runs, two primaries exist by plan: one writable, the other
+    read-only on another timeline (A's, the way back; or B's, being fenced).
+    That older or newer primary is a warning naming the runbook, not a
+    critical alarm. Two *writable* primaries stay a critical split brain.
+    """
+    if runbook is None or runbook.kind not in ("ab", "ab-rollback") or not runbook.open:
+        return alarms
+    detach = next((s for s in runbook.stages if s.kind in ("detach", "back")), None)
+    if detach is None:
+        return alarms
+    both = {str(detach.args.get("a_db")), str(detach.args.get("b_db"))}
+    said = "the way back" if runbook.kind == "ab" else "being fenced"
+    out = []
+    for alarm in alarms:
+        if alarm.code == "stale-primary" and set(alarm.subject) <= both:
+            alarm = replace(
+                alarm,
+                severity="warning",
+                code="ab-second-primary",
+                message=f"{alarm.subject[0]} is a second, read-only primary of the "
+                f"{runbook.title} ({said}); {runbook.banner()}",
+            )
+        out.append(alarm)
+    return tuple(out)

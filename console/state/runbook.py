@@ -11,7 +11,7 @@ box, so nothing in it is trusted.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from console.state.lock import ActionLock
@@ -108,6 +108,8 @@ class Runbook:
         problem: why it halted (or paused), in words.
         request: "pause" or "abort", asked by an operator and not yet taken up.
         undoes: for a rollback, the title of the runbook it undoes.
+        notes: what a step found for a later stage to use (an A/B switch
+            remembers B's write counters; its rollback counts from them).
     """
 
     id: str
@@ -124,6 +126,7 @@ class Runbook:
     problem: str = ""
     request: str = ""
     undoes: str = ""
+    notes: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def position(self) -> int:
@@ -155,7 +158,20 @@ class Runbook:
         return (min(len(nodes), done + working) or (1 if nodes else 0)), len(nodes)
 
     def banner(self) -> str:
-        """'UPGRADE 2/4 on v2', with how it stands when it is not simply running."""
+        """'UPGRADE 2/4 on v2', with how it stands when it is not simply running.
+
+        An A/B rollover counts its stages, and says where the site is once B is live.
+        """
+        gated = self.current is not None and self.current.kind == "gate"
+        if self.kind == "ab" and gated:
+            return "A/B: B live, rollback open"
+        if self.kind == "ab-rollback" and gated:
+            return "A/B ROLLBACK: B read-only, its writes counted"
+        if self.kind in ("ab", "ab-rollback"):
+            word = "A/B" if self.kind == "ab" else "A/B ROLLBACK"
+            at = min(len(self.stages), self.position + 1)
+            text = f"{word} {at}/{len(self.stages)} to {self.release}"
+            return text + (f" {self.state.upper()}" if self.state != "running" else "")
         at, total = self.progress()
         word, prep = ("ROLLBACK", "to") if self.kind == "rollback" else ("UPGRADE", "on")
         text = f"{word} {at}/{total} {prep} {self.release}"
@@ -205,6 +221,7 @@ class Runbook:
             "problem": self.problem,
             "request": self.request,
             "undoes": self.undoes,
+            "notes": dict(self.notes),
             "position": self.position,
             "progress": [at, total],
         }
@@ -236,6 +253,7 @@ def from_record(record: Mapping[str, Any]) -> Runbook | None:
         problem=_text(record.get("problem")),
         request=_text(record.get("request")),
         undoes=_text(record.get("undoes")),
+        notes=_plain(notes) if isinstance(notes := record.get("notes"), dict) else {},
     )
 
 

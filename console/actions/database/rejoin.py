@@ -95,9 +95,19 @@ def keep_diverged(old: Database, new: Database) -> Step:
         )
         forks = parse_history(history.stdout)
         if old_tli not in forks:
+            # The old one may have forked from the new one's timeline instead: a
+            # standby promoted on its own (an A/B rollover's B) going back to follow.
+            own = await ctx.run(
+                old.box,
+                server.as_owner(
+                    old, f"cat {shlex.quote(old.data_dir)}/pg_wal/{old_tli:08X}.history"
+                ),
+            )
+            forks = {old_tli: f} if (f := parse_history(own.stdout).get(tli)) else {}
+        if old_tli not in forks:
             raise ActionError(
-                f"{new.name}'s timeline {tli} does not descend from {old.name}'s timeline "
-                f"{old_tli}: pg_rewind cannot bring it over; rebuild it with pg_basebackup"
+                f"{new.name}'s timeline {tli} and {old.name}'s timeline {old_tli} do not fork "
+                "from one another: pg_rewind cannot bring it over; rebuild it with pg_basebackup"
             )
         fork = forks[old_tli]
         first = segment_name(old_tli, server.lsn(fork), size)
@@ -131,7 +141,7 @@ def keep_diverged(old: Database, new: Database) -> Step:
         where=f"ssh {new.box} and {old.box}",
         command=f"cat pg_wal/TIMELINE.history on {new.name}; "
         f"cp {old.name}'s WAL from the fork on to {kept}/pg_wal",
-        expects=f"{new.name}'s timeline descends from {old.name}'s",
+        expects=f"one of {new.name}'s and {old.name}'s timelines forked from the other",
         proves="its WAL files from the fork on are copied aside; the bytes past the fork recorded",
         act=act,
         verify=verify,
@@ -177,10 +187,16 @@ def rewind(inv: Inventory, old: Database, new: Database) -> Step:
         # A just-promoted primary's control file names its new timeline only
         # after a checkpoint, and pg_rewind reads the timeline from there.
         await ctx.sql(new, "CHECKPOINT", timeout=REWIND_TIMEOUT)
+        # A fenced member (standby.signal, stopped uncleanly) needs pg_rewind's own crash
+        # recovery, which single-user mode refuses in standby mode: the signal is set
+        # aside for that moment only, and back in the same shell line.
+        signal = f"{data}/standby.signal"
         command = (
             f"mkdir -p {kept}/conf && cp -p {data}/*.conf {kept}/conf/ && "
+            f"had=; if [ -f {signal} ]; then mv {signal} {signal}.hotspare && had=1; fi; "
             f"{server.program(old, 'pg_rewind')} -D {data} --source-server={shlex.quote(source)}; "
-            f"rc=$?; cp -p {kept}/conf/*.conf {data}/; exit $rc"
+            f'rc=$?; [ -n "$had" ] && mv {signal}.hotspare {signal}; '
+            f"cp -p {kept}/conf/*.conf {data}/; exit $rc"
         )
         result = await ctx.run(old.box, server.as_owner(old, command), REWIND_TIMEOUT)
         said = (result.stdout + result.stderr).strip()
