@@ -11,6 +11,7 @@ no runbook open and no action lock (the sides swap from test to test).
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -137,12 +138,16 @@ def settled(ab_lab: LabLayout, audit: Path) -> Iterator[LabLayout]:
 
 
 def _settle(lab: LabLayout, audit: Path) -> None:
-    book = runbook(lab, audit)
-    if book is not None and book["state"] != "done":
+    """Roll back (or carry on a rollback) until no runbook is open: twice once B took writes."""
+    for _ in range(3):
+        book = runbook(lab, audit)
+        if book is None or book["state"] == "done":
+            break
         verb = "rollback" if book["kind"] == "ab" else "resume"
         plan = run(lab, audit, "upgrade", verb, "--dry-run", "--json")
-        confirm = json.loads(plan.stdout)["plan"].get("confirm") or "A"
-        code, out, err = long_run(lab, audit, "upgrade", verb, "--yes", "--confirm", confirm)
+        confirm = json.loads(plan.stdout)["plan"].get("confirm")
+        typed = ("--confirm", confirm) if confirm else ()
+        code, out, err = long_run(lab, audit, "upgrade", verb, "--yes", *typed)
         assert code == 0, out[-3000:] + err[-3000:]
     assert status(lab, audit)["action"] is None
 
@@ -297,3 +302,118 @@ def _streams(lab: LabLayout, primary: str, standby: str) -> bool:
             "SELECT state FROM pg_stat_replication WHERE application_name = %s", (standby,)
         ).fetchone()
     return row is not None and row[0] == "streaming"
+
+
+# A step beginning: "  STAGE: 3/10 TITLE" (not "taking over from ... (STAGE: 3/10 ...)").
+STEP = re.compile(r"^  (?!taking over ).+?: \d+/\d+ ")
+STATUS_EVERY = 4  # kills between two `upgrade status` checks (each is a process)
+
+
+def _killed_at_every_step(
+    lab: LabLayout, audit: Path, first: tuple[str, ...], confirm: str = ""
+) -> int:
+    """Run FIRST, SIGKILL it as a step begins, resume, kill again: until the runbook stops.
+
+    Each process is killed as the second step it begins starts (the very
+    first one at its first): every step of the runbook is begun by a console
+    that is then killed, and each resume gets one step further. After each
+    kill the site answers through the balancer, and `upgrade status` names
+    the interrupted runbook and the way on. Returns how many kills it took.
+    """
+    kills = 0
+    words = first
+    while True:
+        operator = Operator.start(lab, audit, *words)
+        wanted = 1 if kills == 0 else 2
+        begun = 0
+        while begun < wanted:
+            line = _next_line(operator, begun)
+            if line is None:
+                break
+            begun += 1
+        if begun < wanted:  # it ended by itself: the runbook stopped (gate, or done)
+            code, out, err = operator.finish(LONG)
+            assert code == 0, out[-3000:] + err[-3000:]
+            return kills
+        operator.kill()
+        kills += 1
+        print(f"{time.strftime('%H:%M:%S')} kill {kills} at {line}", flush=True)
+        assert http(lab.site_url)[0] == 200, "the site does not serve after a kill"
+        if kills % STATUS_EVERY == 1:
+            said = run(lab, audit, "upgrade", "status")
+            assert "interrupted" in said.stdout and "hotspare upgrade resume" in said.stdout, (
+                said.stdout[-2000:]
+            )
+        words = ("upgrade", "resume", "--yes", *(("--confirm", confirm) if confirm else ()))
+
+
+def _next_line(operator: Operator, seen: int) -> str | None:
+    """The step line after the SEEN-th one this process printed; None once it ended."""
+    try:
+        return operator.wait_for_nth(STEP, seen + 1, timeout=LONG)
+    except AssertionError:
+        return None
+
+
+def _confirm(lab: LabLayout, audit: Path) -> str | None:
+    plan = run(lab, audit, "upgrade", "resume", "--dry-run", "--json")
+    found: str | None = json.loads(plan.stdout)["plan"].get("confirm") if plan.stdout else None
+    return found
+
+
+@pytest.mark.parametrize("procedure", ["rollover", "rollback"])
+def test_a_console_killed_at_every_step_leaves_the_site_serving_and_resume_completes_it(
+    settled: LabLayout, audit: Path, procedure: str
+) -> None:
+    lab = settled
+    a, b = sides(lab, audit)
+    a_db = primary_of(lab)
+    watcher = Writables(lab).start()
+    try:
+        if procedure == "rollover":
+            kills = _killed_at_every_step(
+                lab,
+                audit,
+                (
+                    "upgrade",
+                    "ab",
+                    "--release",
+                    "v2",
+                    "--b",
+                    ",".join(b),
+                    "--yes",
+                    "--confirm",
+                    "v2",
+                ),
+            )
+            assert sides(lab, audit) == (b, a)
+            assert "A/B: B live, rollback open" in run(lab, audit, "upgrade", "status").stdout
+        else:
+            code, out, err = long_run(
+                lab,
+                audit,
+                "upgrade",
+                "ab",
+                "--release",
+                "v2",
+                "--b",
+                ",".join(b),
+                "--yes",
+                "--confirm",
+                "v2",
+            )
+            assert code == 0, out[-3000:] + err[-3000:]
+            kills = _killed_at_every_step(lab, audit, ("upgrade", "rollback", "--yes"))
+            # It stopped with B read-only to count: the count typed, killed on at every step.
+            count = _confirm(lab, audit) or ""
+            kills += _killed_at_every_step(
+                lab, audit, ("upgrade", "rollback", "--yes", "--confirm", count), count
+            )
+            assert sides(lab, audit) == (a, b)
+            assert primary_of(lab) == a_db
+            book = runbook(lab, audit)
+            assert book is not None and book["kind"] == "ab-rollback" and book["state"] == "done"
+    finally:
+        watcher.stop()
+    assert kills > 20, kills
+    assert watcher.both == [], watcher.both[:5]

@@ -345,7 +345,7 @@ def _whole(ctx: Context, state: ClusterState, runbook: Runbook, summary: str) ->
         except ActionError as exc:
             refusals.append(f"{stage.title}: {exc}")
             continue
-        skip = stage.done_steps if stage.status == "running" else 0
+        skip = engine.carried(stage, plan) if stage.status == "running" else 0
         steps += [replace(s, title=f"{stage.title}: {s.title}") for s in plan.steps[skip:]]
         if stage is runbook.current and plan.refusals:
             refusals += [f"{stage.title}: {r}" for r in plan.refusals]

@@ -97,6 +97,22 @@ def nexts(runbook: Runbook) -> list[dict[str, str]]:
     return said
 
 
+def carried(stage: Stage, plan: Plan) -> int:
+    """How many of PLAN's first steps STAGE's ok marks prove done: the resumed run starts after.
+
+    The plan is built again from a fresh read, and may differ from the one the
+    marks were made on (a scheduler move finds the old scheduler already
+    stopped, and plans no step for it): only the leading steps it has in
+    common with the marks, title for title, count as done.
+    """
+    count = 0
+    for mark, step in zip(stage.marks[: stage.done_steps], plan.steps, strict=False):
+        if mark.title != step.title:
+            break
+        count += 1
+    return count
+
+
 @dataclass
 class Run:
     """One run of a runbook by this console: what it did, where it stopped."""
@@ -165,7 +181,7 @@ async def _stage(run: Run, index: int, from_scratch: bool) -> bool:
     if plan.refusals:
         why = "; ".join(plan.refusals)
         return await _halt(run, index, f"{stage.title}: refused on a fresh read: {why}")
-    start = 0 if stage.status == "failed" or from_scratch else stage.done_steps
+    start = 0 if stage.status == "failed" or from_scratch else carried(stage, plan)
     stage = run.stage(index, status="running", steps=len(plan.steps), marks=stage.marks[:start])
     total = len(plan.steps)
     for n in range(start, total):

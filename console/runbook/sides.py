@@ -358,13 +358,7 @@ def plan_switch(inv: Inventory, state: ClusterState, args: Mapping[str, Any]) ->
     for node in b_nodes:
         steps += roles(
             node,
-            {
-                "role": "hot",
-                "mail": "real",
-                "read_only": False,
-                "read_only_message": "",
-                "read_only_until": "",
-            },
+            {"role": "hot", "read_only": False, "read_only_message": "", "read_only_until": ""},
         )
     for node in b_nodes:
         steps += [*nodes.plan_state(inv, state, node.name, "ready").steps, health_up(node)]
@@ -397,13 +391,14 @@ def plan_warm(inv: Inventory, state: ClusterState, args: Mapping[str, Any]) -> P
 
 
 def plan_settle(inv: Inventory, state: ClusterState, args: Mapping[str, Any]) -> Plan:
-    """One primary again: the follower's read-only flag reset, the pins lifted, A writable."""
+    """One primary again: the follower's read-only flag reset, the pins lifted, no node
+    left read-only in its role file (a spare made hot later must take writes)."""
     follower = inv.database(str(args["follower"]))
     steps: list[Step] = [site_steps.db_flag(follower, on=False, standby=True)]
     hook = inv.hooks.after_role_change
     for node in side(inv, args, "b") + side(inv, args, "a"):
         steps += pin(inv, node, None)
-    for node in side(inv, args, "a"):
+    for node in side(inv, args, "a") + side(inv, args, "b"):
         address = inv.box(node.box).address
         steps.append(site_steps.tell_node(node, False, "", "", hook, address))
     return Plan(
@@ -487,7 +482,7 @@ def plan_back(inv: Inventory, state: ClusterState, args: Mapping[str, Any]) -> P
     a_nodes = side(inv, args, "a")
     steps: list[Step] = []
     for node in a_nodes:
-        steps += roles(node, {"role": "hot", "mail": "real"})
+        steps += roles(node, {"role": "hot"})  # mail comes with the scheduler, moved next
     for node in a_nodes:
         steps += [*nodes.plan_state(inv, state, node.name, "ready").steps, health_up(node)]
     live = switch_live(lb, str(args["a_backend"]))

@@ -95,16 +95,23 @@ class Operator:
         with self._changed:
             self._changed.notify_all()
 
-    def wait_for(self, pattern: str, timeout: float = 30.0) -> str:
+    def wait_for(self, pattern: str | re.Pattern[str], timeout: float = 30.0) -> str:
         """The first stderr line matching PATTERN; fails when the command ends or time is up."""
+        return self.wait_for_nth(pattern, 1, timeout)
+
+    def wait_for_nth(self, pattern: str | re.Pattern[str], nth: int, timeout: float = 30.0) -> str:
+        """The NTH stderr line matching PATTERN; fails when the command ends or time is up."""
         wanted = re.compile(pattern)
         deadline = time.monotonic() + timeout
         seen = 0
+        matched = 0
         with self._changed:
             while True:
                 for line in self.lines[seen:]:
                     if wanted.search(line):
-                        return line
+                        matched += 1
+                        if matched == nth:
+                            return line
                 seen = len(self.lines)
                 left = deadline - time.monotonic()
                 ended = self.process.poll() is not None and not self._reading()
