@@ -1,4 +1,5 @@
-"""The upgrade screen's text: the runbook, each web node's release and stage, the stages' steps.
+"""The upgrade screen's text: the runbook, an A/B rollover's two sides, each web node's release
+and stage, the stages' steps.
 
 Pure: drawn from a snapshot and the inventory, so tests build both directly.
 Every text from the runbook's record or a box is cleaned and cut with "…"
@@ -17,6 +18,7 @@ from console.state.runbook import Runbook, Stage
 from console.text import one_line
 from screens import rows
 from screens.rows import BAD, GOOD, PLANNED, QUIET, WARN
+from screens.sides import AB_KINDS, sides_text
 
 COLUMNS = ("node", "release", "stage", "last step", "health", "sess", "5xx")
 WIDTHS = (6, 13, 9, 23, 10, 5, 4)
@@ -150,6 +152,8 @@ def upgrade_text(state: ClusterState | None, inv: Inventory, now: float, observe
     if state is None:
         return Text("waiting for the first complete picture...\n", QUIET)
     text = head(state.runbook, now, observer).append("\n")
+    if state.runbook is not None and state.runbook.kind in AB_KINDS:
+        text.append_text(sides_text(inv, state, state.runbook, now)).append("\n")
     header = tuple(Text(c, "bold") for c in COLUMNS)
     text.append_text(_line(header))
     for cells in node_rows(state, inv):
