@@ -90,7 +90,7 @@ UPGRADE: tuple[Key, ...] = (
     Key("r", "runbook('resume')", "resume", "Resume a paused, halted or interrupted one", True),
     Key("a", "runbook('abort')", "abort", "Abort the running upgrade, then roll back", True),
     Key("b", "runbook('rollback')", "rollback", "Return the nodes it moved to their release", True),
-    Key("f", "runbook('finish')", "finish", "End an A/B rollover: A's old primary follows B's", True),
+    Key("f", "runbook('finish')", "finish", "End an A/B rollover: A's database follows B's", True),
     Key("n", "new_upgrade", "new", "A new rolling upgrade: asks the release, then the plan", True),
     Key("escape", "back", "back", "Back to the panels (q too)"),
 )

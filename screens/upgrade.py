@@ -132,7 +132,7 @@ class UpgradeScreen(Screen[None]):
         self.dismiss(None)
 
     def action_runbook(self, verb: str) -> None:
-        """Plan VERB (pause, resume, abort, rollback, finish) as things stand, then show the plan."""
+        """Plan VERB (pause, resume, abort, rollback, finish) as things stand; show the plan."""
         self._propose(verb)
 
     def action_new_upgrade(self) -> None:

@@ -23,7 +23,7 @@ import psycopg
 import pytest
 
 from console.lab.layout import LabLayout
-from tests.support.labclient import db, eventually, http
+from tests.support.labclient import db, eventually, http, streams
 from tests.support.loadgen import Answer, Load
 from tests.support.operators import Operator, run, status
 
@@ -45,6 +45,12 @@ def sides(lab: LabLayout, audit: Path) -> tuple[list[str], list[str]]:
     return sorted(a), sorted(b)
 
 
+def databases(lab: LabLayout) -> tuple[str, str]:
+    """(A's database: the primary; B's: the other)."""
+    a_db = primary_of(lab)
+    return a_db, next(m for m in lab.db_names if m != a_db)
+
+
 def primary_of(lab: LabLayout) -> str:
     for member in lab.db_names:
         with db(lab, member) as conn:
@@ -63,6 +69,25 @@ def runbook(lab: LabLayout, audit: Path) -> dict[str, Any] | None:
 
 def long_run(lab: LabLayout, audit: Path, *words: str) -> tuple[int, str, str]:
     return Operator.start(lab, audit, *words).finish(LONG)
+
+
+def ab_words(release: str, b: list[str]) -> tuple[str, ...]:
+    return (
+        "upgrade",
+        "ab",
+        "--release",
+        release,
+        "--b",
+        ",".join(b),
+        "--yes",
+        "--confirm",
+        release,
+    )
+
+
+def rollover(lab: LabLayout, audit: Path, release: str, b: list[str]) -> tuple[int, str, str]:
+    """`hotspare upgrade ab` to RELEASE with B as B, to its end (it stops at its gate)."""
+    return long_run(lab, audit, *ab_words(release, b))
 
 
 @dataclass
@@ -157,27 +182,14 @@ def test_an_ab_rollover_under_load_loses_nothing_and_finish_makes_it_redundant(
 ) -> None:
     lab = settled
     a, b = sides(lab, audit)
-    a_db = primary_of(lab)
-    b_db = next(m for m in lab.db_names if m != a_db)
+    a_db, b_db = databases(lab)
     tag = f"ab-{time.time():.0f}"
     watcher = Writables(lab).start()
     load = Load(lab.site_url, rate=30, seconds=LONG, workers=3, post_every=4, post_tag=tag)
     load.start()
     try:
         time.sleep(2)  # writes on A before it goes read-only
-        code, out, err = long_run(
-            lab,
-            audit,
-            "upgrade",
-            "ab",
-            "--release",
-            "v2",
-            "--b",
-            ",".join(b),
-            "--yes",
-            "--confirm",
-            "v2",
-        )
+        code, out, err = rollover(lab, audit, "v2", b)
         assert code == 0, out[-3000:] + err[-3000:]
         assert "rollback is open" in out, out[-2000:]
         time.sleep(2)  # writes on B, live
@@ -215,11 +227,7 @@ def test_an_ab_rollover_under_load_loses_nothing_and_finish_makes_it_redundant(
     code, out, err = long_run(lab, audit, "upgrade", "finish", "--yes")
     assert code == 0, out[-3000:] + err[-3000:]
     eventually(lambda: primary_of(lab) == b_db, timeout=5)
-    with db(lab, b_db) as conn:
-        row = conn.execute(
-            "SELECT state FROM pg_stat_replication WHERE application_name = %s", (a_db,)
-        ).fetchone()
-    assert row is not None and row[0] == "streaming"
+    assert streams(lab, b_db, a_db)
     for node in a + b:
         assert json.loads(http(f"{lab.node_url(node)}version")[1])["release"] == "v2"
         role = json.loads(http(f"{lab.node_url(node)}role")[1])
@@ -235,24 +243,11 @@ def test_a_rollback_counts_the_writes_only_b_has_and_a_serves_again_with_its_dat
 ) -> None:
     lab = settled
     a, b = sides(lab, audit)
-    a_db = primary_of(lab)
-    b_db = next(m for m in lab.db_names if m != a_db)
+    a_db, b_db = databases(lab)
     tag = f"abback-{time.time():.0f}"
     before = http(lab.site_url)
     assert before[0] == 200
-    code, out, err = long_run(
-        lab,
-        audit,
-        "upgrade",
-        "ab",
-        "--release",
-        "v1",
-        "--b",
-        ",".join(b),
-        "--yes",
-        "--confirm",
-        "v1",
-    )
+    code, out, err = rollover(lab, audit, "v1", b)
     assert code == 0, out[-3000:] + err[-3000:]
     # Writes through the balancer: B takes them; A does not have them.
     load = Load(lab.site_url, rate=7, seconds=1.2, workers=1, post_every=1, post_tag=tag)
@@ -281,7 +276,7 @@ def test_a_rollback_counts_the_writes_only_b_has_and_a_serves_again_with_its_dat
     after = Load(lab.site_url, rate=2, seconds=1.0, workers=1, post_every=1, post_tag=tag + "a")
     assert acknowledged(_posts(after)), "A does not take writes after the rollback"
     # B's database follows A's again; nothing is pinned.
-    eventually(lambda: _streams(lab, a_db, b_db), timeout=30)
+    eventually(lambda: streams(lab, a_db, b_db), timeout=30)
     for node in a + b:
         role = json.loads(http(f"{lab.node_url(node)}role")[1])
         assert role["database"] == "", role
@@ -294,14 +289,6 @@ def _posts(load: Load) -> list[Answer]:
     load.start()
     time.sleep(load.seconds)
     return load.stop()
-
-
-def _streams(lab: LabLayout, primary: str, standby: str) -> bool:
-    with db(lab, primary) as conn:
-        row = conn.execute(
-            "SELECT state FROM pg_stat_replication WHERE application_name = %s", (standby,)
-        ).fetchone()
-    return row is not None and row[0] == "streaming"
 
 
 # A step beginning: "  STAGE: 3/10 TITLE" (not "taking over from ... (STAGE: 3/10 ...)").
@@ -371,37 +358,11 @@ def test_a_console_killed_at_every_step_leaves_the_site_serving_and_resume_compl
     watcher = Writables(lab).start()
     try:
         if procedure == "rollover":
-            kills = _killed_at_every_step(
-                lab,
-                audit,
-                (
-                    "upgrade",
-                    "ab",
-                    "--release",
-                    "v2",
-                    "--b",
-                    ",".join(b),
-                    "--yes",
-                    "--confirm",
-                    "v2",
-                ),
-            )
+            kills = _killed_at_every_step(lab, audit, ab_words("v2", b))
             assert sides(lab, audit) == (b, a)
             assert "A/B: B live, rollback open" in run(lab, audit, "upgrade", "status").stdout
         else:
-            code, out, err = long_run(
-                lab,
-                audit,
-                "upgrade",
-                "ab",
-                "--release",
-                "v2",
-                "--b",
-                ",".join(b),
-                "--yes",
-                "--confirm",
-                "v2",
-            )
+            code, out, err = rollover(lab, audit, "v2", b)
             assert code == 0, out[-3000:] + err[-3000:]
             kills = _killed_at_every_step(lab, audit, ("upgrade", "rollback", "--yes"))
             # It stopped with B read-only to count: the count typed, killed on at every step.

@@ -184,16 +184,7 @@ def rollover(
     ]
     if migration is not None and migration.when == "before":
         found.append(_migrate(migration, b, b_db))
-    for node in b:
-        args = {
-            "node": node.name,
-            "release": release,
-            "from": now.get(node.name) or "?",
-            "end": "out",
-            "min_ready": 1,
-            "soak": 0,
-        }
-        found.append(Stage("node", f"{node.name} to {release} (B, out)", args))
+    found += [_out_of_traffic(n, release, now, "B, out") for n in b]
     if migration is not None and migration.when == "after":
         found.append(_migrate(migration, b, b_db))
     first_b = b[0].name if b else ""
@@ -206,16 +197,7 @@ def rollover(
         Stage("rejoin", f"{a_db} follows {b_db}", {"db": a_db, "follow": b_db}),
         Stage("settle", "lift the pins", {**common, "follower": a_db}),
     ]
-    for node in a:
-        args = {
-            "node": node.name,
-            "release": release,
-            "from": now.get(node.name) or "?",
-            "end": "out",
-            "min_ready": 1,
-            "soak": 0,
-        }
-        found.append(Stage("node", f"{node.name} to {release} (A, a spare now)", args))
+    found += [_out_of_traffic(n, release, now, "A, a spare now") for n in a]
     before = {n.name: {"release": now.get(n.name) or "?", "in": n in a} for n in a + b}
     runbook = Runbook(
         id="",
@@ -231,6 +213,19 @@ def rollover(
         before=before,
     )
     return runbook, refusals
+
+
+def _out_of_traffic(node: WebNode, release: str, now: Mapping[str, str | None], said: str) -> Stage:
+    """NODE's stage to RELEASE, out of the balancer from start to end (the rolling node stage)."""
+    args = {
+        "node": node.name,
+        "release": release,
+        "from": now.get(node.name) or "?",
+        "end": "out",
+        "min_ready": 1,
+        "soak": 0,
+    }
+    return Stage("node", f"{node.name} to {release} ({said})", args)
 
 
 def _migrate(migration: Migration, b: list[WebNode], b_db: str) -> Stage:
