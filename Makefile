@@ -28,6 +28,7 @@ deps: system-deps $(STAMP)
 
 system-deps:
 	@scripts/system-deps
+	@scripts/lab-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -21,6 +21,8 @@ from tests.support.labguard import Guard
 TEST_BLOCK = os.environ.get("HOTSPARE_TEST_BLOCK", "127.0.99")
 # The A/B lab (two backends, `hotspare lab up --ab`) on a block of its own.
 TEST_AB_BLOCK = os.environ.get("HOTSPARE_TEST_AB_BLOCK", "127.0.97")
+# The Patroni lab (`hotspare lab up --engine patroni`) on another.
+TEST_PATRONI_BLOCK = os.environ.get("HOTSPARE_TEST_PATRONI_BLOCK", "127.0.95")
 
 # No ~/.ssh, agent or user config may leak into a test run: pin HOME for the
 # whole session before any fixture runs.
@@ -63,6 +65,18 @@ def ab_lab() -> Iterator[LabLayout]:
         control.down(layout, _say, purge=True)
 
 
+@pytest.fixture(scope="session")
+def patroni_lab() -> Iterator[LabLayout]:
+    """The Patroni lab on TEST_PATRONI_BLOCK: etcd and Patroni on db1, db2, db3."""
+    layout = LabLayout.for_block(TEST_PATRONI_BLOCK, engine="patroni")
+    control.down(layout, _say, purge=True)  # leftovers of a crashed run, by pid
+    try:
+        control.up(layout, _say)
+        yield layout
+    finally:
+        control.down(layout, _say, purge=True)
+
+
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
@@ -90,7 +104,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     the unit tests alone, in seconds.
     """
     for item in items:
-        if {"lab", "ab_lab"} & set(getattr(item, "fixturenames", ())):
+        if {"lab", "ab_lab", "patroni_lab"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.lab)
 
 

@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from console.inventory import load
-from console.lab import configs
+from console.lab import configs, patroni
 from console.lab.inventory_file import render
 from console.lab.layout import DEFAULT_BLOCK, LabLayout, LayoutError, check_block, find_pg_bin
 
@@ -93,3 +94,47 @@ def test_a_plain_lab_has_no_live_entry_and_one_backend() -> None:
     assert lab.backends == ("site",)
     assert "use_backend" not in configs.haproxy_cfg(lab)
     assert "live" not in configs.flags_map(lab.ab)
+
+
+def test_an_unknown_engine_is_refused_naming_the_choices() -> None:
+    with pytest.raises(LayoutError, match="postgres, patroni"):
+        LabLayout.for_block("127.0.42", engine="stolon")
+
+
+def test_a_patroni_lab_has_three_members_each_with_etcd_and_patroni(tmp_path: Path) -> None:
+    lab = LabLayout.for_block("127.0.42", engine="patroni")
+    assert lab.db_names == ("db1", "db2", "db3")
+    assert "host=127.0.42.21,127.0.42.22,127.0.42.23" in lab.site_dsn()
+    assert lab.etcd_endpoints == tuple(f"http://127.0.42.2{i}:2379" for i in (1, 2, 3))
+    argv = patroni.etcd_argv(lab, "db2")
+    cluster = argv[argv.index("--initial-cluster") + 1]
+    assert cluster == ",".join(f"db{i}=http://127.0.42.2{i}:2380" for i in (1, 2, 3))
+    assert argv[argv.index("--listen-client-urls") + 1] == "http://127.0.42.22:2379"
+    secret = {"postgres": "p", "replicator": "r"}
+    config = yaml.safe_load(patroni.patroni_config(lab, "db3", secret))
+    assert config["name"] == "db3" and config["scope"] == "lab-127-0-42"
+    assert config["restapi"]["listen"] == "127.0.42.23:8008"
+    assert config["etcd3"]["hosts"] == [f"127.0.42.2{i}:2379" for i in (1, 2, 3)]
+    assert config["postgresql"]["data_dir"] == str(lab.data_dir("db3"))
+    dcs = config["bootstrap"]["dcs"]
+    assert (dcs["ttl"], dcs["loop_wait"], dcs["retry_timeout"]) == (20, 2, 5)
+    assert dcs["postgresql"]["use_pg_rewind"] and dcs["postgresql"]["use_slots"]
+    assert "local   all          all                        trust" in config["postgresql"]["pg_hba"]
+    # The inventory says Patroni promotes, through each box's REST API.
+    path = tmp_path / "cluster.yaml"
+    path.write_text(render(lab, "/usr/lib/postgresql/15/bin"))
+    inv = load(path)
+    assert [(d.name, d.manager, d.patroni_url) for d in inv.databases] == [
+        (f"db{i}", "patroni", f"http://127.0.42.2{i}:8008") for i in (1, 2, 3)
+    ]
+
+
+def test_a_patroni_labs_haproxy_finds_the_primary_by_patronis_check() -> None:
+    cfg = configs.haproxy_cfg(LabLayout.for_block("127.0.42", engine="patroni"))
+    primary = cfg[cfg.index("listen db_primary") :].split("\nlisten ")[0]
+    assert "bind 127.0.42.2:5000" in primary and "mode tcp" in primary
+    assert "option httpchk OPTIONS /primary" in primary
+    for i in (1, 2, 3):
+        assert f"server db{i} 127.0.42.2{i}:5432 check port 8008" in primary
+    assert "option httpchk OPTIONS /replica" in cfg[cfg.index("listen db_replicas") :]
+    assert "listen db_" not in configs.haproxy_cfg(LabLayout.for_block("127.0.42"))

@@ -9,7 +9,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from console.lab.layout import DEFAULT_BLOCK, LabLayout
+from console.lab.layout import DEFAULT_BLOCK, ENGINES, LabLayout
 
 if TYPE_CHECKING:
     from console.lab import control
@@ -33,6 +33,13 @@ def _lab_options(parser: argparse.ArgumentParser, default: Any) -> None:
         default=False if default is None else default,
         help="an A/B lab: web1, web2 in backend site, web3, web4 warm in site_b "
         "(give it to up, status and down alike)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="postgres" if default is None else default,
+        help="who runs PostgreSQL: postgres (db1, db2; hotspare promotes) or patroni "
+        "(db1-db3 under Patroni over a three-member etcd; give it to up, status and down alike)",
     )
 
 
@@ -59,7 +66,7 @@ def add_parser(commands: Any) -> None:
 
 
 def _layout(args: argparse.Namespace) -> LabLayout:
-    return LabLayout.for_block(args.block, args.web_nodes, ab=args.ab)
+    return LabLayout.for_block(args.block, args.web_nodes, ab=args.ab, engine=args.engine)
 
 
 def _say(line: str) -> None:
@@ -109,6 +116,12 @@ def _print(status: control.LabStatus, as_json: bool) -> None:
         print(f"{node:11} {url}")
     for db, uri in status.db_uris.items():
         print(f"{db:11} {uri}")
+    for db, url in status.patroni_urls.items():
+        print(f"{db:11} Patroni REST {url}")
+    if status.etcd_endpoints:
+        print(f"etcd        {','.join(status.etcd_endpoints)}")
+    if status.primary_url:
+        print(f"primary     {status.primary_url} (HAProxy, by Patroni's /primary)")
     print(f"inventory   {status.cluster_file}")
     if status.listeners and not status.up:
         print("still listening: " + ", ".join(status.listeners))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from console.lab.layout import (
+    DB_PRIMARY_PORT,
+    DB_REPLICA_PORT,
     NODE_PORT,
+    PATRONI_PORT,
     PG_PORT,
     SITE_PORT,
     SSH_PORT,
@@ -83,7 +86,40 @@ hdr Retry-After 300 lf-string "{maintenance}" if {{ var(txn.site_mode) -m str ma
   http-request return status 503 content-type "text/html; charset=utf-8" \
 hdr Retry-After 300 lf-string "{read_only}" if {{ var(txn.site_mode) -m str read-only }} !METH_GET
 {_live_rules(lab)}  default_backend site
-{"".join(_backend(lab, name) for name in lab.backends)}"""
+{"".join(_backend(lab, name) for name in lab.backends)}{_patroni_listeners(lab)}"""
+
+
+def _patroni_listeners(lab: LabLayout) -> str:
+    """A Patroni lab: the primary and the replicas by Patroni's REST health checks.
+
+    How Patroni sites put HAProxy in front of PostgreSQL: a TCP listener whose
+    check asks each member's Patroni `/primary` (200 on the leader only), so
+    clients of lb1:5000 always reach the one primary; `/replica` for 5001.
+    """
+    if not lab.patroni:
+        return ""
+
+    def listener(name: str, port: int, check: str) -> str:
+        servers = "\n".join(
+            f"  server {db} {lab.address(db)}:{PG_PORT} check port {PATRONI_PORT}"
+            for db in lab.db_names
+        )
+        return f"""
+listen {name}
+  mode tcp
+  option tcplog
+  bind {lab.address("lb1")}:{port}
+  timeout client 30m
+  timeout server 30m
+  option httpchk OPTIONS {check}
+  http-check expect status 200
+  default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
+{servers}
+"""
+
+    return listener("db_primary", DB_PRIMARY_PORT, "/primary") + listener(
+        "db_replicas", DB_REPLICA_PORT, "/replica"
+    )
 
 
 def _live_rules(lab: LabLayout) -> str:

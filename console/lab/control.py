@@ -9,18 +9,19 @@ import shutil
 import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from console import node_role
-from console.lab import configs, keys, pg, procs, releases
+from console.lab import configs, keys, patroni, pg, procs, releases
 from console.lab.inventory_file import render as render_inventory
 from console.lab.layout import (
+    DB_PRIMARY_PORT,
+    ETCD_CLIENT_PORT,
     NODE_PORT,
+    PATRONI_PORT,
     PG_PORT,
     SITE_PORT,
     SMTP_PORT,
@@ -58,6 +59,10 @@ class LabStatus:
     node_urls: dict[str, str]
     db_uris: dict[str, str]
     listeners: tuple[str, ...]
+    engine: str = "postgres"
+    patroni_urls: dict[str, str] = field(default_factory=dict)
+    etcd_endpoints: tuple[str, ...] = ()
+    primary_url: str = ""  # a Patroni lab: HAProxy's listener for the primary
 
     @property
     def up(self) -> bool:
@@ -71,6 +76,11 @@ def services(lab: LabLayout) -> list[tuple[str, str, str]]:
     found.append(("haproxy", "lb1", f"{lab.address('lb1')}:{SITE_PORT}"))
     found += [(f"site-{n}", n, f"{lab.address(n)}:{NODE_PORT}") for n in lab.web_names]
     found += [(f"postgres-{db}", db, f"{lab.address(db)}:{PG_PORT}") for db in lab.db_names]
+    if lab.patroni:
+        found += [
+            (f"etcd-{db}", db, f"{lab.address(db)}:{ETCD_CLIENT_PORT}") for db in lab.db_names
+        ]
+        found += [(f"patroni-{db}", db, f"{lab.address(db)}:{PATRONI_PORT}") for db in lab.db_names]
     return found
 
 
@@ -103,33 +113,11 @@ def status(lab: LabLayout) -> LabStatus:
         node_urls={n: lab.node_url(n) for n in lab.web_names},
         db_uris={db: lab.db_uri(db) for db in lab.db_names},
         listeners=tuple(f"{a}:{p}" for a, p in procs.listeners(lab.block)),
+        engine=lab.engine,
+        patroni_urls={db: lab.patroni_url(db) for db in lab.db_names} if lab.patroni else {},
+        etcd_endpoints=lab.etcd_endpoints,
+        primary_url=f"{lab.address('lb1')}:{DB_PRIMARY_PORT}" if lab.patroni else "",
     )
-
-
-def _tail(path: Path, lines: int = 6) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def _start(
-    lab: LabLayout, name: str, argv: list[str], log: Path, env: dict[str, str], drop: bool = True
-) -> None:
-    """Spawn NAME unless it already runs, and record its pid.
-
-    With DROP, a lab managed by root starts it as the lab user. The demo
-    sites and the mail sink run this project's Python, which may live where
-    only the invoking user can read it, so they are started without DROP.
-    """
-    proc = procs.recorded(lab.pid_dir).get(name)
-    if proc is not None and procs.is_alive(proc):
-        return
-    child = procs.spawn(argv, log, env, user=procs.run_as(lab) if drop else None)
-    time.sleep(0.02)
-    if child.poll() is not None:
-        raise procs.LabProcessError(f"{name} exited at once:\n{_tail(log)}")
-    procs.record(lab.pid_dir, name, child.pid)
 
 
 def _ready(lab: LabLayout, name: str, listen: str, log: Path, timeout: float = 20) -> None:
@@ -137,7 +125,7 @@ def _ready(lab: LabLayout, name: str, listen: str, log: Path, timeout: float = 2
     try:
         procs.wait_tcp(host, int(port), timeout, name)
     except procs.LabProcessError as exc:
-        raise procs.LabProcessError(f"{exc}\nlast lines of {log}:\n{_tail(log)}") from exc
+        raise procs.LabProcessError(f"{exc}\nlast lines of {log}:\n{procs.tail(log)}") from exc
 
 
 def _prepare(lab: LabLayout) -> None:
@@ -181,7 +169,9 @@ def _start_sshd(lab: LabLayout) -> None:
     for box in lab.boxes:
         cfg = lab.box_dir(box) / "etc" / "sshd_config"
         log = lab.box_dir(box) / "log" / "sshd.log"
-        _start(lab, f"sshd-{box}", [SSHD, "-D", "-e", "-f", str(cfg)], log, dict(os.environ))
+        procs.start_once(
+            lab, f"sshd-{box}", [SSHD, "-D", "-e", "-f", str(cfg)], log, dict(os.environ)
+        )
 
 
 def _start_smtp(lab: LabLayout) -> None:
@@ -192,7 +182,7 @@ def _start_smtp(lab: LabLayout) -> None:
         *("--spool", str(lab.mail_dir)),
         *("--pid-file", str(lab.root / "run-smtp.pid")),
     ]
-    _start(lab, "smtp", argv, lab.mail_dir / "sink.log", dict(os.environ), drop=False)
+    procs.start_once(lab, "smtp", argv, lab.mail_dir / "sink.log", dict(os.environ), drop=False)
 
 
 def _start_sites(lab: LabLayout) -> None:
@@ -215,31 +205,13 @@ def _start_sites(lab: LabLayout) -> None:
             *("--sweep-interval", "3"),
         ]
         log = lab.box_dir(node) / "log" / "site.out"
-        _start(lab, f"site-{node}", argv, log, env, drop=False)
+        procs.start_once(lab, f"site-{node}", argv, log, env, drop=False)
 
 
 def _start_haproxy(lab: LabLayout) -> None:
     lb = lab.box_dir("lb1")
     argv = [HAPROXY, "-db", "-f", str(lb / "etc" / "haproxy.cfg")]
-    _start(lab, "haproxy", argv, lb / "log" / "haproxy.log", dict(os.environ))
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _wait_for(check: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise procs.LabProcessError(
-                f"{what} after {timeout:.0f} s\nlast lines of {log}:\n{_tail(log)}"
-            )
-        time.sleep(0.1)
+    procs.start_once(lab, "haproxy", argv, lb / "log" / "haproxy.log", dict(os.environ))
 
 
 @contextlib.contextmanager
@@ -276,6 +248,38 @@ def _up(lab: LabLayout, say: Say) -> LabStatus:
     _prepare(lab)
     _start_sshd(lab)
     _start_smtp(lab)
+    if lab.patroni:
+        patroni.prepare(lab)
+        patroni.up(lab, say)  # Patroni starts, bootstraps and copies PostgreSQL itself
+        _start_sites(lab)
+    else:
+        _start_postgres(lab, say)
+    for name, box, listen in services(lab):
+        kind = name.split("-")[0]
+        if kind in ("sshd", "smtp", "etcd", "patroni") or (
+            kind == "postgres" and pg.is_running(lab, box)
+        ):
+            _ready(lab, name, listen, _log_of(lab, name))
+            say(f"{box}: {kind} ready on {listen}")
+    for node in lab.web_names:
+        log = lab.box_dir(node) / "log" / "site.out"
+        health = f"{lab.node_url(node)}healthz"
+        procs.wait_until(partial(procs.http_ok, health), 20, f"{node}: {health} not healthy", log)
+        say(f"{node}: site healthy at {health}")
+    _start_haproxy(lab)
+    procs.wait_until(
+        lambda: procs.http_ok(lab.site_url), 20, "the site is not served", _log_of(lab, "haproxy")
+    )
+    say(f"lb1: haproxy serving {lab.site_url}")
+    if lab.patroni:
+        leader = patroni.wait_listeners(lab)
+        say(f"lb1: haproxy sends {lab.address('lb1')}:{DB_PRIMARY_PORT} to {leader}")
+    say(f"lab up in {time.monotonic() - t0:.1f} s; inventory: {lab.cluster_file}")
+    return status(lab)
+
+
+def _start_postgres(lab: LabLayout, say: Say) -> None:
+    """The lab's own PostgreSQL: initdb db1, start the members, copy db1 to db2, stream."""
     if pg.init_primary(lab):
         say("db1: initdb done")
     pg.start_members(lab, say)
@@ -285,22 +289,11 @@ def _up(lab: LabLayout, say: Say) -> LabStatus:
     if pg.init_standby(lab):  # only while db1 is the one member, so the primary
         say("db2: pg_basebackup from db1 done")
         pg.start(lab, pg.STANDBY)
-    for name, box, listen in services(lab):
-        kind = name.split("-")[0]
-        if kind in ("sshd", "smtp") or (kind == "postgres" and pg.is_running(lab, box)):
-            _ready(lab, name, listen, _log_of(lab, name))
-            say(f"{box}: {kind} ready on {listen}")
+    for db in lab.db_names:
+        if pg.is_running(lab, db):
+            name = f"postgres-{db}"
+            _ready(lab, name, f"{lab.address(db)}:{PG_PORT}", _log_of(lab, name))
     _wait_streaming(lab, primary, say)
-    for node in lab.web_names:
-        log = lab.box_dir(node) / "log" / "site.out"
-        health = f"{lab.node_url(node)}healthz"
-        _wait_for(partial(_http_ok, health), 20, f"{node}: {health} not healthy", log)
-        say(f"{node}: site healthy at {health}")
-    _start_haproxy(lab)
-    _wait_for(lambda: _http_ok(lab.site_url), 20, "the site is not served", _log_of(lab, "haproxy"))
-    say(f"lb1: haproxy serving {lab.site_url}")
-    say(f"lab up in {time.monotonic() - t0:.1f} s; inventory: {lab.cluster_file}")
-    return status(lab)
 
 
 def _wait_streaming(lab: LabLayout, primary: str, say: Say) -> None:
@@ -308,7 +301,7 @@ def _wait_streaming(lab: LabLayout, primary: str, say: Say) -> None:
     standbys = [db for db in lab.db_names if db != primary and pg.is_running(lab, db)]
     if not standbys:
         return
-    _wait_for(
+    procs.wait_until(
         lambda: set(standbys) <= pg.streaming_from(lab, primary),
         20,
         f"{', '.join(standbys)} not streaming from {primary}",
@@ -324,7 +317,13 @@ def _log_of(lab: LabLayout, name: str) -> Path:
         return lab.mail_dir / "sink.log"
     if kind == "haproxy":
         return lab.box_dir("lb1") / "log" / "haproxy.log"
-    file = {"sshd": "sshd.log", "site": "site.out", "postgres": "postgresql.log"}[kind]
+    file = {
+        "sshd": "sshd.log",
+        "site": "site.out",
+        "postgres": "postgresql.log",
+        "etcd": "etcd.log",
+        "patroni": "patroni.out",
+    }[kind]
     return lab.box_dir(box) / "log" / file
 
 
@@ -337,7 +336,10 @@ def down(lab: LabLayout, say: Say, purge: bool = False) -> LabStatus:
 def _down(lab: LabLayout, say: Say, purge: bool) -> LabStatus:
     recorded = procs.recorded(lab.pid_dir)
     order = ["haproxy", *(f"site-{n}" for n in lab.web_names), "smtp"]
+    if lab.patroni:  # each Patroni stops its PostgreSQL; etcd after the last Patroni
+        order += patroni.stop_order(lab)
     order += [f"postgres-{db}" for db in reversed(lab.db_names)]
+    order += [f"etcd-{db}" for db in lab.db_names if lab.patroni]
     order += [f"sshd-{box}" for box in lab.boxes]
     for name in order + sorted(set(recorded) - set(order)):
         proc = _live(lab, name, recorded)

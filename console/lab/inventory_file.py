@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.lab.layout import NODE_PORT, PG_PORT, SSH_PORT, LabLayout
+from console.lab.layout import NODE_PORT, PATRONI_PORT, PG_PORT, SSH_PORT, LabLayout
 
 
 def render(lab: LabLayout, pg_bin: str) -> str:
@@ -60,7 +60,7 @@ database_defaults:
   bin_dir: {pg_bin}
   os_user: {lab.user}
   become: none
-databases:
+{_patroni_defaults(lab)}databases:
 {databases}
 hooks:
   after_role_change: null
@@ -75,4 +75,15 @@ upgrade:
     - http://{{address}}:{NODE_PORT}/version
   soak: 5
   check_timeout: 15
+"""
+
+
+def _patroni_defaults(lab: LabLayout) -> str:
+    """A Patroni lab: Patroni promotes, through its REST API on each db box."""
+    if not lab.patroni:
+        return ""
+    return f"""\
+  # Patroni (over etcd) decides who leads; hotspare acts through its REST API.
+  manager: patroni
+  patroni_url: http://{{host}}:{PATRONI_PORT}
 """

@@ -25,6 +25,12 @@ AB_WEB_NODES = 4
 SIDE_A = "site"
 SIDE_B = "site_b"
 PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
+ENGINES = ("postgres", "patroni")
+PATRONI_PORT = 8008
+ETCD_CLIENT_PORT = 2379
+ETCD_PEER_PORT = 2380
+DB_PRIMARY_PORT = 5000  # HAProxy's listener for the primary, by Patroni's /primary check
+DB_REPLICA_PORT = 5001  # and for the replicas, by /replica
 
 
 class LayoutError(HotspareError, ValueError):
@@ -86,6 +92,9 @@ class LabLayout:
         user: the OS user every lab process runs as, and the SSH login user.
         ab: an A/B lab: web1, web2 hot in backend `site`, web3, web4 warm in
             backend `site_b`, the flags map's `live` entry picking one.
+        engine: who runs PostgreSQL: "postgres" (the lab starts db1 and db2
+            itself; hotspare promotes) or "patroni" (Patroni on db1, db2 and
+            db3 over a three-member etcd on the same boxes).
     """
 
     block: str = DEFAULT_BLOCK
@@ -93,17 +102,29 @@ class LabLayout:
     web_nodes: int = 3
     user: str = field(default_factory=_lab_user)
     ab: bool = False
+    engine: str = "postgres"
 
     @classmethod
     def for_block(
-        cls, block: str = DEFAULT_BLOCK, web_nodes: int = 3, ab: bool = False
+        cls,
+        block: str = DEFAULT_BLOCK,
+        web_nodes: int = 3,
+        ab: bool = False,
+        engine: str = "postgres",
     ) -> LabLayout:
         """The layout for BLOCK with its default root under /tmp; AB: the A/B lab (4 nodes)."""
         check_block(block)
         if not 2 <= web_nodes <= MAX_WEB_NODES:
             raise LayoutError(f"web_nodes must be 2 to {MAX_WEB_NODES}, not {web_nodes}")
+        if engine not in ENGINES:
+            raise LayoutError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
         nodes = AB_WEB_NODES if ab else web_nodes
-        return cls(block, Path(f"/tmp/hotspare-lab-{block}"), nodes, _lab_user(), ab)
+        return cls(block, Path(f"/tmp/hotspare-lab-{block}"), nodes, _lab_user(), ab, engine)
+
+    @property
+    def patroni(self) -> bool:
+        """Whether Patroni (over etcd) runs the lab's PostgreSQL."""
+        return self.engine == "patroni"
 
     @property
     def as_root(self) -> bool:
@@ -136,7 +157,7 @@ class LabLayout:
 
     @property
     def db_names(self) -> tuple[str, ...]:
-        return ("db1", "db2")
+        return ("db1", "db2", "db3") if self.patroni else ("db1", "db2")
 
     @property
     def boxes(self) -> tuple[str, ...]:
@@ -198,6 +219,13 @@ class LabLayout:
     def data_dir(self, db: str) -> Path:
         return self.box_dir(db) / "data"
 
+    def patroni_config(self, db: str) -> Path:
+        return self.box_dir(db) / "etc" / "patroni.yml"
+
+    def etcd_dir(self, db: str) -> Path:
+        """The data directory of the etcd member on DB's box."""
+        return self.box_dir(db) / "etcd"
+
     def haproxy_socket(self) -> Path:
         return self.box_dir("lb1") / "run" / "haproxy.sock"
 
@@ -246,6 +274,19 @@ class LabLayout:
 
     def node_url(self, node: str) -> str:
         return f"http://{self.address(node)}:{NODE_PORT}/"
+
+    def patroni_url(self, db: str) -> str:
+        """Patroni's REST API on DB's box."""
+        return f"http://{self.address(db)}:{PATRONI_PORT}/"
+
+    def etcd_url(self, db: str) -> str:
+        """The client URL of the etcd member on DB's box."""
+        return f"http://{self.address(db)}:{ETCD_CLIENT_PORT}"
+
+    @property
+    def etcd_endpoints(self) -> tuple[str, ...]:
+        """Every etcd member's client URL (a Patroni lab; none otherwise)."""
+        return tuple(self.etcd_url(db) for db in self.db_names) if self.patroni else ()
 
     def site_dsn(self) -> str:
         """The demo site's libpq string: both members, follows a promotion."""

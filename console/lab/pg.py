@@ -71,7 +71,7 @@ def passwords(lab: LabLayout) -> dict[str, str]:
     return known
 
 
-def _prepare_dirs(lab: LabLayout, db: str) -> None:
+def prepare_dirs(lab: LabLayout, db: str) -> None:
     box = lab.box_dir(db)
     for sub in ("", "run", "log"):
         (box / sub).mkdir(parents=True, exist_ok=True)
@@ -90,7 +90,7 @@ def _write_box_conf(lab: LabLayout, db: str) -> None:
 def init_primary(lab: LabLayout) -> bool:
     """initdb db1 unless it exists. Returns True if it was created."""
     data = lab.data_dir(PRIMARY)
-    _prepare_dirs(lab, PRIMARY)
+    prepare_dirs(lab, PRIMARY)
     if (data / "PG_VERSION").exists():
         _write_box_conf(lab, PRIMARY)
         return False
@@ -202,7 +202,7 @@ def superuser(lab: LabLayout, db: str, dbname: str = "postgres") -> psycopg.Conn
     )
 
 
-def _ask(lab: LabLayout, db: str, query: str) -> list[tuple[object, ...]]:
+def ask(lab: LabLayout, db: str, query: str) -> list[tuple[object, ...]]:
     """The rows of QUERY on DB as the superuser, or raise LabProcessError."""
     try:
         with superuser(lab, db) as conn:
@@ -214,7 +214,7 @@ def _ask(lab: LabLayout, db: str, query: str) -> list[tuple[object, ...]]:
 def primary(lab: LabLayout) -> str:
     """The one running member that is not in recovery, or raise LabProcessError."""
     running = [db for db in lab.db_names if is_running(lab, db)]
-    leaders = [db for db in running if _ask(lab, db, "SELECT pg_is_in_recovery()") == [(False,)]]
+    leaders = [db for db in running if ask(lab, db, "SELECT pg_is_in_recovery()") == [(False,)]]
     if len(leaders) == 1:
         return leaders[0]
     if leaders:
@@ -253,7 +253,7 @@ def bootstrap(lab: LabLayout, db: str) -> None:
 def init_standby(lab: LabLayout) -> bool:
     """pg_basebackup db2 from db1 unless it exists. Returns True if it was created."""
     data = lab.data_dir(STANDBY)
-    _prepare_dirs(lab, STANDBY)
+    prepare_dirs(lab, STANDBY)
     if (data / "PG_VERSION").exists():
         _write_box_conf(lab, STANDBY)
         return False
@@ -295,4 +295,4 @@ def stop(lab: LabLayout, db: str) -> bool:
 def streaming_from(lab: LabLayout, db: str) -> set[str]:
     """The members DB, a primary, lists as streaming standbys."""
     query = "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'"
-    return {str(name) for (name,) in _ask(lab, db, query)}
+    return {str(name) for (name,) in ask(lab, db, query)}

@@ -13,7 +13,9 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,3 +212,50 @@ def listeners(block: str) -> list[tuple[str, int]]:
         if address.rsplit(".", 1)[0] == block:
             found.append((address, int(hex_port, 16)))
     return sorted(found)
+
+
+def tail(path: Path, lines: int = 6) -> str:
+    """The last LINES lines of the log at PATH, for an error message; "" if unreadable."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def start_once(
+    lab: LabLayout, name: str, argv: list[str], log: Path, env: dict[str, str], drop: bool = True
+) -> None:
+    """Spawn NAME unless it already runs, and record its pid.
+
+    With DROP, a lab managed by root starts it as the lab user. The demo
+    sites and the mail sink run this project's Python, which may live where
+    only the invoking user can read it, so they are started without DROP.
+    """
+    proc = recorded(lab.pid_dir).get(name)
+    if proc is not None and is_alive(proc):
+        return
+    child = spawn(argv, log, env, user=run_as(lab) if drop else None)
+    time.sleep(0.02)
+    if child.poll() is not None:
+        raise LabProcessError(f"{name} exited at once:\n{tail(log)}")
+    record(lab.pid_dir, name, child.pid)
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    """Whether URL answers 200 within TIMEOUT."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
+    """Poll CHECK until it holds; after TIMEOUT raise LabProcessError: WHAT, and LOG's tail."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise LabProcessError(
+                f"{what} after {timeout:.0f} s\nlast lines of {log}:\n{tail(log)}"
+            )
+        time.sleep(0.1)
