@@ -27,7 +27,9 @@ from console.probes.haproxy import BalancerProbeError, probe_balancer
 from console.probes.node import probe_node
 from console.probes.patroni import (
     CLUSTER_TIMEOUT,
+    DCS_TIMEOUT,
     PatroniProbeError,
+    probe_dcs,
     probe_patroni,
     unreachable,
 )
@@ -35,7 +37,8 @@ from console.probes.runtime import runtime
 from console.ssh import BoxError, BoxLink, RemoteFailed
 from console.state import model, planned
 from console.state.lock import ActionLock
-from console.state.patroni import PatroniView
+from console.state.patroni import DcsMember, PatroniView
+from console.state.patroni_alarms import disagreements, patroni_alarms
 from console.state.runbook import Runbook
 from console.state.verdicts import action_alarms, judge, runbook_alarms
 
@@ -97,6 +100,8 @@ class Monitor:
         self._patroni: PatroniView | None = None
         self._patroni_reason = "not read yet"
         self._patroni_failed: set[str] = set()
+        self._disagree_since: dict[str, float] = {}  # member -> first seen disagreeing
+        self._dcs: dict[str, DcsMember] = {}  # database -> its box's etcd member's health
         self._lock_at = lock_probe.where(inv)
         self._lock: ActionLock | None = None
         self._runbook_at = runbook_probe.where(inv)
@@ -127,6 +132,7 @@ class Monitor:
             rtt = await shell.ping(self.probe_timeout)
             parts = [self._probe_node(node.name) for node in self.inv.web_nodes if node.box == box]
             parts += [self._probe_db(db) for db in self.inv.databases if db.box == box]
+            parts += [self._probe_dcs(db) for db in self._patroni_dbs if db.box == box]
             if self.inv.balancer is not None and self.inv.balancer.box == box:
                 parts.append(self._probe_balancer())
             if self._lock_at is not None and box == self._lock_at[0]:
@@ -259,7 +265,7 @@ class Monitor:
             if db.box != box or db.patroni_url is None:
                 continue
             try:
-                self._patroni = await probe_patroni(run, db.patroni_url, self._clock())
+                self._patroni = await probe_patroni(run, db.patroni_url, self._clock(), True)
             except BoxError as exc:
                 self._patroni_reason = f"{db.name}: {exc.reason}"
             except PatroniProbeError as exc:
@@ -269,6 +275,18 @@ class Monitor:
                 self._patroni_failed.discard(box)
                 return
         self._patroni_failed.add(box)
+
+    async def _probe_dcs(self, db: Database) -> None:
+        """Ask the etcd member DB's box uses (its dcs_url) for its health."""
+        if db.dcs_url is None:
+            return
+        timeout = min(self.probe_timeout, DCS_TIMEOUT + 1.0)
+
+        async def run(command: str) -> str:
+            shell = await self.links[db.box].shell()
+            return await shell.ask(command, timeout)
+
+        self._dcs[db.name] = await probe_dcs(run, db.name, db.dcs_url)
 
     async def _probe_db(self, db: Database) -> None:
         """Probe DB on a NEW connection: an old one answers while the postmaster is hung."""
@@ -322,6 +340,10 @@ class Monitor:
         runbook = self._runbook.judged(self._lock) if self._runbook is not None else None
         alarms = planned.second_primary(runbook, alarms)
         alarms = (*action_alarms(self._lock), *runbook_alarms(self._runbook_broken), *alarms)
+        patroni = self._patroni_view(now)
+        if patroni is not None:
+            held = self._held_disagreements(patroni, dbs, now)
+            alarms = (*alarms, *patroni_alarms(patroni, dbs, now, held))
         return model.ClusterState(
             cluster=self.inv.name,
             environment=self.inv.environment.label,
@@ -333,10 +355,23 @@ class Monitor:
             databases=dbs,
             verdicts=verdicts,
             alarms=alarms,
-            patroni=self._patroni_view(now),
+            patroni=patroni,
             action=self._lock,
             runbook=runbook,
         )
+
+    def _held_disagreements(
+        self, view: PatroniView, dbs: tuple[model.DatabaseState, ...], now: float
+    ) -> dict[str, str]:
+        """The disagreements between Patroni and PostgreSQL that have lasted `stale_after` s:
+        one refresh apart, a switchover in progress may look like one."""
+        found = disagreements(view, dbs)
+        self._disagree_since = {m: self._disagree_since.get(m, now) for m in found}
+        return {
+            m: said
+            for m, said in found.items()
+            if now - self._disagree_since[m] >= self.stale_after
+        }
 
     def _patroni_view(self, now: float) -> PatroniView | None:
         """Patroni's view, with a problem once no box has read it for `stale_after` s."""
@@ -345,10 +380,23 @@ class Monitor:
         view = self._patroni
         if view is None:
             return unreachable(now, f"Patroni's view: {self._patroni_reason}")
+        view = replace(view, dcs=self._dcs_seen(now))
         age = now - view.observed_at
         if age <= self.stale_after:
             return view
         return replace(view, problem=f"no answer for {age:.0f} s ({self._patroni_reason})")
+
+    def _dcs_seen(self, now: float) -> tuple[DcsMember, ...]:
+        """Each etcd member's health as last asked; unknown where the box itself is stale."""
+        seen = []
+        for db in self._patroni_dbs:
+            member = self._dcs.get(db.name)
+            if member is None:
+                continue
+            if self._freshness(db.box, now).stale:
+                member = replace(member, healthy=None, detail=f"its box {db.box} does not answer")
+            seen.append(member)
+        return tuple(seen)
 
     def _never(self, box: str) -> str:
         reason = self._records[box].reason

@@ -301,6 +301,9 @@ def banner(state: model.ClusterState | None, observer: bool, width: int = 0) -> 
         mode_style = "bold reverse yellow"
     text.append(mode, mode_style)
     text.append("  ")
+    if state.patroni is not None and state.patroni.paused and state.patroni.problem is None:
+        # Maintenance mode: Patroni will not fail over while it lasts.
+        text.append("PATRONI PAUSED", f"bold reverse {PLANNED}").append("  ")
     if state.runbook is not None and state.runbook.open:
         text.append(upgrade_banner(state.runbook)).append("  ")
     room = width - text.cell_len if width > 0 else ALARM_ROOM + 30

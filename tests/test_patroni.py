@@ -165,15 +165,48 @@ def test_an_empty_cluster_is_a_view_with_no_leader() -> None:
 
 def test_probe_asks_cluster_on_the_box_and_parses_the_answer() -> None:
     sent: list[str] = []
+    status = {"state": "running", "dcs_last_seen": 1796646565, "patroni": {"name": "db1"}}
+    answers = {
+        "/cluster": fixture("healthy"),
+        "/patroni": json.dumps(status),
+        "/config": json.dumps({"ttl": 10, "loop_wait": 2, "retry_timeout": 5}),
+    }
 
     async def run(command: str) -> str:
         sent.append(command)
-        return answered(fixture("healthy"))
+        return answered(next(a for path, a in answers.items() if f"{URL}{path}" in command))
 
-    seen = asyncio.run(probe_patroni(run, URL + "/", 7.0))
+    seen = asyncio.run(probe_patroni(run, URL + "/", 7.0, details=True))
     assert [m.name for m in seen.members] == ["db1", "db2"]
     assert seen.observed_at == 7.0
-    assert sent == [http.Request("GET", f"{URL}/cluster", 3.0).command()]
+    assert sent == [http.Request("GET", f"{URL}{path}", 3.0).command() for path in answers]
+    assert (seen.reader, seen.dcs_last_seen) == ("db1", 1796646565.0)
+    # Patroni runs a ttl below 20 as 20, and its config does not say so.
+    assert (seen.ttl, seen.effective_ttl, seen.loop_wait) == (10, 20, 2)
+    assert "ttl 20 (asked 10)" in summary(seen)
+
+
+@pytest.mark.parametrize(
+    "extra", [answered("", 0, exit=28), answered("[1, 2]"), answered("{", 200), answered("x", 404)]
+)
+def test_the_view_stands_when_patronis_status_or_config_cannot_be_read(extra: str) -> None:
+    async def run(command: str) -> str:
+        return answered(fixture("healthy")) if "/cluster" in command else extra
+
+    seen = asyncio.run(probe_patroni(run, URL, 7.0, details=True))
+    assert [m.name for m in seen.members] == ["db1", "db2"] and seen.problem is None
+    assert (seen.reader, seen.dcs_last_seen, seen.ttl, seen.effective_ttl) == (None,) * 4
+
+
+def test_pending_restart_and_the_tags_are_read_and_shown() -> None:
+    raw = json.loads(fixture("healthy"))
+    raw["members"][1]["pending_restart"] = True
+    raw["members"][1]["tags"] = {"noloadbalance": True, "nofailover": "yes"}
+    seen = parse_cluster(json.dumps(raw), 1.0)
+    member = seen.member("db2")
+    assert member is not None and member.pending_restart and member.noloadbalance
+    assert member.nofailover and seen.pending_restart == ("db2",)
+    assert "restart pending db2" in summary(seen)
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,12 @@ def test_monitor_reads_patroni_through_the_first_box_whose_patroni_answers() -> 
     asyncio.run(monitor._probe_patroni("db2"))
     assert monitor.snapshot().patroni == view("healthy")
     assert monitor._patroni_reader() == "db2"  # it keeps to the box that answers
-    assert down.asked == up.asked == [http.Request("GET", f"{URL}/cluster", 3.0).command()]
+    cluster = http.Request("GET", f"{URL}/cluster", 3.0).command()
+    assert down.asked == [cluster]  # no answer: nothing more is asked there
+    # Where /cluster answered, the monitor also asks for Patroni's status and the DCS settings.
+    assert up.asked == [cluster] + [
+        http.Request("GET", f"{URL}/{path}", 3.0).command() for path in ("patroni", "config")
+    ]
 
 
 def test_a_hung_shell_is_patronis_problem_not_the_boxs() -> None:

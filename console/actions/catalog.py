@@ -202,6 +202,29 @@ ACTIONS: tuple[Action, ...] = (
         applies=f"{DB}.member:means_rejoin",
     ),
     Action(
+        ("patroni", "pause"),
+        "database",
+        "maintenance mode: Patroni stops failing over and restarting PostgreSQL until resumed",
+        SITE,
+        f"{DB}:plan_pause",
+    ),
+    Action(
+        ("patroni", "resume"),
+        "database",
+        "end maintenance mode: Patroni manages PostgreSQL again",
+        SITE,
+        f"{DB}:plan_resume",
+    ),
+    Action(
+        ("patroni", "restart"),
+        "database",
+        "have Patroni restart a member's PostgreSQL (the leader stays the leader)",
+        Target("database", "member", "MEMBER"),
+        f"{DB}:plan_restart",
+        (Option("pending", "only if Patroni says a restart is pending (a changed setting)"),),
+        "the member's name, when it is the leader (it takes no writes while it restarts)",
+    ),
+    Action(
         ("unlock",),
         "cluster",
         "remove the action lock an interrupted action left (its holder must be gone)",
@@ -219,6 +242,7 @@ PARENTS: Mapping[str, str] = {
     "scheduler": "the one node that runs scheduled jobs and sends real mail",
     "read-only": "reads go on, writes get a polite 503 page (balancer, nodes and database)",
     "maintenance": "every visitor gets the 'down for maintenance, back at TIME' page",
+    "patroni": "when Patroni manages PostgreSQL: maintenance mode, a member's restart, history",
 }
 
 

@@ -23,6 +23,7 @@ from console.cli import (
     config,
     lab,
     logs,
+    patroni,
     status,
     trust,
     upgrade,
@@ -52,7 +53,8 @@ def build_parser(extend: Extend | None = None) -> argparse.ArgumentParser:
     status.add_parser(commands, load_inventory)
     trust.add_parser(commands, load_inventory)
     logs.add_parser(commands, load_inventory)
-    actions.add_parsers(commands, load_inventory)
+    groups = actions.add_parsers(commands, load_inventory)
+    patroni.add_parsers(groups["patroni"], load_inventory)
     audit.add_parser(commands, load_inventory)
     upgrade.add_parser(commands, load_inventory)
     lab.add_parser(commands)

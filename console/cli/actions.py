@@ -33,8 +33,12 @@ PLAN_DEADLINE = 8.0
 _TYPES = {"seconds": float, "int": int}
 
 
-def add_parsers(commands: Any, load: Load) -> None:
-    """Add every action of the catalogue to COMMANDS, grouped as its words say."""
+def add_parsers(commands: Any, load: Load) -> dict[str, Any]:
+    """Add every action of the catalogue to COMMANDS, grouped as its words say.
+
+    Returns each group's verbs by its first word (``patroni``), so that a module
+    can add a read-only verb beside the actions (``patroni history``).
+    """
     groups: dict[str, Any] = {}
     for action in catalog.ACTIONS:
         where = commands
@@ -48,6 +52,7 @@ def add_parsers(commands: Any, load: Load) -> None:
             _action_parser(where, name, action, load)
     for parent, verbs in groups.items():
         verbs.metavar = "|".join(a.words[-1] for a in catalog.ACTIONS if a.words[0] == parent)
+    return groups
 
 
 def _action_parser(commands: Any, name: str, action: Action, load: Load) -> None:

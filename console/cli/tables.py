@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 import time
 
+from console.probes.patroni import summary as patroni_summary
 from console.state import model
 from console.text import one_line
 from console.units import age, size
@@ -41,7 +42,11 @@ def header(state: model.ClusterState) -> list[str]:
     worst = "CRITICAL" if any(a.severity == "critical" for a in state.alarms) else "warning"
     alarm_text = f"{alarms} alarm{'s' if alarms != 1 else ''} ({worst})" if alarms else "no alarms"
     env = one_line(state.environment, 20).upper()
-    return [f"{one_line(state.cluster, 24)} [{env}]  {_site_mode(state)}  {alarm_text}  at {when}"]
+    paused = "  PATRONI PAUSED" if state.patroni is not None and state.patroni.paused else ""
+    return [
+        f"{one_line(state.cluster, 24)} [{env}]  {_site_mode(state)}{paused}  {alarm_text}  "
+        f"at {when}"
+    ]
 
 
 def balancer(state: model.ClusterState) -> list[str]:
@@ -131,6 +136,9 @@ def databases(state: model.ClusterState) -> list[str]:
             lines += textwrap.wrap(
                 one_line(db.problem, 400), 80, initial_indent=indent, subsequent_indent=indent
             )
+    if state.patroni is not None:  # wrapped at the dots, never cut: every part counts
+        said = patroni_summary(state.patroni, 1000)
+        lines += textwrap.wrap(said, 78, initial_indent="  ", subsequent_indent="    ")
     return lines
 
 

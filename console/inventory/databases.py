@@ -59,6 +59,7 @@ def database_keys(base: Path, where: str) -> dict[str, Key]:
         "switchover_max_lag": Key(size, default=16 * 1024 * 1024),
         "manager": Key(choice(("postgres", "patroni")), default="postgres"),
         "patroni_url": Key(optional(placeholders(("host",), http_url))),
+        "dcs_url": Key(optional(placeholders(("host",), http_url))),
     }
 
 
@@ -104,8 +105,9 @@ def read_databases(
             )
             continue
         values.update(name=db_name, box=box, data_dir=values["data_dir"].replace("{node}", db_name))
-        if values["patroni_url"]:
-            values["patroni_url"] = values["patroni_url"].replace("{host}", values["host"])
+        for key in ("patroni_url", "dcs_url"):
+            if values[key]:
+                values[key] = values[key].replace("{host}", values["host"])
         databases.append(Database(**values))
     return tuple(databases)
 

@@ -110,6 +110,8 @@ class Database:
             switched over to (it must replay them while writes are stopped).
         manager: who promotes: hotspare itself ("postgres"), or Patroni
             through its REST API at ``patroni_url``.
+        dcs_url: the etcd member this database's box asks for its health
+            (Patroni's DCS), or None.
     """
 
     name: str
@@ -126,6 +128,7 @@ class Database:
     switchover_max_lag: int = 16 * 1024 * 1024
     manager: Manager = "postgres"
     patroni_url: str | None = None
+    dcs_url: str | None = None
 
 
 @dataclass(frozen=True)

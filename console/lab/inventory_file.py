@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from console.lab.layout import NODE_PORT, PATRONI_PORT, PG_PORT, SSH_PORT, LabLayout
+from console.lab.layout import (
+    ETCD_CLIENT_PORT,
+    NODE_PORT,
+    PATRONI_PORT,
+    PG_PORT,
+    SSH_PORT,
+    LabLayout,
+)
 
 
 def render(lab: LabLayout, pg_bin: str) -> str:
@@ -86,4 +93,5 @@ def _patroni_defaults(lab: LabLayout) -> str:
   # Patroni (over etcd) decides who leads; hotspare acts through its REST API.
   manager: patroni
   patroni_url: http://{{host}}:{PATRONI_PORT}
+  dcs_url: http://{{host}}:{ETCD_CLIENT_PORT}
 """

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TypeVar
 
 from console.errors import Exit, HotspareError
 from console.probes import http
-from console.state.patroni import PatroniMember, PatroniView, ScheduledSwitchover
+from console.state.patroni import DcsMember, PatroniMember, PatroniView, ScheduledSwitchover
 from console.text import needs_escaping, one_line
 from console.units import size
 
@@ -53,10 +54,19 @@ def summary(view: PatroniView, width: int = 76) -> str:
         if m not in leaders:
             lag = size(m.lag) if m.lag is not None else "?"
             parts.append(f"{m.name} {m.state or '?'} lag {lag}")
+    if view.pending_restart:
+        parts.append("restart pending " + ", ".join(view.pending_restart))
     if view.paused:
         parts.append("paused")
     if view.scheduled_switchover is not None:
         parts.append(f"switchover {view.scheduled_switchover.at[:16].replace('T', ' ')}")
+    if view.dcs:
+        healthy = sum(1 for m in view.dcs if m.healthy)
+        lost = "" if view.dcs_quorum else " NO QUORUM"
+        parts.append(f"etcd {healthy}/{len(view.dcs)}{lost}")
+    if view.effective_ttl is not None:
+        asked = f" (asked {view.ttl})" if view.ttl != view.effective_ttl else ""
+        parts.append(f"ttl {view.effective_ttl}{asked}")
     return one_line("patroni: " + " · ".join(parts), width)
 
 
@@ -109,13 +119,16 @@ def parse_cluster(text: str, observed_at: float) -> PatroniView:
     return PatroniView(members, paused, _scheduled(data.get("scheduled_switchover")), observed_at)
 
 
-async def probe_patroni(run: Run, url: str, now: float) -> PatroniView:
+async def probe_patroni(run: Run, url: str, now: float, details: bool = False) -> PatroniView:
     """Ask the Patroni at URL for its view of the cluster.
 
     Args:
         run: runs one shell command on the database's box; returns its stdout.
         url: Patroni's REST API as seen from that box (patroni_url).
         now: epoch seconds to stamp the view with.
+        details: also read its own status (when it last reached the DCS) and the
+            DCS settings (ttl, loop_wait): the monitor's view; a plan's checks
+            need only the members.
 
     Raises:
         PatroniProbeError: no answer, an HTTP error, or an answer out of shape.
@@ -129,7 +142,86 @@ async def probe_patroni(run: Run, url: str, now: float) -> PatroniView:
     if answer.status != 200:
         said = one_line(answer.body, 120) or "no reason given"
         raise PatroniProbeError(f"Patroni answered {answer.status} at {cluster_url}: {said}")
-    return parse_cluster(answer.body, now)
+    view = parse_cluster(answer.body, now)
+    if not details:
+        return view
+    # Its own status (when it last reached the DCS) and the DCS settings: the view
+    # stands without them (older Patroni, a slow answer), they only add to it.
+    status = await _extra(run, url.rstrip("/") + "/patroni")
+    config = await _extra(run, url.rstrip("/") + "/config")
+    patroni = status.get("patroni")
+    return replace(
+        view,
+        reader=_optional_text(patroni.get("name") if isinstance(patroni, dict) else None),
+        dcs_last_seen=_optional_number(status.get("dcs_last_seen")),
+        ttl=_optional_count(config.get("ttl")),
+        loop_wait=_optional_count(config.get("loop_wait")),
+        failsafe=config.get("failsafe_mode") is True,
+    )
+
+
+DCS_TIMEOUT = 2.0
+"""curl's --max-time for etcd's ``GET /health``, in seconds."""
+
+
+async def probe_dcs(run: Run, name: str, url: str) -> DcsMember:
+    """Ask the etcd member at URL (a database's dcs_url, from its box NAME) for its health.
+
+    etcd 3.4 answers {"health": "true"}, or "false" when it has no leader (its
+    cluster lost quorum); a stopped or cut-off member does not answer at all.
+    Errors raised by ``run`` (the transport's) pass through unchanged.
+    """
+    health_url = url.rstrip("/") + "/health"
+    answer = await http.fetch(run, http.Request("GET", health_url, DCS_TIMEOUT))
+    problem = answer.problem(health_url, "etcd", "check dcs_url in cluster.yaml")
+    if problem is not None:
+        return DcsMember(name, url, None, problem)
+    try:
+        data = json.loads(answer.body) if len(answer.body) <= MAX_ANSWER else None
+    except (ValueError, RecursionError):
+        data = None
+    said = data.get("health") if isinstance(data, dict) else None
+    if said == "true":
+        return DcsMember(name, url, True)
+    reason = data.get("reason") if isinstance(data, dict) else None
+    why = f" ({one_line(reason, 60)})" if isinstance(reason, str) and reason else ""
+    if said == "false":
+        return DcsMember(name, url, False, f"etcd at {url} says it is not healthy{why}")
+    return DcsMember(
+        name, url, None, f"etcd at {url} answered {answer.status} without its health word"
+    )
+
+
+async def _extra(run: Run, url: str) -> dict[str, object]:
+    """GET URL's JSON object; {} when it does not answer 200 with one."""
+    answer = await http.fetch(run, http.Request("GET", url, CLUSTER_TIMEOUT))
+    if no_answer(answer, url) is not None or answer.status != 200 or len(answer.body) > MAX_ANSWER:
+        return {}
+    try:
+        data = json.loads(answer.body)
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _optional_text(value: object) -> str | None:
+    try:
+        return _text(value, "a name")
+    except PatroniProbeError:
+        return None
+
+
+def _optional_number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return None
+    return float(value)
+
+
+def _optional_count(value: object) -> int | None:
+    try:
+        return _count(value, "a count")
+    except PatroniProbeError:
+        return None
 
 
 def _member(raw: object, n: int) -> PatroniMember:
@@ -148,8 +240,14 @@ def _member(raw: object, n: int) -> PatroniMember:
         port=_optional(raw.get("port"), lambda v: _count(v, f"{where} port")),
         timeline=_optional(raw.get("timeline"), lambda v: _count(v, f"{where} timeline")),
         lag=_lag(raw.get("lag"), where),
-        nofailover=tags.get("nofailover") in (True, "true", "yes", "on"),
+        nofailover=_tag(tags.get("nofailover")),
+        noloadbalance=_tag(tags.get("noloadbalance")),
+        pending_restart=raw.get("pending_restart") is True,
     )
+
+
+def _tag(value: object) -> bool:
+    return value in (True, "true", "yes", "on")
 
 
 def _scheduled(raw: object) -> ScheduledSwitchover | None:

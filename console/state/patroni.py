@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 LEADER_ROLES = ("leader", "standby_leader")
+MIN_TTL = 20  # Patroni raises a smaller ttl to this, without saying so in its config
 REPLICA_ROLES = ("replica", "sync_standby", "quorum_standby")
 
 
@@ -22,6 +23,8 @@ class PatroniMember:
         state: running, streaming, "in archive recovery", stopped, starting...
         lag: bytes behind the leader; None for the leader or when Patroni does not know.
         nofailover: the member's nofailover tag: Patroni never promotes it.
+        noloadbalance: the member's noloadbalance tag: its /replica check fails.
+        pending_restart: a changed setting takes effect only once it restarts.
     """
 
     name: str
@@ -32,6 +35,8 @@ class PatroniMember:
     timeline: int | None
     lag: int | None
     nofailover: bool = False
+    noloadbalance: bool = False
+    pending_restart: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,11 +49,31 @@ class ScheduledSwitchover:
 
 
 @dataclass(frozen=True)
+class DcsMember:
+    """The health of the etcd member a database's box asks (its ``dcs_url``).
+
+    Attributes:
+        name: the database whose box asked.
+        healthy: etcd's own /health word; None when it did not answer.
+        detail: why not healthy, in an operator's words ("" when healthy).
+    """
+
+    name: str
+    url: str
+    healthy: bool | None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class PatroniView:
     """Patroni's view of the cluster at ``observed_at`` (epoch seconds).
 
     ``problem`` says why the view is missing or old (Patroni did not answer);
-    None when it was read cleanly.
+    None when it was read cleanly. ``reader`` is the member whose Patroni
+    answered; ``dcs_last_seen`` (epoch seconds) when that Patroni last
+    reached the DCS (etcd); ``ttl`` and ``loop_wait`` the DCS settings as
+    configured (None when they could not be read), ``failsafe`` Patroni's
+    failsafe_mode; ``dcs`` the etcd members' health as each db box saw it.
     """
 
     members: tuple[PatroniMember, ...]
@@ -56,6 +81,29 @@ class PatroniView:
     scheduled_switchover: ScheduledSwitchover | None
     observed_at: float
     problem: str | None = None
+    reader: str | None = None
+    dcs_last_seen: float | None = None
+    ttl: int | None = None
+    loop_wait: int | None = None
+    failsafe: bool = False
+    dcs: tuple[DcsMember, ...] = ()
+
+    @property
+    def effective_ttl(self) -> int | None:
+        """The leader key's time to live as Patroni runs it: never below MIN_TTL."""
+        return None if self.ttl is None else max(self.ttl, MIN_TTL)
+
+    @property
+    def dcs_quorum(self) -> bool | None:
+        """Whether a majority of the etcd members asked are healthy; None if none is asked."""
+        if not self.dcs:
+            return None
+        return sum(1 for m in self.dcs if m.healthy) > len(self.dcs) // 2
+
+    @property
+    def pending_restart(self) -> tuple[str, ...]:
+        """The members with a setting waiting for a restart."""
+        return tuple(m.name for m in self.members if m.pending_restart)
 
     @property
     def leaders(self) -> tuple[PatroniMember, ...]:

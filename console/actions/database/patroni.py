@@ -77,7 +77,7 @@ def conditions(view: PatroniView | None, cfg: Database, switchover: bool) -> lis
         Condition(
             "Patroni is not paused",
             not view.paused,
-            "Patroni is paused (maintenance mode): resume it with `patronictl resume` first"
+            "Patroni is paused (maintenance mode): resume it with `hotspare patroni resume` first"
             if view.paused
             else "it manages the cluster",
         )
