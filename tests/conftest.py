@@ -44,7 +44,10 @@ def _say(line: str) -> None:
 @pytest.fixture(scope="session")
 def lab() -> Iterator[LabLayout]:
     """The real lab on TEST_BLOCK, up for the session and always torn down."""
-    layout = LabLayout.for_block(TEST_BLOCK)
+    yield from _up_for_the_session(LabLayout.for_block(TEST_BLOCK))
+
+
+def _up_for_the_session(layout: LabLayout) -> Iterator[LabLayout]:
     control.down(layout, _say, purge=True)  # leftovers of a crashed run, by pid
     try:
         control.up(layout, _say)
@@ -56,25 +59,13 @@ def lab() -> Iterator[LabLayout]:
 @pytest.fixture(scope="session")
 def ab_lab() -> Iterator[LabLayout]:
     """The A/B lab on TEST_AB_BLOCK (web1, web2 in `site`; web3, web4 warm in `site_b`)."""
-    layout = LabLayout.for_block(TEST_AB_BLOCK, ab=True)
-    control.down(layout, _say, purge=True)  # leftovers of a crashed run, by pid
-    try:
-        control.up(layout, _say)
-        yield layout
-    finally:
-        control.down(layout, _say, purge=True)
+    yield from _up_for_the_session(LabLayout.for_block(TEST_AB_BLOCK, ab=True))
 
 
 @pytest.fixture(scope="session")
 def patroni_lab() -> Iterator[LabLayout]:
     """The Patroni lab on TEST_PATRONI_BLOCK: etcd and Patroni on db1, db2, db3."""
-    layout = LabLayout.for_block(TEST_PATRONI_BLOCK, engine="patroni")
-    control.down(layout, _say, purge=True)  # leftovers of a crashed run, by pid
-    try:
-        control.up(layout, _say)
-        yield layout
-    finally:
-        control.down(layout, _say, purge=True)
+    yield from _up_for_the_session(LabLayout.for_block(TEST_PATRONI_BLOCK, engine="patroni"))
 
 
 @pytest.fixture

@@ -119,6 +119,21 @@ def parse_cluster(text: str, observed_at: float) -> PatroniView:
     return PatroniView(members, paused, _scheduled(data.get("scheduled_switchover")), observed_at)
 
 
+async def get(run: Run, url: str, timeout: float = CLUSTER_TIMEOUT) -> str:
+    """GET URL from a Patroni, with curl on the box: the body of a 200, else PatroniProbeError
+    saying why (no answer, or Patroni's status and first words)."""
+    answer = await http.fetch(run, http.Request("GET", url, timeout))
+    problem = no_answer(answer, url)
+    if problem is not None:
+        raise PatroniProbeError(problem)
+    if answer.status != 200:
+        said = one_line(answer.body, 120) or "no reason given"
+        raise PatroniProbeError(
+            f"Patroni answered {answer.status} at {url}: {said}; look at Patroni's log on that box"
+        )
+    return answer.body
+
+
 async def probe_patroni(run: Run, url: str, now: float, details: bool = False) -> PatroniView:
     """Ask the Patroni at URL for its view of the cluster.
 
@@ -134,15 +149,7 @@ async def probe_patroni(run: Run, url: str, now: float, details: bool = False) -
         PatroniProbeError: no answer, an HTTP error, or an answer out of shape.
             Errors raised by ``run`` (the transport's) pass through unchanged.
     """
-    cluster_url = url.rstrip("/") + "/cluster"
-    answer = await http.fetch(run, http.Request("GET", cluster_url, CLUSTER_TIMEOUT))
-    problem = no_answer(answer, cluster_url)
-    if problem is not None:
-        raise PatroniProbeError(problem)
-    if answer.status != 200:
-        said = one_line(answer.body, 120) or "no reason given"
-        raise PatroniProbeError(f"Patroni answered {answer.status} at {cluster_url}: {said}")
-    view = parse_cluster(answer.body, now)
+    view = parse_cluster(await get(run, url.rstrip("/") + "/cluster"), now)
     if not details:
         return view
     # Its own status (when it last reached the DCS) and the DCS settings: the view

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.probes import http
-from console.probes.patroni import PatroniProbeError, no_answer
+from console.probes.patroni import PatroniProbeError, get
 from console.text import needs_escaping, one_line
 
 Run = http.Run
@@ -110,7 +110,7 @@ async def probe_member(run: Run, url: str) -> MemberStatus:
         PatroniProbeError: no answer, an HTTP error, or an answer out of shape.
             Errors raised by ``run`` (the transport's) pass through unchanged.
     """
-    return parse_member(await _get(run, url.rstrip("/") + "/patroni"))
+    return parse_member(await get(run, url.rstrip("/") + "/patroni", READ_TIMEOUT))
 
 
 async def probe_history(run: Run, url: str) -> tuple[HistoryLine, ...]:
@@ -120,20 +120,7 @@ async def probe_history(run: Run, url: str) -> tuple[HistoryLine, ...]:
         PatroniProbeError: no answer, an HTTP error, or an answer out of shape.
             Errors raised by ``run`` (the transport's) pass through unchanged.
     """
-    return parse_history(await _get(run, url.rstrip("/") + "/history"))
-
-
-async def _get(run: Run, url: str) -> str:
-    answer = await http.fetch(run, http.Request("GET", url, READ_TIMEOUT))
-    problem = no_answer(answer, url)
-    if problem is not None:
-        raise PatroniProbeError(problem)
-    if answer.status != 200:
-        said = one_line(answer.body, 120) or "no reason given"
-        raise PatroniProbeError(
-            f"Patroni answered {answer.status} at {url}: {said}; look at Patroni's log on that box"
-        )
-    return answer.body
+    return parse_history(await get(run, url.rstrip("/") + "/history", READ_TIMEOUT))
 
 
 def _history_line(raw: object, n: int) -> HistoryLine:
