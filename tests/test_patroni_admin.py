@@ -16,7 +16,7 @@ import pytest
 
 from console.actions import catalog
 from console.actions.context import Context
-from console.actions.database import patroni_pause, patroni_restart
+from console.actions.database import patroni_pause, patroni_reinit, patroni_restart
 from console.actions.plan import Check, Plan, Probe
 from console.errors import ActionError
 from console.probes import http
@@ -369,3 +369,56 @@ def _with_boxes(state: ClusterState, stale: set[str]) -> ClusterState:
         for b in state.boxes
     )
     return replace(state, boxes=boxes)
+
+
+# --- reinit -------------------------------------------------------------------------------
+
+
+def test_a_reinit_rebuilds_a_replica_with_its_name_typed_and_never_the_leader() -> None:
+    plan = patroni_reinit.plan_reinit(INV, state_with(HEALTHY), "db2")
+    assert (plan.action, plan.target, plan.refusals, plan.confirm) == (
+        "patroni reinit",
+        "db2",
+        (),
+        "db2",
+    )
+    assert "deletes db2's data directory and copies it again from db1" in plan.summary
+    ask, watch = plan.steps
+    post = http.Request("POST", f"{URL}/reinitialize", 15.0, "{}", http.JSON)
+    assert (ask.command, ask.where) == (post.command(), "curl on db2 to Patroni")
+    assert "streaming" in watch.proves
+    assert "pg_basebackup" not in json.dumps(plan.as_dict()["steps"])  # Patroni copies, not us
+    (refusal,) = patroni_reinit.plan_reinit(INV, state_with(HEALTHY), "db1").refusals
+    assert "db1 is Patroni's leader: a leader is never rebuilt" in refusal
+    (refusal,) = patroni_reinit.plan_reinit(INV, state_with(None), "db2").refusals
+    assert "Patroni's view is unknown" in refusal
+    silent = _with_boxes(state_with(HEALTHY), stale={"db2"})
+    (refusal,) = patroni_reinit.plan_reinit(INV, silent, "db2").refusals
+    assert "db2 does not answer" in refusal
+
+
+def test_a_reinit_posts_then_waits_until_the_member_streams_again() -> None:
+    plan = patroni_reinit.plan_reinit(INV, state_with(HEALTHY), "db2")
+    copying = json.loads(fixture("healthy"))
+    copying["members"][1]["state"] = "creating replica"
+    ctx = _Ctx(
+        _member(),  # before
+        answered(fixture("healthy")),
+        answered("reinitialize started"),
+        _member(LATER, "stopped"),
+        answered(json.dumps(copying)),
+        _member(LATER),
+        answered(fixture("healthy")),
+    )
+    checks = _run(plan, ctx)
+    assert checks == [
+        Check(True, "Patroni answered 200: reinitialize started"),
+        Check(True, f"db2 running again, started {LATER}; streaming"),
+    ]
+
+
+def test_a_refused_reinit_says_what_patroni_said() -> None:
+    plan = patroni_reinit.plan_reinit(INV, state_with(HEALTHY), "db2")
+    ctx = _Ctx(_member(), answered(fixture("healthy")), answered("Cluster has no leader", 503))
+    (check,) = _run(plan, ctx)
+    assert not check.ok and "Patroni answered 503, not 200: Cluster has no leader" in check.detail

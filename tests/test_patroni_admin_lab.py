@@ -1,4 +1,4 @@
-"""`hotspare patroni pause|resume|restart|history` on the Patroni lab, against the real Patroni.
+"""`hotspare patroni pause|resume|restart|reinit|history` on the Patroni lab, for real.
 
 Each action goes through Patroni's REST API with curl on a db box; the tests
 check what Patroni itself then says (``GET /cluster``) and what PostgreSQL
@@ -101,3 +101,24 @@ def test_history_after_a_switchover_names_the_new_leader(
     assert table[0].split() == ["TL", "LSN", "Reason", "Timestamp", "New", "Leader"]
     assert table[-1].split()[-1] == history["history"][-1]["new_leader"]
     eventually(partial(_all_stream, lab), timeout=60)  # the old leader follows again
+
+
+def test_reinit_rebuilds_a_replica_from_the_leader_and_refuses_the_leader(
+    patroni_lab: LabLayout, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab = patroni_lab
+    eventually(partial(_all_stream, lab), timeout=60)
+    leader = eventually(lambda: patroni.leader(lab), timeout=30)
+    code, answer = hotspare(lab, capsys, "patroni", "reinit", leader, "--confirm", leader)
+    assert (code, answer["outcome"]) == (3, "refused"), answer
+    assert "a leader is never rebuilt" in answer["reason"]
+    replica = _replicas(lab)[-1]
+    system = (lab.data_dir(replica) / "global" / "pg_control").stat().st_ino
+    before = _postmaster(lab, replica)
+    code, answer = hotspare(lab, capsys, "patroni", "reinit", replica, "--confirm", replica)
+    assert (code, answer["outcome"]) == (0, "done"), answer
+    assert answer["steps"][-1]["check"].endswith("; streaming"), answer
+    # A new copy: a new postmaster over a data directory written afresh.
+    assert _postmaster(lab, replica) != before
+    assert (lab.data_dir(replica) / "global" / "pg_control").stat().st_ino != system
+    eventually(partial(_all_stream, lab), timeout=60)

@@ -225,6 +225,15 @@ ACTIONS: tuple[Action, ...] = (
         "the member's name, when it is the leader (it takes no writes while it restarts)",
     ),
     Action(
+        ("patroni", "reinit"),
+        "database",
+        "have Patroni rebuild a replica from the leader (its data directory copied again)",
+        Target("database", "member", "MEMBER"),
+        f"{DB}:plan_reinit",
+        (),
+        "the member's name (its data directory is deleted and copied again)",
+    ),
+    Action(
         ("unlock",),
         "cluster",
         "remove the action lock an interrupted action left (its holder must be gone)",
@@ -242,7 +251,8 @@ PARENTS: Mapping[str, str] = {
     "scheduler": "the one node that runs scheduled jobs and sends real mail",
     "read-only": "reads go on, writes get a polite 503 page (balancer, nodes and database)",
     "maintenance": "every visitor gets the 'down for maintenance, back at TIME' page",
-    "patroni": "when Patroni manages PostgreSQL: maintenance mode, a member's restart, history",
+    "patroni": "when Patroni manages PostgreSQL: maintenance mode, a member's restart or "
+    "rebuild, history",
 }
 
 
