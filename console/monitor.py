@@ -14,31 +14,23 @@ import asyncio
 import importlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from console.answering import BoxRecord, freshness
 from console.inventory import Database, Inventory
+from console.patroni_watch import PatroniWatch
 from console.probes import lock as lock_probe
 from console.probes import runbook as runbook_probe
 from console.probes import sshd as sshd_probe
 from console.probes.haproxy import BalancerProbeError, probe_balancer
 from console.probes.node import probe_node
-from console.probes.patroni import (
-    CLUSTER_TIMEOUT,
-    DCS_TIMEOUT,
-    PatroniProbeError,
-    probe_dcs,
-    probe_patroni,
-    unreachable,
-)
+from console.probes.patroni import CLUSTER_TIMEOUT, DCS_TIMEOUT
 from console.probes.runtime import runtime
 from console.ssh import BoxError, BoxLink, RemoteFailed
 from console.state import model, planned
 from console.state.lock import ActionLock
-from console.state.patroni import DcsMember, PatroniView
-from console.state.patroni_alarms import disagreements, patroni_alarms
 from console.state.runbook import Runbook
 from console.state.verdicts import action_alarms, judge, runbook_alarms
 
@@ -96,12 +88,7 @@ class Monitor:
         self._nodes: dict[str, model.NodeState] = {}
         self._databases: dict[str, model.DatabaseState] = {}
         self._pg: dbconn.Connections | None = None  # made at first use: psycopg loads late
-        self._patroni_dbs = tuple(d for d in inv.databases if d.manager == "patroni")
-        self._patroni: PatroniView | None = None
-        self._patroni_reason = "not read yet"
-        self._patroni_failed: set[str] = set()
-        self._disagree_since: dict[str, float] = {}  # member -> first seen disagreeing
-        self._dcs: dict[str, DcsMember] = {}  # database -> its box's etcd member's health
+        self._patroni = PatroniWatch(tuple(d for d in inv.databases if d.manager == "patroni"))
         self._lock_at = lock_probe.where(inv)
         self._lock: ActionLock | None = None
         self._runbook_at = runbook_probe.where(inv)
@@ -132,7 +119,7 @@ class Monitor:
             rtt = await shell.ping(self.probe_timeout)
             parts = [self._probe_node(node.name) for node in self.inv.web_nodes if node.box == box]
             parts += [self._probe_db(db) for db in self.inv.databases if db.box == box]
-            parts += [self._probe_dcs(db) for db in self._patroni_dbs if db.box == box]
+            parts += [self._probe_dcs(db) for db in self._patroni.dbs if db.box == box]
             if self.inv.balancer is not None and self.inv.balancer.box == box:
                 parts.append(self._probe_balancer())
             if self._lock_at is not None and box == self._lock_at[0]:
@@ -148,7 +135,7 @@ class Monitor:
             return
         record.ok, record.reason = True, None
         record.last_ok, record.rtt_ms = self._clock(), round(rtt, 2)
-        if self._patroni_dbs and box == self._patroni_reader():
+        if self._patroni.dbs and box == self._patroni_reader():
             await self._probe_patroni(box)
 
     async def refresh_all(self, deadline: float | None = None) -> None:
@@ -240,53 +227,28 @@ class Monitor:
         self._runbook = runbook_probe.with_request(self._runbook, read.request)
 
     def _patroni_reader(self) -> str | None:
-        """The box that reads Patroni's view: the first database box whose Patroni answers.
-
-        Boxes are tried in cluster.yaml's order, skipping those whose SSH link or
-        Patroni failed last time; when every one has failed, all are tried again.
-        """
-        answering = [d.box for d in self._patroni_dbs if self._records[d.box].ok]
-        for box in answering:
-            if box not in self._patroni_failed:
-                return box
-        self._patroni_failed.clear()
-        return answering[0] if answering else None
+        """The box that reads Patroni's view: of the database boxes whose link is up, in
+        cluster.yaml's order, the first whose Patroni answered last time."""
+        return self._patroni.reader([d.box for d in self._patroni.dbs if self._records[d.box].ok])
 
     async def _probe_patroni(self, box: str) -> None:
-        """Read Patroni's view on BOX; a failure is kept as the reason, never the box's."""
         # curl gives up after CLUSTER_TIMEOUT; this only bounds a hung shell.
-        timeout = min(self.probe_timeout, CLUSTER_TIMEOUT + 1.0)
+        run = self._asker(box, min(self.probe_timeout, CLUSTER_TIMEOUT + 1.0))
+        await self._patroni.read(box, run, self._clock())
+
+    async def _probe_dcs(self, db: Database) -> None:
+        await self._patroni.read_dcs(
+            db, self._asker(db.box, min(self.probe_timeout, DCS_TIMEOUT + 1.0))
+        )
+
+    def _asker(self, box: str, timeout: float) -> Callable[[str], Awaitable[str]]:
+        """Runs one command on BOX's probe shell, bounded by TIMEOUT."""
 
         async def run(command: str) -> str:
             shell = await self.links[box].shell()
             return await shell.ask(command, timeout)
 
-        for db in self._patroni_dbs:
-            if db.box != box or db.patroni_url is None:
-                continue
-            try:
-                self._patroni = await probe_patroni(run, db.patroni_url, self._clock(), True)
-            except BoxError as exc:
-                self._patroni_reason = f"{db.name}: {exc.reason}"
-            except PatroniProbeError as exc:
-                self._patroni_reason = f"{db.name}: {exc}"
-            else:
-                self._patroni_reason = "no database box has answered since"
-                self._patroni_failed.discard(box)
-                return
-        self._patroni_failed.add(box)
-
-    async def _probe_dcs(self, db: Database) -> None:
-        """Ask the etcd member DB's box uses (its dcs_url) for its health."""
-        if db.dcs_url is None:
-            return
-        timeout = min(self.probe_timeout, DCS_TIMEOUT + 1.0)
-
-        async def run(command: str) -> str:
-            shell = await self.links[db.box].shell()
-            return await shell.ask(command, timeout)
-
-        self._dcs[db.name] = await probe_dcs(run, db.name, db.dcs_url)
+        return run
 
     async def _probe_db(self, db: Database) -> None:
         """Probe DB on a NEW connection: an old one answers while the postmaster is hung."""
@@ -340,10 +302,9 @@ class Monitor:
         runbook = self._runbook.judged(self._lock) if self._runbook is not None else None
         alarms = planned.second_primary(runbook, alarms)
         alarms = (*action_alarms(self._lock), *runbook_alarms(self._runbook_broken), *alarms)
-        patroni = self._patroni_view(now)
+        patroni = self._patroni.current(now, self.stale_after, {b.box for b in boxes if b.stale})
         if patroni is not None:
-            held = self._held_disagreements(patroni, dbs, now)
-            alarms = (*alarms, *patroni_alarms(patroni, dbs, now, held))
+            alarms = (*alarms, *self._patroni.alarms(patroni, dbs, now, self.stale_after))
         return model.ClusterState(
             cluster=self.inv.name,
             environment=self.inv.environment.label,
@@ -359,44 +320,6 @@ class Monitor:
             action=self._lock,
             runbook=runbook,
         )
-
-    def _held_disagreements(
-        self, view: PatroniView, dbs: tuple[model.DatabaseState, ...], now: float
-    ) -> dict[str, str]:
-        """The disagreements between Patroni and PostgreSQL that have lasted `stale_after` s:
-        one refresh apart, a switchover in progress may look like one."""
-        found = disagreements(view, dbs)
-        self._disagree_since = {m: self._disagree_since.get(m, now) for m in found}
-        return {
-            m: said
-            for m, said in found.items()
-            if now - self._disagree_since[m] >= self.stale_after
-        }
-
-    def _patroni_view(self, now: float) -> PatroniView | None:
-        """Patroni's view, with a problem once no box has read it for `stale_after` s."""
-        if not self._patroni_dbs:
-            return None
-        view = self._patroni
-        if view is None:
-            return unreachable(now, f"Patroni's view: {self._patroni_reason}")
-        view = replace(view, dcs=self._dcs_seen(now))
-        age = now - view.observed_at
-        if age <= self.stale_after:
-            return view
-        return replace(view, problem=f"no answer for {age:.0f} s ({self._patroni_reason})")
-
-    def _dcs_seen(self, now: float) -> tuple[DcsMember, ...]:
-        """Each etcd member's health as last asked; unknown where the box itself is stale."""
-        seen = []
-        for db in self._patroni_dbs:
-            member = self._dcs.get(db.name)
-            if member is None:
-                continue
-            if self._freshness(db.box, now).stale:
-                member = replace(member, healthy=None, detail=f"its box {db.box} does not answer")
-            seen.append(member)
-        return tuple(seen)
 
     def _never(self, box: str) -> str:
         reason = self._records[box].reason

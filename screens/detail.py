@@ -20,7 +20,8 @@ from textual.widgets import Static
 
 from console.events import Event
 from console.inventory import Inventory
-from console.state.model import ClusterState, Server
+from console.state.balancer import Server
+from console.state.model import ClusterState
 from console.text import one_line
 from console.units import clock_time, duration, size
 from screens.panels import KeyBar

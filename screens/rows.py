@@ -11,6 +11,7 @@ from dataclasses import replace
 from rich.text import Text
 
 from console.state import model
+from console.state.balancer import Server
 from console.state.runbook import Runbook
 from console.text import one_line
 from console.units import age, size
@@ -94,7 +95,7 @@ def since(seconds: int | None) -> str:
     return f"{seconds // 86400}d"
 
 
-def server_row(server: model.Server, fresh: model.BoxFreshness | None, side: str = "") -> Cells:
+def server_row(server: Server, fresh: model.BoxFreshness | None, side: str = "") -> Cells:
     """SERVER's row; SIDE, when the balancer has several backends, names its backend's side.
 
     The side is a letter after the name ("web3 B"), bold for the live side.

@@ -28,7 +28,8 @@ from console.errors import ActionError
 from console.inventory import Inventory
 from console.monitor import Monitor
 from console.runbook import store
-from console.runbook.commands import Proposal, carry_out, propose
+from console.runbook.commands import carry_out, propose
+from console.runbook.proposals import Proposal
 from console.ssh import BoxError
 from console.state.model import ClusterState
 from screens import keys

@@ -13,7 +13,8 @@ import time
 from rich.text import Text
 
 from console.inventory import Inventory
-from console.state.model import ClusterState, NodeState, Server
+from console.state.balancer import Server
+from console.state.model import ClusterState, NodeState
 from console.state.runbook import Runbook, Stage
 from console.text import one_line
 from screens import rows

@@ -17,7 +17,7 @@ import pytest
 from console.inventory import load
 from console.lab.layout import LabLayout
 from console.probes.haproxy import probe_balancer
-from console.state.model import BalancerState
+from console.state.balancer import BalancerState
 from console.state.verdicts import judge
 from tests.support.labclient import eventually, haproxy, hotspare, http
 

@@ -112,7 +112,7 @@ def test_b_must_not_be_in_the_live_backend_and_a_standby_must_stream() -> None:
 
 
 def test_it_starts_only_from_a_site_in_normal_mode() -> None:
-    from console.state.model import SiteFlags
+    from console.state.balancer import SiteFlags
 
     state = ab_state()
     assert state.balancer is not None

@@ -7,8 +7,9 @@ from dataclasses import replace
 from typing import Any
 
 from console.events import changes
+from console.state.balancer import SiteFlags
 from console.state.lock import ActionLock
-from console.state.model import ClusterState, SiteFlags
+from console.state.model import ClusterState
 from console.state.verdicts import judge
 from screens.alarms import AlarmsScreen
 from screens.panels import Banner, NodesPanel, ReplicasPanel

@@ -2,63 +2,41 @@
 
 The answers under fixtures/patroni (member_*.json) were read
 from the Patroni lab's Patroni 4.1.5. Where a step runs, a fake ``ctx.run``
-hands back canned curl output; nothing here talks to a box.
+hands back canned curl output (tests/support/patroni_run.py); nothing here
+talks to a box.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import replace
-from typing import Any, cast
 
 import pytest
 
 from console.actions import catalog
-from console.actions.context import Context
-from console.actions.database import patroni_pause, patroni_reinit, patroni_restart
-from console.actions.plan import Check, Plan, Probe
+from console.actions.database import patroni_pause, patroni_restart
+from console.actions.plan import Check
 from console.errors import ActionError
 from console.probes import http
-from console.probes.patroni import PatroniProbeError
-from console.probes.patroni_rest import MemberStatus, parse_member
-from console.ssh import RemoteTimeout, Result
-from console.state.model import ClusterState
 from tests.support import verdict_parts as parts
 from tests.support.patroni_parts import INV, URL, answered, fixture, state_with, view
+from tests.support.patroni_run import (
+    LATER,
+    CannedCtx,
+    cluster_answer,
+    member_answer,
+    run_plan,
+    skip_sleeps,
+    with_boxes,
+)
 
 PAUSED = view("paused_scheduled")
 HEALTHY = view("healthy")
 
 
-# --- reading /patroni and /history ------------------------------------------------------
-
-
-def test_a_members_own_status_is_read_from_patronis_answer() -> None:
-    replica = parse_member(fixture("member_replica"))
-    assert replica == MemberStatus("running", "replica", "2026-12-07 12:34:27.281961+00:00", False)
-    assert parse_member(fixture("member_leader")).role == "primary"
-    pending = json.loads(fixture("member_replica")) | {"pending_restart": True}
-    assert parse_member(json.dumps(pending)).pending_restart
-    stopped = parse_member('{"state": "stopped"}')  # PostgreSQL down: no role, no start time
-    assert (stopped.state, stopped.role, stopped.started) == ("stopped", "", "")
-
-
-@pytest.mark.parametrize(
-    ("text", "says"),
-    [
-        ("<html>502 Bad Gateway</html>", "Patroni's /patroni answer is not JSON"),
-        ('["running"]', "a JSON list at the top, not an object"),
-        ('{"role": "replica"}', "state as nothing"),
-        ('{"state": 7}', "state as a number"),
-        ('{"state": "running", "pending_restart": "yes"}', "pending_restart as a text"),
-        ('{"state": "run\\u001b[2Jning"}', "control characters in state"),
-    ],
-)
-def test_a_members_status_out_of_shape_says_what_and_where_to_look(text: str, says: str) -> None:
-    with pytest.raises(PatroniProbeError, match=r"Check it in cluster\.yaml") as raised:
-        parse_member(text)
-    assert says in str(raised.value)
+@pytest.fixture(autouse=True)
+def _no_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    skip_sleeps(monkeypatch)
 
 
 # --- the plans ----------------------------------------------------------------------------
@@ -105,9 +83,9 @@ def test_the_box_asked_is_the_leaders_unless_it_does_not_answer() -> None:
     assert patroni_pause.plan_pause(INV, state_with(switched)).steps[0].where == (
         "curl on db2 to Patroni"
     )
-    state = _with_boxes(state_with(switched), stale={"db2"})
+    state = with_boxes(state_with(switched), stale={"db2"})
     assert patroni_pause.plan_pause(INV, state).steps[0].where == "curl on db1 to Patroni"
-    nobody = _with_boxes(state_with(switched), stale={"db1", "db2"})
+    nobody = with_boxes(state_with(switched), stale={"db1", "db2"})
     (refusal,) = patroni_pause.plan_pause(INV, nobody).refusals
     assert refusal == (
         "no database box answers (db1: connection refused; db2: connection refused): "
@@ -150,7 +128,7 @@ def test_a_restart_is_refused_for_a_member_patroni_does_not_know_or_cannot_be_as
     )
     (refusal,) = patroni_restart.plan_restart(INV, state_with(renamed), "db2").refusals
     assert refusal.startswith("Patroni has no member db2 (it has: db1, pg2)")
-    silent = _with_boxes(state_with(HEALTHY), stale={"db2"})
+    silent = with_boxes(state_with(HEALTHY), stale={"db2"})
     (refusal,) = patroni_restart.plan_restart(INV, silent, "db2").refusals
     assert "db2 does not answer" in refusal
     (refusal,) = patroni_restart.plan_restart(INV, state_with(None), "db2").refusals
@@ -175,79 +153,24 @@ def test_the_catalogue_words_and_the_command_lines_they_make() -> None:
 # --- the steps, on canned curl output ----------------------------------------------------
 
 
-class _Ctx:
-    """Just enough of Context: canned answers to ctx.run, each command kept."""
-
-    def __init__(self, *outputs: str) -> None:
-        self.outputs = list(outputs)
-        self.sent: list[tuple[str, str]] = []
-
-    async def run(self, box: str, command: str, timeout: float) -> Result:
-        self.sent.append((box, command))
-        output = self.outputs.pop(0)
-        if output == "timeout":
-            raise RemoteTimeout(box, "did not finish")
-        return Result(0, output, "")
-
-    async def fetch(self, *args: Any) -> http.Answer:
-        return await Context.fetch(cast(Context, self), *args)
-
-    def clock(self) -> float:
-        return 100.0
-
-
-async def _poll_without_sleeps(
-    ctx: Any, probe: Probe, timeout: float, every: float = 0.25
-) -> Check:
-    """Polls until the probe passes or the canned answers run out."""
-    while True:
-        check = await probe(ctx)
-        if check.ok or not cast(_Ctx, ctx).outputs:
-            return check
-
-
-@pytest.fixture(autouse=True)
-def _no_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(patroni_pause, "poll", _poll_without_sleeps)
-    monkeypatch.setattr(patroni_restart, "poll", _poll_without_sleeps)
-
-
-def _run(plan: Plan, ctx: _Ctx) -> list[Check]:
-    """Each step's precondition, act and verification, until one fails."""
-
-    async def go() -> list[Check]:
-        checks: list[Check] = []
-        for step in plan.steps:
-            if step.pre is not None and not (before := await step.pre(cast(Context, ctx))).ok:
-                return [*checks, before]
-            await step.act(cast(Context, ctx))
-            checks.append(await step.verify(cast(Context, ctx)))
-            if not checks[-1].ok:
-                break
-        return checks
-
-    return asyncio.run(go())
-
-
-def _cluster(paused: bool) -> str:
-    return answered(
-        json.dumps(json.loads(fixture("healthy")) | ({"pause": True} if paused else {}))
-    )
-
-
 def test_pause_sends_the_patch_then_reads_until_cluster_says_paused() -> None:
     plan = patroni_pause.plan_pause(INV, state_with(HEALTHY))
-    ctx = _Ctx(
-        _cluster(False), answered('{"ttl": 30, "pause": true}'), _cluster(False), _cluster(True)
+    ctx = CannedCtx(
+        cluster_answer(False),
+        answered('{"ttl": 30, "pause": true}'),
+        cluster_answer(False),
+        cluster_answer(True),
     )
-    assert _run(plan, ctx) == [Check(True, "/cluster says paused")]
+    assert run_plan(plan, ctx) == [Check(True, "/cluster says paused")]
     assert [c for _, c in ctx.sent].count(plan.steps[0].command) == 1
 
 
 def test_pause_sends_nothing_when_patroni_is_paused_already() -> None:
     plan = patroni_pause.plan_pause(INV, state_with(HEALTHY))  # paused since the snapshot
-    ctx = _Ctx(_cluster(True), _cluster(True))
-    assert _run(plan, ctx) == [Check(True, "already paused, nothing sent: /cluster says paused")]
+    ctx = CannedCtx(cluster_answer(True), cluster_answer(True))
+    assert run_plan(plan, ctx) == [
+        Check(True, "already paused, nothing sent: /cluster says paused")
+    ]
     assert plan.steps[0].command not in [c for _, c in ctx.sent]
 
 
@@ -262,39 +185,28 @@ def test_pause_sends_nothing_when_patroni_is_paused_already() -> None:
 def test_a_refused_patch_says_what_patroni_said_and_what_to_do(output: str, says: str) -> None:
     plan = patroni_pause.plan_pause(INV, state_with(HEALTHY))
     with pytest.raises(ActionError) as raised:
-        _run(plan, _Ctx(_cluster(False), output))
+        run_plan(plan, CannedCtx(cluster_answer(False), output))
     assert says in str(raised.value)
 
 
 def test_a_pause_that_never_shows_fails_with_what_cluster_says() -> None:
     plan = patroni_pause.plan_resume(INV, state_with(PAUSED))
-    ctx = _Ctx(_cluster(True), answered("{}"), "timeout", _cluster(True))
-    assert _run(plan, ctx) == [Check(False, "/cluster says paused")]
-
-
-def _member(started: str = "2026-12-07 12:34:27.281961+00:00", state: str = "running") -> str:
-    data = json.loads(fixture("member_replica")) | {
-        "postmaster_start_time": started,
-        "state": state,
-    }
-    return answered(json.dumps(data))
-
-
-LATER = "2026-12-07 12:40:00.000001+00:00"
+    ctx = CannedCtx(cluster_answer(True), answered("{}"), "timeout", cluster_answer(True))
+    assert run_plan(plan, ctx) == [Check(False, "/cluster says paused")]
 
 
 def test_a_restart_posts_then_waits_for_a_new_postmaster() -> None:
     plan = patroni_restart.plan_restart(INV, state_with(HEALTHY), "db2")
-    ctx = _Ctx(
-        _member(),  # before
+    ctx = CannedCtx(
+        member_answer(),  # before
         answered(fixture("healthy")),
         answered("restarted successfully"),
         answered("", 0, exit=7),  # Patroni busy: asked again
-        _member(),  # not restarted yet
-        _member(LATER, "starting"),
-        _member(LATER),
+        member_answer(),  # not restarted yet
+        member_answer(LATER, "starting"),
+        member_answer(LATER),
     )
-    checks = _run(plan, ctx)
+    checks = run_plan(plan, ctx)
     assert checks == [
         Check(True, "Patroni answered 200: restarted successfully"),
         Check(True, f"db2 running again, started {LATER}"),
@@ -304,13 +216,13 @@ def test_a_restart_posts_then_waits_for_a_new_postmaster() -> None:
 
 def test_a_pending_restart_with_nothing_pending_restarts_nothing_and_says_so() -> None:
     plan = patroni_restart.plan_restart(INV, state_with(HEALTHY), "db2", pending=True)
-    ctx = _Ctx(
-        _member(),
+    ctx = CannedCtx(
+        member_answer(),
         answered(fixture("healthy")),
         answered("restart conditions are not satisfied", 503),
-        _member(),
+        member_answer(),
     )
-    assert [c.detail for c in _run(plan, ctx)] == [
+    assert [c.detail for c in run_plan(plan, ctx)] == [
         "no restart pending: Patroni restarted nothing",
         "db2 running, not restarted (started 2026-12-07 12:34:27.281961+00:00 as before)",
     ]
@@ -328,97 +240,36 @@ def test_a_pending_restart_with_nothing_pending_restarts_nothing_and_says_so() -
 )
 def test_the_restart_reports_patronis_answer(output: str, ok: bool, says: str) -> None:
     plan = patroni_restart.plan_restart(INV, state_with(HEALTHY), "db2")
-    ctx = _Ctx(_member(), answered(fixture("healthy")), output, _member(LATER))
-    check = _run(plan, ctx)[0]
+    ctx = CannedCtx(member_answer(), answered(fixture("healthy")), output, member_answer(LATER))
+    check = run_plan(plan, ctx)[0]
     assert check.ok is ok and says in check.detail, check
 
 
 def test_the_restart_is_judged_again_before_the_post() -> None:
     plan = patroni_restart.plan_restart(INV, state_with(HEALTHY), "db2")
-    checks = _run(plan, _Ctx(_member(), answered(fixture("switched"))))
+    checks = run_plan(plan, CannedCtx(member_answer(), answered(fixture("switched"))))
     assert checks == [Check(False, "db2 is Patroni's leader now, not a replica: plan again")]
     with pytest.raises(ActionError, match="db2: Patroni's /patroni answer is not JSON"):
-        _run(plan, _Ctx(answered("<html>")))
+        run_plan(plan, CannedCtx(answered("<html>")))
 
 
 def test_the_leader_must_lead_again_after_its_restart() -> None:
     plan = patroni_restart.plan_restart(INV, state_with(HEALTHY), "db1")
-    ctx = _Ctx(
-        _member(),
+    ctx = CannedCtx(
+        member_answer(),
         answered(fixture("healthy")),
         answered("restarted successfully"),
-        _member(LATER),
+        member_answer(LATER),
         answered(fixture("switched")),
     )
-    assert _run(plan, ctx)[-1] == Check(
+    assert run_plan(plan, ctx)[-1] == Check(
         False, f"db1 running again, started {LATER}; the leader is db2"
     )
-    again = _Ctx(
-        _member(),
+    again = CannedCtx(
+        member_answer(),
         answered(fixture("healthy")),
         answered("restarted successfully"),
-        _member(LATER),
+        member_answer(LATER),
         answered(fixture("healthy")),
     )
-    assert _run(plan, again)[-1].detail.endswith("; still the leader")
-
-
-def _with_boxes(state: ClusterState, stale: set[str]) -> ClusterState:
-    boxes = tuple(
-        parts.box(b.box, stale=True, reason="connection refused") if b.box in stale else b
-        for b in state.boxes
-    )
-    return replace(state, boxes=boxes)
-
-
-# --- reinit -------------------------------------------------------------------------------
-
-
-def test_a_reinit_rebuilds_a_replica_with_its_name_typed_and_never_the_leader() -> None:
-    plan = patroni_reinit.plan_reinit(INV, state_with(HEALTHY), "db2")
-    assert (plan.action, plan.target, plan.refusals, plan.confirm) == (
-        "patroni reinit",
-        "db2",
-        (),
-        "db2",
-    )
-    assert "deletes db2's data directory and copies it again from db1" in plan.summary
-    ask, watch = plan.steps
-    post = http.Request("POST", f"{URL}/reinitialize", 15.0, "{}", http.JSON)
-    assert (ask.command, ask.where) == (post.command(), "curl on db2 to Patroni")
-    assert "streaming" in watch.proves
-    assert "pg_basebackup" not in json.dumps(plan.as_dict()["steps"])  # Patroni copies, not us
-    (refusal,) = patroni_reinit.plan_reinit(INV, state_with(HEALTHY), "db1").refusals
-    assert "db1 is Patroni's leader: a leader is never rebuilt" in refusal
-    (refusal,) = patroni_reinit.plan_reinit(INV, state_with(None), "db2").refusals
-    assert "Patroni's view is unknown" in refusal
-    silent = _with_boxes(state_with(HEALTHY), stale={"db2"})
-    (refusal,) = patroni_reinit.plan_reinit(INV, silent, "db2").refusals
-    assert "db2 does not answer" in refusal
-
-
-def test_a_reinit_posts_then_waits_until_the_member_streams_again() -> None:
-    plan = patroni_reinit.plan_reinit(INV, state_with(HEALTHY), "db2")
-    copying = json.loads(fixture("healthy"))
-    copying["members"][1]["state"] = "creating replica"
-    ctx = _Ctx(
-        _member(),  # before
-        answered(fixture("healthy")),
-        answered("reinitialize started"),
-        _member(LATER, "stopped"),
-        answered(json.dumps(copying)),
-        _member(LATER),
-        answered(fixture("healthy")),
-    )
-    checks = _run(plan, ctx)
-    assert checks == [
-        Check(True, "Patroni answered 200: reinitialize started"),
-        Check(True, f"db2 running again, started {LATER}; streaming"),
-    ]
-
-
-def test_a_refused_reinit_says_what_patroni_said() -> None:
-    plan = patroni_reinit.plan_reinit(INV, state_with(HEALTHY), "db2")
-    ctx = _Ctx(_member(), answered(fixture("healthy")), answered("Cluster has no leader", 503))
-    (check,) = _run(plan, ctx)
-    assert not check.ok and "Patroni answered 503, not 200: Cluster has no leader" in check.detail
+    assert run_plan(plan, again)[-1].detail.endswith("; still the leader")

@@ -1,7 +1,8 @@
 """`hotspare patroni history` without a Patroni: reading /history, the table, the JSON.
 
-history.json was read from the Patroni lab's Patroni 4.1.5 after two
-switchovers. Where curl would run on a box, a canned answer stands in.
+Also a member's own /patroni answer. history.json was read from the Patroni
+lab's Patroni 4.1.5 after two switchovers, member_*.json from the same
+Patroni. Where curl would run on a box, a canned answer stands in.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from console.cli import main
 from console.cli import patroni as cli_patroni
 from console.errors import Exit
 from console.probes.patroni import PatroniProbeError
-from console.probes.patroni_rest import HistoryLine, parse_history
+from console.probes.patroni_rest import HistoryLine, MemberStatus, parse_history, parse_member
 from console.ssh import RemoteTimeout, Result
 from tests.support.patroni_parts import INV, URL, answered, fixture
 
@@ -53,6 +54,36 @@ def test_the_history_is_read_line_by_line_older_lines_padded() -> None:
 def test_a_history_out_of_shape_says_what_is_wrong(text: str, says: str) -> None:
     with pytest.raises(PatroniProbeError, match="is patroni_url Patroni's REST API") as raised:
         parse_history(text)
+    assert says in str(raised.value)
+
+
+# --- reading /patroni ---------------------------------------------------------------------
+
+
+def test_a_members_own_status_is_read_from_patronis_answer() -> None:
+    replica = parse_member(fixture("member_replica"))
+    assert replica == MemberStatus("running", "replica", "2026-12-07 12:34:27.281961+00:00", False)
+    assert parse_member(fixture("member_leader")).role == "primary"
+    pending = json.loads(fixture("member_replica")) | {"pending_restart": True}
+    assert parse_member(json.dumps(pending)).pending_restart
+    stopped = parse_member('{"state": "stopped"}')  # PostgreSQL down: no role, no start time
+    assert (stopped.state, stopped.role, stopped.started) == ("stopped", "", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("<html>502 Bad Gateway</html>", "Patroni's /patroni answer is not JSON"),
+        ('["running"]', "a JSON list at the top, not an object"),
+        ('{"role": "replica"}', "state as nothing"),
+        ('{"state": 7}', "state as a number"),
+        ('{"state": "running", "pending_restart": "yes"}', "pending_restart as a text"),
+        ('{"state": "run\\u001b[2Jning"}', "control characters in state"),
+    ],
+)
+def test_a_members_status_out_of_shape_says_what_and_where_to_look(text: str, says: str) -> None:
+    with pytest.raises(PatroniProbeError, match=r"Check it in cluster\.yaml") as raised:
+        parse_member(text)
     assert says in str(raised.value)
 
 

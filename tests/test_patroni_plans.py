@@ -16,6 +16,7 @@ import pytest
 from console.actions.context import Context
 from console.actions.database import patroni as actions
 from console.actions.plan import Check, Plan, Probe
+from console.actions.site import checks
 from console.errors import ActionError
 from console.inventory import Inventory
 from console.monitor import Monitor
@@ -260,7 +261,7 @@ async def _poll_without_sleeps(
 @pytest.fixture(autouse=True)
 def _no_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
     """The steps' watches poll the fake context's canned answers, without sleeping."""
-    monkeypatch.setattr(actions, "poll", _poll_without_sleeps)
+    monkeypatch.setattr(checks, "poll", _poll_without_sleeps)
 
 
 def _run_step(plan: Plan, n: int, ctx: _Ctx) -> tuple[str, Check]:

@@ -27,7 +27,7 @@ from console.probes.haproxy import (
     probe_balancer,
     site_flags,
 )
-from console.state.model import SiteFlags
+from console.state.balancer import SiteFlags
 from tests.support.labclient import haproxy
 
 FIXTURES = Path(__file__).parent / "fixtures" / "haproxy"

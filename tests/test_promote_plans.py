@@ -14,7 +14,8 @@ from console.actions.database.rejoin import plan_rejoin
 from console.actions.plan import Plan
 from console.errors import ActionError
 from console.inventory import Inventory
-from console.state.model import ClusterState, SiteFlags, SiteMode
+from console.state.balancer import SiteFlags, SiteMode
+from console.state.model import ClusterState
 from tests.support import verdict_parts as parts
 from tests.support.verdict_parts import box, db, link
 

@@ -9,7 +9,8 @@ from typing import Any
 from textual.geometry import Region
 from textual.widgets import Static
 
-from console.state.model import ClusterState, SiteFlags
+from console.state.balancer import SiteFlags
+from console.state.model import ClusterState
 from console.state.runbook import Mark, Runbook, Stage
 from screens import rows
 from screens.action import ActionScreen

@@ -7,16 +7,9 @@ from typing import Any
 
 import pytest
 
+from console.state.balancer import BalancerState, Server, SiteFlags
 from console.state.database_alarms import LAG_BYTES_WARN, REPLAY_LAG_WARN_S
-from console.state.model import (
-    Archiver,
-    BalancerState,
-    BoxFreshness,
-    LogFile,
-    Server,
-    SiteFlags,
-    Verdicts,
-)
+from console.state.model import Archiver, BoxFreshness, LogFile, Verdicts
 from console.state.planned import PLAN_GRACE_S
 from console.state.verdicts import judge
 from tests.support.verdict_parts import (

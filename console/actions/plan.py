@@ -172,6 +172,20 @@ def refused(
     return Plan(action, target, "nothing is done", (), refusals, None, "", tuple(conditions))
 
 
+def answered(ask: Probe) -> tuple[Act, Probe]:
+    """A step's act that ASKs once and says what came back, and its verify: that answer."""
+    got: list[Check] = []
+
+    async def act(ctx: Context) -> str:
+        got[:] = [await ask(ctx)]
+        return got[0].detail
+
+    async def verify(ctx: Context) -> Check:
+        return got[0]
+
+    return act, verify
+
+
 async def poll(ctx: Context, probe: Probe, timeout: float, every: float = 0.25) -> Check:
     """PROBE until it passes or TIMEOUT s have gone; the last answer."""
     deadline = time.monotonic() + timeout

@@ -268,6 +268,15 @@ def _start_patroni(lab: LabLayout, db: str) -> None:
     procs.start_once(lab, f"patroni-{db}", argv, patroni_log(lab, db), env)
 
 
+def start_member(lab: LabLayout, db: str) -> None:
+    """Start DB's Patroni again unless it runs (after a crash, or a kill in a test).
+
+    Patroni decides what becomes of its PostgreSQL: crash recovery, then a
+    rewind and a replica of the leader, or a leader again if none holds the key.
+    """
+    _start_patroni(lab, db)
+
+
 def patroni_log(lab: LabLayout, db: str) -> Path:
     return lab.box_dir(db) / "log" / "patroni.out"
 

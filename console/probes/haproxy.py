@@ -15,7 +15,7 @@ from typing import cast, get_args
 
 from console.errors import Exit, HotspareError
 from console.inventory import Balancer
-from console.state.model import AdminState, BalancerState, Server, SiteFlags, SiteMode
+from console.state.balancer import AdminState, BalancerState, Server, SiteFlags, SiteMode
 
 Ask = Callable[[str], Awaitable[str]]
 

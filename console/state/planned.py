@@ -28,8 +28,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from console import when
+from console.state.balancer import Server, SiteFlags
 from console.state.lock import ActionLock
-from console.state.model import Alarm, Server, SiteFlags
+from console.state.model import Alarm
 from console.state.runbook import Runbook
 from console.state.wording import alarm as _alarm
 

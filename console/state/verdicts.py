@@ -18,17 +18,9 @@ from collections.abc import Iterable, Mapping
 
 from console.inventory.model import Inventory
 from console.state import database_alarms, planned
+from console.state.balancer import BalancerState, Server
 from console.state.lock import ActionLock
-from console.state.model import (
-    Alarm,
-    BalancerState,
-    BoxFreshness,
-    DatabaseState,
-    NodeState,
-    Server,
-    Severity,
-    Verdicts,
-)
+from console.state.model import Alarm, BoxFreshness, DatabaseState, NodeState, Severity, Verdicts
 from console.state.wording import alarm as _alarm
 from console.state.wording import joined as _and
 

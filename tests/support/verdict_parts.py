@@ -7,17 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from console.inventory import Balancer, Box, Database, Environment, Hooks, Inventory, WebNode
+from console.state.balancer import BalancerState, Server, SiteFlags
 from console.state.model import (
     Alarm,
     Archiver,
-    BalancerState,
     BoxFreshness,
     ClusterState,
     DatabaseState,
     LogFile,
     NodeState,
-    Server,
-    SiteFlags,
     StandbyLink,
     Verdicts,
 )

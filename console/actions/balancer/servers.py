@@ -29,7 +29,8 @@ from console.probes.haproxy import (
     parse_servers_state,
     parse_stat,
 )
-from console.state.model import AdminState, ClusterState
+from console.state.balancer import AdminState
+from console.state.model import ClusterState
 
 
 def backend_of(inv: Inventory, node: WebNode) -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 
 from console.actions.context import RUN_MARGIN, Context
-from console.actions.plan import Check, Condition, Plan, Step, poll, refused
+from console.actions.plan import Check, Condition, Plan, Step, answered, refused
+from console.actions.site.checks import checked
 from console.errors import ActionError
 from console.inventory import Database, Inventory
 from console.probes import http
@@ -209,7 +210,6 @@ def _ask(cfg: Database, action: str, body: dict[str, str], old: str | None) -> S
     url = f"{(cfg.patroni_url or '').rstrip('/')}/{action}"
     payload = json.dumps(body, separators=(",", ":"))
     request = http.Request("POST", url, POST_TIMEOUT, payload, http.JSON)
-    answered: list[Check] = []
 
     async def pre(ctx: Context) -> Check:
         view = await read_view(ctx, cfg)
@@ -219,23 +219,20 @@ def _ask(cfg: Database, action: str, body: dict[str, str], old: str | None) -> S
             failed.append(f"the leader is {', '.join(leaders) or 'none'} now, not {old}")
         return Check(not failed, "; ".join(failed) or "Patroni's view still allows it")
 
-    async def act(ctx: Context) -> str:
+    async def ask(ctx: Context) -> Check:
         answer = await ctx.fetch(cfg.box, request)
         said = one_line(answer.body, 160) or "no text"
         problem = no_answer(answer, url)
         if answer.exit == 28 or (answer.status == 503 and "status unknown" in said):
             # Patroni took the request but did not see the outcome in its own wait.
-            answered[:] = [Check(True, f"no outcome from Patroni in time ({said}); watching")]
-        elif problem is not None:
-            answered[:] = [Check(False, problem)]
-        elif answer.status == 200:
-            answered[:] = [Check(True, f"Patroni answered 200: {said}")]
-        else:
-            answered[:] = [Check(False, f"Patroni answered {answer.status}, not 200: {said}")]
-        return answered[0].detail
+            return Check(True, f"no outcome from Patroni in time ({said}); watching")
+        if problem is not None:
+            return Check(False, problem)
+        if answer.status == 200:
+            return Check(True, f"Patroni answered 200: {said}")
+        return Check(False, f"Patroni answered {answer.status}, not 200: {said}")
 
-    async def verify(ctx: Context) -> Check:
-        return answered[0]
+    act, verify = answered(ask)
 
     candidate = body["candidate"]
     return Step(
@@ -254,7 +251,6 @@ def _ask(cfg: Database, action: str, body: dict[str, str], old: str | None) -> S
 def _watch(cfg: Database, old: str | None, switchover: bool) -> Step:
     """Poll /cluster until CFG leads and, after a switchover, OLD is a replica again."""
     name = cfg.name
-    last: list[Check] = []
 
     async def probe(ctx: Context) -> Check:
         try:
@@ -263,22 +259,16 @@ def _watch(cfg: Database, old: str | None, switchover: bool) -> Step:
             return Check(False, str(exc))  # Patroni may be busy for a moment: ask again
         return done(view, name, old if switchover else None)
 
-    async def act(ctx: Context) -> str:
-        last[:] = [await poll(ctx, probe, SETTLE, every=1.0)]
-        return last[0].detail
-
-    async def verify(ctx: Context) -> Check:
-        return last[0]
-
     back = f", and {old} is back as a replica, running or streaming" if switchover and old else ""
-    return Step(
-        title=f"Watch Patroni until {name} leads",
-        where=f"curl on {cfg.box} to Patroni",
-        command=f"GET {(cfg.patroni_url or '').rstrip('/')}/cluster (every 1 s)",
-        expects="Patroni took the request",
-        proves=f"within {SETTLE:g} s {name} is the only leader, running{back}",
-        act=act,
-        verify=verify,
+    return checked(
+        f"Watch Patroni until {name} leads",
+        f"curl on {cfg.box} to Patroni",
+        f"GET {(cfg.patroni_url or '').rstrip('/')}/cluster (every 1 s)",
+        "Patroni took the request",
+        f"within {SETTLE:g} s {name} is the only leader, running{back}",
+        probe,
+        SETTLE,
+        every=1.0,
     )
 
 

@@ -17,7 +17,8 @@ from console.actions.context import Context
 from console.actions.database.patroni import managed, read_view
 from console.actions.database.patroni_pause import current
 from console.actions.database.patroni_restart import read_member, running_again
-from console.actions.plan import Check, Condition, Plan, Step, poll, refused
+from console.actions.plan import Check, Condition, Plan, Step, answered, refused
+from console.actions.site.checks import checked
 from console.errors import ActionError
 from console.inventory import Database, Inventory
 from console.probes import http
@@ -90,7 +91,6 @@ def _ask(cfg: Database, seen: _Seen) -> Step:
     name = cfg.name
     url = f"{(cfg.patroni_url or '').rstrip('/')}/reinitialize"
     request = http.Request("POST", url, POST_TIMEOUT, "{}", http.JSON)
-    answered: list[Check] = []
 
     async def pre(ctx: Context) -> Check:
         seen.before = await read_member(ctx, cfg)
@@ -100,27 +100,18 @@ def _ask(cfg: Database, seen: _Seen) -> Step:
             return Check(False, f"{name} is {now} now, not a replica: plan again")
         return Check(True, f"{name} a replica, {me.state or '?'}")
 
-    async def act(ctx: Context) -> str:
+    async def ask(ctx: Context) -> Check:
         answer = await ctx.fetch(cfg.box, request)
         said = one_line(answer.body, 160) or "no text"
         problem = no_answer(answer, url)
         if problem is not None:
-            answered[:] = [Check(False, problem)]
-        elif answer.status == 200:
-            answered[:] = [Check(True, f"Patroni answered 200: {said}")]
-        else:
-            answered[:] = [
-                Check(
-                    False,
-                    f"Patroni answered {answer.status}, not 200: {said}; look at Patroni's "
-                    f"log on {cfg.box}",
-                )
-            ]
-        return answered[0].detail
+            return Check(False, problem)
+        if answer.status == 200:
+            return Check(True, f"Patroni answered 200: {said}")
+        log = f"look at Patroni's log on {cfg.box}"
+        return Check(False, f"Patroni answered {answer.status}, not 200: {said}; {log}")
 
-    async def verify(ctx: Context) -> Check:
-        return answered[0]
-
+    act, verify = answered(ask)
     return Step(
         title=f"Ask Patroni to rebuild {name} from the leader",
         where=f"curl on {cfg.box} to Patroni",
@@ -135,7 +126,6 @@ def _ask(cfg: Database, seen: _Seen) -> Step:
 
 def _watch(cfg: Database, seen: _Seen) -> Step:
     name = cfg.name
-    last: list[Check] = []
 
     async def probe(ctx: Context) -> Check:
         try:
@@ -151,19 +141,13 @@ def _watch(cfg: Database, seen: _Seen) -> Step:
             return Check(False, f"{again.detail}; Patroni has it {state}")
         return Check(True, f"{again.detail}; streaming")
 
-    async def act(ctx: Context) -> str:
-        last[:] = [await poll(ctx, probe, SETTLE, every=1.0)]
-        return last[0].detail
-
-    async def verify(ctx: Context) -> Check:
-        return last[0]
-
-    return Step(
-        title=f"Watch until {name} streams again",
-        where=f"curl on {cfg.box} to Patroni",
-        command=f"GET {(cfg.patroni_url or '').rstrip('/')}/patroni and /cluster (every 1 s)",
-        expects="Patroni began the rebuild",
-        proves=f"within {SETTLE:g} s {name}'s PostgreSQL runs again, newly started, streaming",
-        act=act,
-        verify=verify,
+    return checked(
+        f"Watch until {name} streams again",
+        f"curl on {cfg.box} to Patroni",
+        f"GET {(cfg.patroni_url or '').rstrip('/')}/patroni and /cluster (every 1 s)",
+        "Patroni began the rebuild",
+        f"within {SETTLE:g} s {name}'s PostgreSQL runs again, newly started, streaming",
+        probe,
+        SETTLE,
+        every=1.0,
     )

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from console.actions.context import RUN_MARGIN, Context
 from console.actions.database.patroni import managed, read_view
 from console.actions.database.patroni_pause import current
-from console.actions.plan import Check, Condition, Plan, Step, poll, refused
+from console.actions.plan import Check, Condition, Plan, Step, answered, refused
+from console.actions.site.checks import checked
 from console.errors import ActionError
 from console.inventory import Database, Inventory
 from console.probes import http
@@ -138,7 +139,6 @@ def _ask(cfg: Database, body: dict[str, bool], leader: bool, seen: _Seen) -> Ste
     url = f"{(cfg.patroni_url or '').rstrip('/')}/restart"
     payload = json.dumps(body, separators=(",", ":"))
     request = http.Request("POST", url, RESTART_TIMEOUT, payload, http.JSON)
-    answered: list[Check] = []
     as_planned = "the leader" if leader else "a replica"
 
     async def pre(ctx: Context) -> Check:
@@ -150,14 +150,12 @@ def _ask(cfg: Database, body: dict[str, bool], leader: bool, seen: _Seen) -> Ste
             return Check(False, f"{name} is Patroni's {me.role} now, not {as_planned}: plan again")
         return Check(True, f"{name} {status.state}, PostgreSQL started {status.started or '?'}")
 
-    async def act(ctx: Context) -> str:
-        answer = await ctx.fetch(cfg.box, request)
-        answered[:] = [judge(answer, url, bool(body), cfg.box)]
-        seen.restarts = answered[0].detail != NOTHING_PENDING
-        return answered[0].detail
+    async def ask(ctx: Context) -> Check:
+        check = judge(await ctx.fetch(cfg.box, request), url, bool(body), cfg.box)
+        seen.restarts = check.detail != NOTHING_PENDING
+        return check
 
-    async def verify(ctx: Context) -> Check:
-        return answered[0]
+    act, verify = answered(ask)
 
     return Step(
         title=f"Ask Patroni to restart {name}'s PostgreSQL",
@@ -194,7 +192,6 @@ def judge(answer: http.Answer, url: str, pending: bool, box: str) -> Check:
 def _watch(cfg: Database, leader: bool, seen: _Seen) -> Step:
     """Read the member's /patroni (and, for the leader, /cluster) until it runs again."""
     name = cfg.name
-    last: list[Check] = []
 
     async def probe(ctx: Context) -> Check:
         try:
@@ -205,24 +202,18 @@ def _watch(cfg: Database, leader: bool, seen: _Seen) -> Step:
         assert seen.before is not None  # the restart's precondition read it
         return running_again(status, seen.before, seen.restarts, view, name)
 
-    async def act(ctx: Context) -> str:
-        last[:] = [await poll(ctx, probe, SETTLE, every=1.0)]
-        return last[0].detail
-
-    async def verify(ctx: Context) -> Check:
-        return last[0]
-
     leads = f", and {name} is the only leader again" if leader else ""
-    return Step(
-        title=f"Watch until {name}'s PostgreSQL runs again",
-        where=f"curl on {cfg.box} to Patroni",
-        command=f"GET {(cfg.patroni_url or '').rstrip('/')}/patroni"
+    return checked(
+        f"Watch until {name}'s PostgreSQL runs again",
+        f"curl on {cfg.box} to Patroni",
+        f"GET {(cfg.patroni_url or '').rstrip('/')}/patroni"
         + (" and /cluster" if leader else "")
         + " (every 1 s)",
-        expects="Patroni took the request",
-        proves=f"within {SETTLE:g} s Patroni says {name}'s PostgreSQL is running{leads}",
-        act=act,
-        verify=verify,
+        "Patroni took the request",
+        f"within {SETTLE:g} s Patroni says {name}'s PostgreSQL is running{leads}",
+        probe,
+        SETTLE,
+        every=1.0,
     )
 
 

@@ -27,7 +27,8 @@ from console.actions.plan import Plan, Step
 from console.actions.site.inputs import Until
 from console.errors import ActionError
 from console.inventory import Balancer, Database, Inventory, WebNode
-from console.state.model import ClusterState, SiteFlags
+from console.state.balancer import SiteFlags
+from console.state.model import ClusterState
 
 TARGET = "the site"
 READ_ONLY_MESSAGE = "Reading works as usual, saving changes is paused for a while."
