@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from console.lab import control
 from console.lab.layout import LabLayout
@@ -25,6 +29,7 @@ HOTSPARE = Path(sys.executable).with_name("hotspare")
 RUN_TIMEOUT = 120.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 IDLE_SAMPLE = 3.0
+HARD_STOP_GRACE = 300.0  # past a bench's budget, for a step under way to end by itself
 
 
 class BenchError(RuntimeError):
@@ -102,6 +107,14 @@ def timed(argv: Sequence[str], env: dict[str, str] | None = None) -> Run:
     return Run(seconds, done.returncode, done.stdout, done.stderr)
 
 
+@contextlib.contextmanager
+def audited(prefix: str) -> Iterator[dict[str, str]]:
+    """The environment for hotspare commands that act: their audit log in a directory of
+    their own (named PREFIX...), removed on the way out."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield {**os.environ, "HOTSPARE_AUDIT": str(Path(tmp) / "audit.jsonl")}
+
+
 def hotspare_env(pycache: Path | None) -> dict[str, str]:
     """The environment for a hotspare process: with a bytecode cache in PYCACHE.
 
@@ -170,3 +183,36 @@ def machine_cores_used(seconds: float) -> float:
     time.sleep(seconds)
     busy1, _ = machine_busy()
     return (busy1 - busy0) / CLOCK_TICKS / seconds
+
+
+def machine_before(own: LabLayout | None = None) -> dict[str, Any]:
+    """How busy the machine is before a bench (sampled, printed): its facts for the results."""
+    busy = machine_cores_used(IDLE_SAMPLE)
+    facts: dict[str, Any] = {"cores_busy_before": round(busy, 2), "before": conditions(own)}
+    print(f"before: the machine keeps {busy:.2f} cores busy ({facts['before']})", flush=True)
+    return facts
+
+
+def _out_of_time(signum: int, frame: FrameType | None) -> None:
+    raise BenchError("the bench ran past its time budget")
+
+
+def hard_stop(budget: float) -> float:
+    """Arm SIGALRM to raise BenchError a grace after BUDGET seconds, should a step hang.
+
+    Returns:
+        The monotonic deadline by which the bench should start no new round.
+        `signal.alarm(0)` disarms the stop before the labs are brought down.
+    """
+    signal.signal(signal.SIGALRM, _out_of_time)
+    signal.alarm(int(budget + HARD_STOP_GRACE))
+    return time.monotonic() + budget
+
+
+def rounds(count: int, deadline: float) -> Iterator[int]:
+    """0 to COUNT - 1, ending early (and saying so) once the monotonic DEADLINE has passed."""
+    for n in range(count):
+        if time.monotonic() > deadline:
+            print(f"time budget spent: stopping after {n} rounds", flush=True)
+            return
+        yield n

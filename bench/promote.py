@@ -33,18 +33,24 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import re
 import signal
 import statistics
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from bench.common import HOTSPARE, IDLE_SAMPLE, BenchError, conditions, machine_cores_used, quiet
+from bench.common import (
+    HOTSPARE,
+    BenchError,
+    audited,
+    conditions,
+    hard_stop,
+    machine_before,
+    quiet,
+    rounds,
+)
 from bench.common import timed as timed_run
 from console.lab import control, pg, procs
 from console.lab.layout import LabLayout, find_pg_bin
@@ -266,7 +272,7 @@ def step_medians(switches: list[Switch]) -> dict[str, float]:
     seconds: dict[str, list[float]] = {}
     for s in switches:
         for step in s.steps:
-            title = re.sub(r"\bdb[12]\b", s.role_of, step["title"])
+            title = re.sub(r"\bdb\d\b", s.role_of, step["title"])
             seconds.setdefault(title, []).append(step["seconds"])
     return {title: round(statistics.median(v), 3) for title, v in seconds.items()}
 
@@ -334,10 +340,6 @@ def table(done: list[tuple[int, Switch]], result: dict[str, Any]) -> None:
     print(json.dumps(result, indent=2))
 
 
-def _alarm(signum: int, frame: Any) -> None:
-    raise BenchError("the bench ran past its time budget")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
@@ -345,24 +347,15 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the lab running at the end")
     parser.add_argument("--budget", type=float, default=1800.0, help="seconds for the whole bench")
     args = parser.parse_args()
-    deadline = time.monotonic() + args.budget
-    signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(int(args.budget) + 300)  # the hard stop, should a round itself hang
+    deadline = hard_stop(args.budget)
     lab = LabLayout.for_block(args.block)
-    busy = machine_cores_used(IDLE_SAMPLE)
-    facts: dict[str, Any] = {"block": args.block, "cores_busy_before": round(busy, 2)}
-    facts["before"] = conditions(lab)
-    print(f"before: the machine keeps {busy:.2f} cores busy ({facts['before']})", flush=True)
+    facts: dict[str, Any] = {"block": args.block, **machine_before(lab)}
     done: list[tuple[int, Switch]] = []
     failure: BaseException | None = None
-    with tempfile.TemporaryDirectory(prefix="bench-promote-") as tmp:
-        env = {**os.environ, "HOTSPARE_AUDIT": str(Path(tmp) / "audit.jsonl")}
+    with audited("bench-promote-") as env:
         try:
             bring_up(lab, env)
-            for n in range(args.rounds):
-                if time.monotonic() > deadline:
-                    print(f"time budget spent: stopping after {n} rounds")
-                    break
+            for n in rounds(args.rounds, deadline):
                 one_round(lab, env, n, done)
         except (BenchError, subprocess.TimeoutExpired) as exc:
             failure = exc

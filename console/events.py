@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from console.state.model import Alarm, ClusterState
+from console.state.patroni import LEADER_ROLES, REPLICA_ROLES, PatroniMember
+from console.state.patroni_leader import Takeover, forked, told
 
 Level = Literal["info", "warning", "critical"]
 
@@ -37,10 +39,19 @@ def changes(before: ClusterState | None, after: ClusterState) -> tuple[Event, ..
         *_boxes(before, after),
         *_servers(before, after),
         *_databases(before, after),
+        *_patroni(before, after),
         *_nodes(before, after),
         *_site(before, after),
     ]
     return tuple(Event(after.taken_at, subject, text, level) for subject, text, level in found)
+
+
+def standing(state: ClusterState) -> tuple[Event, ...]:
+    """What is wrong in STATE already, as events: a watch that begins mid-incident says so."""
+    return tuple(
+        Event(state.taken_at, ", ".join(a.subject) or "site", f"ALARM {a.message}", a.severity)
+        for a in state.alarms
+    )
 
 
 Change = tuple[str, str, Level]
@@ -67,6 +78,7 @@ _CLEARED = {
     "balancer-not-answering": "the balancer answers again",
     "site-mode": "the site mode is as planned again",
     "action-running": "the action on {who} has ended",
+    "patroni-leader-key-expiring": "the leader key is renewed again, or held by another",
 }
 
 
@@ -119,6 +131,62 @@ def _databases(before: ClusterState, after: ClusterState) -> Iterator[Change]:
             yield d.name, f"timeline {was.timeline} -> {d.timeline}", "info"
         if was.receiver_status != d.receiver_status and d.role == "standby":
             yield d.name, f"WAL receiver {was.receiver_status} -> {d.receiver_status}", "info"
+
+
+def _patroni(before: ClusterState, after: ClusterState) -> Iterator[Change]:
+    """Patroni's story: the leader key expiring and taken, members leaving and coming back
+    (a former leader as a replica: Patroni kept it from writing), a new leader and what the
+    change may have cost."""
+    old, new = before.patroni, after.patroni
+    if old is None or new is None or old.problem is not None or new.problem is not None:
+        return
+    was, now = old.leader_key, new.leader_key
+    if was and now and was.problem is None and now.problem is None and was.holder != now.holder:
+        if now.holder is None:
+            text = "Patroni's leader key expired: no leader until the replicas elect one"
+            yield was.holder or "patroni", text, "critical"
+        elif was.holder is not None and was.unrenewed(old.loop_wait) is not None:
+            text = f"took Patroni's leader key: elected once {was.holder}'s expired"
+            yield now.holder, text, "info"
+        else:
+            took = f" from {was.holder}" if was.holder else ": elected"
+            yield now.holder, f"took Patroni's leader key{took}", "info"
+    members = {m.name: m for m in old.members}
+    for m in new.members:
+        prior = members.pop(m.name, None)
+        if prior is None:
+            yield m.name, _back(m, new.takeover), "info"
+        elif prior.role in LEADER_ROLES and m.role in REPLICA_ROLES:
+            text = f"now a replica: Patroni demoted it and keeps it from writing ({m.state or '?'})"
+            yield m.name, text, "info"
+    for name in members:
+        text = "left Patroni's members: its Patroni no longer renews its key (stopped or cut off)"
+        yield name, text, "warning"
+    yield from _takeover(old.takeover, new.takeover)
+
+
+def _takeover(was: Takeover | None, now: Takeover | None) -> Iterator[Change]:
+    """A new leader, and what its coming may have cost; where its timeline began, once
+    Patroni's history has it (a moment after the promotion)."""
+    if now is None or now == was:
+        return
+    level: Level = "info" if now.demoted or now.old is None else "warning"
+    if was is not None and (was.new, was.seen_at) == (now.new, now.seen_at):
+        if was.fork_lsn is None and now.fork_lsn is not None:
+            yield now.new, forked(now), level
+        return
+    yield now.new, told(now), level
+
+
+def _back(member: PatroniMember, takeover: Takeover | None) -> str:
+    """A member back among Patroni's members, in words: a former leader said fenced."""
+    state = member.state or "?"
+    if takeover is not None and takeover.old == member.name and member.role in REPLICA_ROLES:
+        return (
+            f"back among Patroni's members as a replica of {takeover.new} ({state}): Patroni "
+            "fenced it (the leader key is another's, so it never writes) and rewinds it to follow"
+        )
+    return f"back among Patroni's members, as {member.role} ({state})"
 
 
 def _nodes(before: ClusterState, after: ClusterState) -> Iterator[Change]:

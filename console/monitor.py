@@ -302,6 +302,7 @@ class Monitor:
         runbook = self._runbook.judged(self._lock) if self._runbook is not None else None
         alarms = planned.second_primary(runbook, alarms)
         alarms = (*action_alarms(self._lock), *runbook_alarms(self._runbook_broken), *alarms)
+        self._patroni.observe(dbs)
         patroni = self._patroni.current(now, self.stale_after, {b.box for b in boxes if b.stale})
         if patroni is not None:
             alarms = (*alarms, *self._patroni.alarms(patroni, dbs, now, self.stale_after))

@@ -35,6 +35,23 @@ def size(count: float | None) -> str:
     return f"{value:.1f}GB"
 
 
+def lsn(text: str) -> int:
+    """A WAL position ('16/B374D848') as a number of bytes.
+
+    Raises:
+        ValueError: TEXT is not a WAL position.
+    """
+    high, sep, low = text.strip().partition("/")
+    if not sep:
+        raise ValueError(f"not a WAL position: {text!r}")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def lsn_text(position: int) -> str:
+    """A number of bytes as PostgreSQL writes a WAL position: '16/B374D848'."""
+    return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
+
+
 def clock_time(at: float, now: float) -> str:
     """AT (epoch seconds) as a local clock time and its age: "23:14:05 (12s ago)".
 

@@ -216,6 +216,13 @@ def _archiver(db: model.DatabaseState) -> tuple[str, str]:
     return f"✓ {arch.archived_count} sent", ""
 
 
+def _dcs(state: model.ClusterState, name: str) -> str:
+    """The etcd member NAME's box asks, unless seen healthy: "etcd ✗" ("" when it is)."""
+    view = state.patroni
+    member = next((m for m in view.dcs if m.name == name), None) if view else None
+    return "" if member is None or member.healthy else "etcd ✗"
+
+
 def db_row(db: model.DatabaseState, state: model.ClusterState) -> Cells:
     fresh = state.freshness(db.box)
     if db.role is None and fresh is not None and fresh.stale:
@@ -237,6 +244,9 @@ def db_row(db: model.DatabaseState, state: model.ClusterState) -> Cells:
         if upstream is not None and link == "streaming":
             link = f"streaming {upstream.sync_state}"
     link_style = WARN if db.role == "standby" and not link.startswith("streaming") else ""
+    dcs = _dcs(state, db.name)
+    if dcs:
+        link, link_style = f"{dcs} · {link}", WARN
     archiver, archiver_style = _archiver(db)
     return _dim_if_stale(
         [

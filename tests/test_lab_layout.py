@@ -125,7 +125,7 @@ def test_a_patroni_lab_has_three_members_each_with_etcd_and_patroni(tmp_path: Pa
     path.write_text(render(lab, "/usr/lib/postgresql/15/bin"))
     inv = load(path)
     assert [(d.name, d.manager, d.patroni_url) for d in inv.databases] == [
-        (f"db{i}", "patroni", f"http://127.0.42.2{i}:8008") for i in (1, 2, 3)
+        (f"db{i}", "patroni", f"https://127.0.42.2{i}:8008") for i in (1, 2, 3)
     ]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from console.lab import control, patroni, procs
+from console.lab import control, patroni, patroni_tls, procs
 from console.lab.layout import DB_PRIMARY_PORT, DB_REPLICA_PORT, LabLayout
 from tests.support.labclient import db, eventually, haproxy, hotspare, http
 
@@ -75,7 +75,7 @@ def test_etcd_has_three_healthy_members_and_patroni_one_leader_and_two_streaming
     assert all(m["state"] == "streaming" for m in replicas), members
     assert {m["timeline"] for m in members.values()} == {leaders[0]["timeline"]}
     # The lab's short timing is what Patroni runs with (DCS config).
-    config = _get(f"{lab.patroni_url('db1')}config")
+    config = patroni_tls.rest(lab, "db1", "config")
     assert (config["ttl"], config["loop_wait"], config["retry_timeout"]) == (20, 2, 5)
     # Patroni, not the lab, started every postmaster (with its own command line).
     status = control.status(lab)
@@ -85,7 +85,7 @@ def test_etcd_has_three_healthy_members_and_patroni_one_leader_and_two_streaming
     for db_name in lab.db_names:
         argv = Path(f"/proc/{running[f'postgres-{db_name}']}/cmdline").read_bytes().split(b"\0")
         assert f"--config-file={lab.data_dir(db_name)}/postgresql.conf".encode() in argv, argv
-    assert status.patroni_urls == {d: f"http://{lab.address(d)}:8008/" for d in lab.db_names}
+    assert status.patroni_urls == {d: f"https://{lab.address(d)}:8008/" for d in lab.db_names}
     assert status.etcd_endpoints == tuple(f"http://{lab.address(d)}:2379" for d in lab.db_names)
 
 

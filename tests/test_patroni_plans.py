@@ -121,7 +121,8 @@ def test_switchover_plan_posts_to_the_candidates_patroni_then_watches() -> None:
     assert (plan.action, plan.target, plan.refusals, plan.confirm) == ("promote", "db2", (), "db2")
     assert plan.way_back == "hotspare promote db1"
     ask, watch = plan.steps
-    assert ask.where == watch.where == "curl on db2 to Patroni"
+    assert ask.where == "curl on db2 to Patroni"
+    assert watch.where == "curl on db2 to Patroni, SQL on db2"
     switchover = '{"leader":"db1","candidate":"db2"}'
     assert (
         ask.command
@@ -131,8 +132,11 @@ def test_switchover_plan_posts_to_the_candidates_patroni_then_watches() -> None:
         """-X POST -H 'Content-Type: application/json' -d '{"leader":"db1","candidate":"db2"}'"""
         in (ask.command)
     )
-    assert watch.command == f"GET {URL}/cluster (every 1 s)"
-    assert "db1 is back as a replica" in watch.proves
+    assert watch.command == (
+        f"GET {URL}/cluster (every 0.5 s); then on db2: "
+        "SELECT state FROM pg_stat_replication WHERE application_name = 'db1'"
+    )
+    assert "db1 streams from it again" in watch.proves
     assert all(c.ok for c in plan.preconditions)
     assert "REFUSED" not in plan.describe()
 
@@ -228,8 +232,9 @@ def test_a_database_not_managed_by_patroni_or_not_declared_is_an_action_error() 
 class _Ctx:
     """Just enough of Context: canned answers to ctx.run, a clock, a poll without sleeps."""
 
-    def __init__(self, *outputs: str) -> None:
+    def __init__(self, *outputs: str, replication: tuple[list[tuple[str]], ...] = ()) -> None:
         self.outputs = list(outputs)
+        self.replication = list(replication)  # what each pg_stat_replication read returns
         self.sent: list[tuple[str, str, float]] = []
 
     async def run(self, box: str, command: str, timeout: float) -> Result:
@@ -241,6 +246,10 @@ class _Ctx:
 
     async def fetch(self, *args: Any) -> http.Answer:
         return await Context.fetch(cast(Context, self), *args)
+
+    async def sql(self, db: Any, statement: str) -> list[tuple[str]]:
+        self.sent.append((db.name, statement, 0.0))
+        return self.replication.pop(0) if self.replication else []
 
     def clock(self) -> float:
         return 100.0
@@ -318,17 +327,23 @@ def test_the_watch_waits_through_errors_until_the_candidate_leads_and_the_old_le
     plan = actions.plan_switchover(INV, state_with(view("healthy")), "db2")
     half = json.loads(fixture("switched"))
     half["members"][0]["state"] = "stopped"
+    switched = answered(fixture("switched"))
     ctx = _Ctx(
         answered("", 0, exit=7),
         "timeout",
         answered(fixture("healthy")),
         answered(json.dumps(half)),
-        answered(fixture("switched")),
+        switched,
+        switched,
+        # db1 streams once its own connection to db2 says so, not when Patroni's view does.
+        replication=([], [("catchup",)], [("streaming",)]),
     )
     said, check = _run_step(plan, 1, ctx)
     assert check.ok, check.detail
-    assert said == "db2 leads; db1 is a replica, streaming"
-    assert not ctx.outputs
+    assert said == "db2 leads; db1 streams from it"
+    assert not ctx.outputs and not ctx.replication
+    asked = [command for where, command, _ in ctx.sent if where == "db2"]
+    assert "application_name = 'db1'" in asked[-1], asked
 
 
 def test_the_watch_reports_the_last_view_when_it_never_settles() -> None:

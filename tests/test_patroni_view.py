@@ -14,17 +14,16 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
-from console.lab import control, patroni
+from console.lab import control, patroni, patroni_tls
 from console.lab.layout import LabLayout
+from tests.support.following import Following, pictures
 from tests.support.labclient import eventually, hotspare, http
 
 pytestmark = pytest.mark.lab
@@ -32,11 +31,7 @@ pytestmark = pytest.mark.lab
 
 def _patch_config(lab: LabLayout, change: dict[str, Any]) -> None:
     leader = patroni.leader(lab) or lab.db_names[0]
-    request = urllib.request.Request(
-        f"{lab.patroni_url(leader)}config", data=json.dumps(change).encode(), method="PATCH"
-    )
-    with urllib.request.urlopen(request, timeout=5) as answer:
-        assert answer.status == 200
+    patroni_tls.rest(lab, leader, "config", "PATCH", change)  # an HTTP error raises
 
 
 def _status(lab: LabLayout, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
@@ -96,33 +91,8 @@ def _stopped(lab: LabLayout, *names: str) -> Iterator[None]:
             os.kill(pid, signal.SIGCONT)  # type: ignore[arg-type]
 
 
-class _Watch:
-    """`hotspare status --watch --json` in its own process: one monitor, its pictures."""
-
-    def __init__(self, lab: LabLayout) -> None:
-        argv = [sys.executable, "-m", "console.cli", "--cluster", str(lab.cluster_file)]
-        self.process = subprocess.Popen(
-            [*argv, "status", "--watch", "--json", "--interval", "1"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self.pictures: list[dict[str, Any]] = []
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.pictures.append(json.loads(line))
-
-    def codes(self) -> set[str]:
-        return {a["code"] for a in self.pictures[-1]["alarms"]} if self.pictures else set()
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        self.process.wait(30)
-        self._thread.join(10)
+def _codes(watch: Following) -> set[str]:
+    return {a["code"] for a in watch.documents[-1]["alarms"]} if watch.documents else set()
 
 
 def test_etcd_losing_a_member_then_its_quorum_is_said_and_writes_come_back_by_themselves(
@@ -131,31 +101,31 @@ def test_etcd_losing_a_member_then_its_quorum_is_said_and_writes_come_back_by_th
     lab = patroni_lab
     leader = eventually(lambda: patroni.leader(lab), timeout=30)
     others = [db for db in lab.db_names if db != leader]
-    watch = _Watch(lab)
+    watch = pictures(lab)
     try:
-        eventually(lambda: watch.pictures and not watch.codes(), timeout=30)
+        eventually(lambda: watch.documents and not _codes(watch), timeout=30)
         with _stopped(lab, f"etcd-{others[0]}"):
-            eventually(lambda: "etcd-member-down" in watch.codes(), timeout=20)
+            eventually(lambda: "etcd-member-down" in _codes(watch), timeout=20)
             # Two of three keep the quorum: the site still takes writes.
             assert http(f"{lab.site_url}notes", {"body": "one etcd down"})[0] in (200, 303)
             with _stopped(lab, f"etcd-{others[1]}"):
                 lost = {"etcd-no-quorum", "no-primary"}
-                eventually(lambda: lost <= watch.codes(), timeout=40)
-                picture = watch.pictures[-1]
+                eventually(lambda: lost <= _codes(watch), timeout=40)
+                picture = watch.documents[-1]
                 (alarm,) = [a for a in picture["alarms"] if a["code"] == "etcd-no-quorum"]
                 assert "leader demotes itself" in alarm["message"], alarm
                 assert "NO QUORUM" not in json.dumps(picture["verdicts"])  # said as an alarm
                 # Patroni's cached view still names the old leader, PostgreSQL is a
                 # standby: once that has lasted, the two disagree out loud.
-                eventually(lambda: "patroni-disagrees" in watch.codes(), timeout=30)
+                eventually(lambda: "patroni-disagrees" in _codes(watch), timeout=30)
                 assert http(f"{lab.site_url}notes", {"body": "no quorum"})[0] == 503
         # Quorum back: Patroni elects and promotes by itself; nobody typed anything.
         eventually(lambda: http(f"{lab.site_url}notes", {"body": "back"})[0] in (200, 303), 90)
-        eventually(lambda: not watch.codes() & {"etcd-no-quorum", "etcd-member-down"}, 30)
+        eventually(lambda: not _codes(watch) & {"etcd-no-quorum", "etcd-member-down"}, 30)
     finally:
         watch.stop()
-    seen = [a["code"] for p in watch.pictures for a in p["alarms"]]
-    print(f"{len(watch.pictures)} pictures; alarms seen: {sorted(set(seen))}")
+    seen = [a["code"] for p in watch.documents for a in p["alarms"]]
+    print(f"{len(watch.documents)} pictures; alarms seen: {sorted(set(seen))}")
     eventually(lambda: len(patroni.streaming(lab)) == 2, timeout=60)
 
 

@@ -15,6 +15,7 @@ from console.actions.database.rejoin import keep_dir, parse_history, segment_nam
 from console.actions.database.replication import conf_string, parse_auto_conf, point_at
 from console.errors import ActionError
 from console.inventory import Inventory, InventoryError, load
+from console.units import lsn
 from tests.support import verdict_parts as parts
 from tests.support.labclient import eventually
 
@@ -67,13 +68,13 @@ Mock authentication nonce:            4a1b6c9e0d2f3a4b5c6d7e8f9a0b1c2d
     ],
 )
 def test_a_wal_position_is_a_number_of_bytes(text: str, number: int) -> None:
-    assert server.lsn(text) == number
+    assert lsn(text) == number
 
 
 @pytest.mark.parametrize("text", ["3000028", "", "0/", "x/1", "1/2/3"])
 def test_what_is_not_a_wal_position_raises(text: str) -> None:
     with pytest.raises(ValueError):
-        server.lsn(text)
+        lsn(text)
 
 
 def test_controldata_reads_every_line_values_with_colons_whole() -> None:
@@ -173,7 +174,7 @@ def test_a_history_file_skips_comments_and_blank_lines() -> None:
 def test_segment_name_is_the_wal_file_holding_the_position(
     timeline: int, position: str, size: int, name: str
 ) -> None:
-    assert segment_name(timeline, server.lsn(position), size) == name
+    assert segment_name(timeline, lsn(position), size) == name
 
 
 def test_diverged_wal_is_kept_beside_the_data_directory() -> None:

@@ -34,6 +34,13 @@ UNTIL = Option(
     None,
     metavar="TIME",
 )
+AT = Option(
+    "at",
+    "Patroni does it by itself at TIME: 03:30, 2026-11-26T03:30:15, 10m, 1h30m (default: now)",
+    "moment",
+    None,
+    metavar="TIME",
+)
 MESSAGE = Option("message", "one line for the page", "message", None, metavar="TEXT")
 # The pages' own default messages (console/actions/site/modes.py), offered to edit.
 READ_ONLY_MESSAGE = "Reading works as usual, saving changes is paused for a while."
@@ -234,6 +241,22 @@ ACTIONS: tuple[Action, ...] = (
         "the member's name (its data directory is deleted and copied again)",
     ),
     Action(
+        ("patroni", "switchover"),
+        "database",
+        "have Patroni hand the leader to a replica, now or by itself at a set time (--at)",
+        Target("database", "member", "MEMBER"),
+        f"{DB}:plan_patroni_switchover",
+        (AT,),
+        "the member's name (writes stop for a few seconds when the leader moves, now or at TIME)",
+    ),
+    Action(
+        ("patroni", "cancel-switchover"),
+        "database",
+        "cancel the switchover Patroni has scheduled (none happens then)",
+        SITE,
+        f"{DB}:plan_cancel_switchover",
+    ),
+    Action(
         ("unlock",),
         "cluster",
         "remove the action lock an interrupted action left (its holder must be gone)",
@@ -252,7 +275,7 @@ PARENTS: Mapping[str, str] = {
     "read-only": "reads go on, writes get a polite 503 page (balancer, nodes and database)",
     "maintenance": "every visitor gets the 'down for maintenance, back at TIME' page",
     "patroni": "when Patroni manages PostgreSQL: maintenance mode, a member's restart or "
-    "rebuild, history",
+    "rebuild, a scheduled switchover, history",
 }
 
 
@@ -294,12 +317,18 @@ def read_option(option: Option, value: Any) -> Any:
             return int(str(value).strip())
         except ValueError:
             raise ActionError(f"{option.name}: {value!r} is not a whole number") from None
-    if value is None or option.kind not in ("time", "message"):
+    if value is None or option.kind not in ("time", "moment", "message"):
         return value
     from console.actions.site import inputs
 
     text = str(value)
-    return inputs.parse_until(text) if option.kind == "time" else inputs.check_message(text)
+    if option.kind == "message":
+        return inputs.check_message(text)
+    if option.kind == "moment":  # when Patroni acts: to the second, not to a page's minute
+        from console.actions.database.patroni_schedule import parse_at
+
+        return parse_at(text)
+    return inputs.parse_until(text)
 
 
 def plan(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Group = Literal["balancer", "roles", "site", "database", "cluster"]
-Kind = Literal["flag", "seconds", "int", "time", "message"]
+Kind = Literal["flag", "seconds", "int", "time", "moment", "message"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,9 @@ class Option:
         name: the plan builder's keyword ("timeout").
         help: one line.
         kind: how the text is read: a flag, seconds, a whole number, a time
-            (the one time grammar, console/actions/site/inputs.py) or a page message.
+            (the one time grammar, console/actions/site/inputs.py; a page's "until",
+            to the minute), a moment (the same grammar, to the second, ahead of
+            now: when Patroni is to act) or a page message.
         default: when not given.
         required: the CLI insists on it.
         positional: given in place on the command line (`weight web1 50`).

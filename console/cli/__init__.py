@@ -21,6 +21,7 @@ from console.cli import (
     clusters,
     completion,
     config,
+    events,
     lab,
     logs,
     patroni,
@@ -51,6 +52,7 @@ def build_parser(extend: Extend | None = None) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     config.add_parser(commands)
     status.add_parser(commands, load_inventory)
+    events.add_parser(commands, load_inventory)
     trust.add_parser(commands, load_inventory)
     logs.add_parser(commands, load_inventory)
     groups = actions.add_parsers(commands, load_inventory)

@@ -64,6 +64,7 @@ async def read(inv: Inventory) -> tuple[str, tuple[HistoryLine, ...]]:
     from console.actions.context import RUN_MARGIN, Context
     from console.monitor import Monitor
     from console.probes.patroni import PatroniProbeError
+    from console.probes.patroni_api import patroni_api
     from console.probes.patroni_rest import READ_TIMEOUT, probe_history
     from console.ssh import BoxError
 
@@ -83,7 +84,7 @@ async def read(inv: Inventory) -> tuple[str, tuple[HistoryLine, ...]]:
                 return (await ctx.run(db.box, command, READ_TIMEOUT + RUN_MARGIN)).stdout
 
             try:
-                return db.name, await probe_history(run, db.patroni_url or "")
+                return db.name, await probe_history(run, patroni_api(db))
             except BoxError as exc:
                 failures.append(str(exc))
             except PatroniProbeError as exc:

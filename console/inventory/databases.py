@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from .fields import (
     Bad,
@@ -25,6 +27,9 @@ from .model import Database, Hooks
 from .sections import Key, Read, box_ref, box_where, entries, merge, read_keys, section
 from .yamltree import Node, Reporter, scalar
 
+PATRONI_FILES = ("patroni_cacert", "patroni_cert", "patroni_key", "patroni_auth")
+"""Files on each database's box that curl needs to reach Patroni's REST API (docs/patroni.md)."""
+
 _NOT_DEFAULTABLE = {
     "box": "each database names its own box (default: the database's name)",
     "host": "each database has its own listen address (default: 127.0.0.1)",
@@ -37,6 +42,26 @@ def db_host(node: Node) -> str:
     if value.startswith("/") or is_host(value):
         return value
     raise Bad("expected the address PostgreSQL listens on, a host name or a socket directory")
+
+
+def dcs_namespace(node: Node) -> str:
+    """Patroni's namespace: a key prefix such as /service/ (slashes added where missing)."""
+    value = text(node).strip()
+    if not value or any(c.isspace() or not c.isprintable() for c in value):
+        raise Bad("expected Patroni's namespace, a key prefix such as /service/")
+    return "/" + value.strip("/") + "/" if value.strip("/") else "/"
+
+
+def client_cert(check: Check) -> Check:
+    """A client certificate's path: curl reads a colon in ``--cert`` as a password's start."""
+
+    def check_cert(node: Node) -> str:
+        value: str = check(node)
+        if ":" in value:
+            raise Bad("curl reads a ':' in a certificate's path as the start of its password")
+        return value
+
+    return check_cert
 
 
 def database_keys(base: Path, where: str) -> dict[str, Key]:
@@ -60,6 +85,11 @@ def database_keys(base: Path, where: str) -> dict[str, Key]:
         "manager": Key(choice(("postgres", "patroni")), default="postgres"),
         "patroni_url": Key(optional(placeholders(("host",), http_url))),
         "dcs_url": Key(optional(placeholders(("host",), http_url))),
+        "patroni_namespace": Key(dcs_namespace, default="/service/"),
+        "patroni_cacert": Key(optional(path(("node",)))),
+        "patroni_cert": Key(optional(client_cert(path(("node",))))),
+        "patroni_key": Key(optional(path(("node",)))),
+        "patroni_auth": Key(optional(path(("node",)))),
     }
 
 
@@ -104,12 +134,51 @@ def read_databases(
                 "(Patroni's REST API as seen from the box, e.g. http://{host}:8008)",
             )
             continue
+        if not _patroni_files(rep, values, nodes, partial(_key_path, read, db_name)):
+            continue
         values.update(name=db_name, box=box, data_dir=values["data_dir"].replace("{node}", db_name))
         for key in ("patroni_url", "dcs_url"):
             if values[key]:
                 values[key] = values[key].replace("{host}", values["host"])
+        for key in PATRONI_FILES:
+            if values[key]:
+                values[key] = values[key].replace("{node}", db_name)
         databases.append(Database(**values))
     return tuple(databases)
+
+
+def _key_path(own: Read, db_name: str, key: str) -> str:
+    """Where KEY of database DB_NAME was set: its own entry, or database_defaults."""
+    return f"databases.{db_name}.{key}" if key in own.values else f"database_defaults.{key}"
+
+
+def _patroni_files(
+    rep: Reporter, values: dict[str, Any], nodes: dict[str, Node], where: Callable[[str], str]
+) -> bool:
+    """Whether the files for Patroni's REST API go together: a client certificate with its
+    key, and TLS files only with an https:// patroni_url. Reports the first that does not,
+    at the key WHERE names."""
+    cert, key = values["patroni_cert"], values["patroni_key"]
+    if bool(cert) != bool(key):
+        given, missing = ("patroni_cert", "patroni_key")[:: 1 if cert else -1]
+        rep.at(
+            nodes[given],
+            where(given),
+            f"{given} is set but {missing} is not: a client certificate goes with its key "
+            "(both, for a Patroni that verifies clients, or neither)",
+        )
+        return False
+    url = values["patroni_url"] or ""
+    tls = [k for k in ("patroni_cacert", "patroni_cert") if values[k]]
+    if tls and not url.lower().startswith("https://"):
+        rep.at(
+            nodes[tls[0]],
+            where(tls[0]),
+            f"{tls[0]} is set but patroni_url is not https:// ({url or 'not set'}): curl would "
+            "not use TLS at all; write patroni_url as https://... or remove the key",
+        )
+        return False
+    return True
 
 
 def _read_defaults(rep: Reporter, top: Mapping[str, tuple[Node, Node]], base: Path) -> Read | None:

@@ -112,6 +112,15 @@ class Database:
             through its REST API at ``patroni_url``.
         dcs_url: the etcd member this database's box asks for its health
             (Patroni's DCS), or None.
+        patroni_namespace: Patroni's ``namespace`` setting: its keys in etcd
+            (the leader lock among them) are under it.
+        patroni_cacert: the CA bundle on the box that signs Patroni's REST
+            certificate (https); None: the box's own CAs.
+        patroni_cert: a client certificate on the box, for a Patroni that
+            verifies clients (restapi.verify_client); with ``patroni_key``.
+        patroni_key: that certificate's private key, on the box.
+        patroni_auth: a netrc file on the box holding the user and password
+            of Patroni's restapi.authentication (its unsafe endpoints).
     """
 
     name: str
@@ -129,6 +138,11 @@ class Database:
     manager: Manager = "postgres"
     patroni_url: str | None = None
     dcs_url: str | None = None
+    patroni_namespace: str = "/service/"
+    patroni_cacert: str | None = None
+    patroni_cert: str | None = None
+    patroni_key: str | None = None
+    patroni_auth: str | None = None
 
 
 @dataclass(frozen=True)

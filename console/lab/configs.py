@@ -95,13 +95,17 @@ def _patroni_listeners(lab: LabLayout) -> str:
     How Patroni sites put HAProxy in front of PostgreSQL: a TCP listener whose
     check asks each member's Patroni `/primary` (200 on the leader only), so
     clients of lb1:5000 always reach the one primary; `/replica` for 5001.
+    Patroni serves https: the checks verify its certificate against the lab
+    CA and the member's name in it (`check-ssl verify required`).
     """
     if not lab.patroni:
         return ""
+    ca = lab.box_dir("lb1") / "etc" / "tls" / "ca.crt"  # patroni_tls.tls_dir(lab, "lb1")
 
     def listener(name: str, port: int, check: str) -> str:
         servers = "\n".join(
-            f"  server {db} {lab.address(db)}:{PG_PORT} check port {PATRONI_PORT}"
+            f"  server {db} {lab.address(db)}:{PG_PORT} check port {PATRONI_PORT} "
+            f"check-ssl verify required ca-file {ca} verifyhost {db}"
             for db in lab.db_names
         )
         return f"""

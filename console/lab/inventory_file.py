@@ -5,6 +5,7 @@ from __future__ import annotations
 from console.lab.layout import (
     ETCD_CLIENT_PORT,
     NODE_PORT,
+    PATRONI_NAMESPACE,
     PATRONI_PORT,
     PG_PORT,
     SSH_PORT,
@@ -89,9 +90,17 @@ def _patroni_defaults(lab: LabLayout) -> str:
     """A Patroni lab: Patroni promotes, through its REST API on each db box."""
     if not lab.patroni:
         return ""
+    tls = f"{lab.root}/boxes/{{node}}/etc/tls"  # patroni_tls.tls_dir, {node} for each box
     return f"""\
   # Patroni (over etcd) decides who leads; hotspare acts through its REST API.
   manager: patroni
-  patroni_url: http://{{host}}:{PATRONI_PORT}
+  patroni_url: https://{{host}}:{PATRONI_PORT}
   dcs_url: http://{{host}}:{ETCD_CLIENT_PORT}
+  patroni_namespace: {PATRONI_NAMESPACE}
+  # Files on each db box for curl there: the lab CA, a client certificate, and a
+  # netrc file with the REST user and password (never the password itself here).
+  patroni_cacert: {tls}/ca.crt
+  patroni_cert: {tls}/client.crt
+  patroni_key: {tls}/client.key
+  patroni_auth: {lab.root}/boxes/{{node}}/etc/patroni.netrc
 """

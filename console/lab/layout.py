@@ -29,6 +29,7 @@ ENGINES = ("postgres", "patroni")
 PATRONI_PORT = 8008
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
+PATRONI_NAMESPACE = "/hotspare/"  # the lab Patroni's keys in etcd are under it
 DB_PRIMARY_PORT = 5000  # HAProxy's listener for the primary, by Patroni's /primary check
 DB_REPLICA_PORT = 5001  # and for the replicas, by /replica
 
@@ -277,7 +278,7 @@ class LabLayout:
 
     def patroni_url(self, db: str) -> str:
         """Patroni's REST API on DB's box."""
-        return f"http://{self.address(db)}:{PATRONI_PORT}/"
+        return f"https://{self.address(db)}:{PATRONI_PORT}/"
 
     def etcd_url(self, db: str) -> str:
         """The client URL of the etcd member on DB's box."""

@@ -5,7 +5,8 @@ v3 API, Debian's etcd-server) and a Patroni (PyPI, in a venv of the lab's
 own: scripts/lab-venv), which runs that box's PostgreSQL. Patroni decides
 who leads: the lab never starts, stops or promotes a postmaster itself.
 HAProxy on lb1 finds the primary with Patroni's `/primary` health check;
-the demo site keeps its multi-host connection string.
+the demo site keeps its multi-host connection string. The REST API wants
+TLS and a password as production sites do (console/lab/patroni_tls.py).
 
 The lab's timing is short (ttl 20, loop_wait 2, retry_timeout 5: Patroni
 raises a ttl below 20 to 20), so tests of a failover do not wait 30 s.
@@ -28,10 +29,11 @@ from typing import Any
 
 import yaml
 
-from console.lab import configs, pg, procs
+from console.lab import configs, patroni_tls, pg, procs
 from console.lab.layout import (
     ETCD_CLIENT_PORT,
     ETCD_PEER_PORT,
+    PATRONI_NAMESPACE,
     PATRONI_PORT,
     PG_PORT,
     LabLayout,
@@ -121,9 +123,11 @@ def _hba(lab: LabLayout) -> list[str]:
 
 
 def patroni_config(lab: LabLayout, db: str, secret: dict[str, str]) -> str:
-    """patroni.yml for DB: its REST API, the etcd members, and its PostgreSQL."""
+    """patroni.yml for DB: its REST API, the etcd members, and its PostgreSQL. With
+    SECRET["restapi"], the REST API's TLS and password, and patronictl's certificate."""
     address = lab.address(db)
     box = lab.box_dir(db)
+    guarded = "restapi" in secret
     parameters = {
         "wal_level": "replica",
         "wal_log_hints": "on",  # pg_rewind: Patroni's use_pg_rewind needs it
@@ -140,13 +144,15 @@ def patroni_config(lab: LabLayout, db: str, secret: dict[str, str]) -> str:
     }
     config: dict[str, Any] = {
         "scope": scope(lab),
-        "namespace": "/hotspare/",
+        "namespace": PATRONI_NAMESPACE,
         "name": db,
         "log": {"dir": str(box / "log"), "file_size": 5_000_000, "file_num": 2},
         "restapi": {
             "listen": f"{address}:{PATRONI_PORT}",
             "connect_address": f"{address}:{PATRONI_PORT}",
+            **(patroni_tls.restapi_settings(lab, db, secret["restapi"]) if guarded else {}),
         },
+        **({"ctl": patroni_tls.ctl_settings(lab, db)} if guarded else {}),
         "etcd3": {"hosts": [f"{lab.address(m)}:{ETCD_CLIENT_PORT}" for m in lab.db_names]},
         "bootstrap": {
             "dcs": {
@@ -200,8 +206,9 @@ def superuser_secret(lab: LabLayout) -> str:
 
 
 def prepare(lab: LabLayout) -> None:
-    """Write every db box's patroni.yml (the lab's passwords in it)."""
-    secret = {**pg.passwords(lab), "postgres": superuser_secret(lab)}
+    """Make the REST API's certificates, then every db box's patroni.yml (passwords in it)."""
+    rest = patroni_tls.prepare(lab)
+    secret = {**pg.passwords(lab), "postgres": superuser_secret(lab), "restapi": rest}
     for db in lab.db_names:
         pg.prepare_dirs(lab, db)
         config = lab.patroni_config(db)
@@ -284,7 +291,7 @@ def patroni_log(lab: LabLayout, db: str) -> Path:
 def cluster(lab: LabLayout) -> dict[str, Any] | None:
     """Patroni's GET /cluster from the first member that answers, or None."""
     for db in lab.db_names:
-        answer = _get_json(f"{lab.patroni_url(db)}cluster")
+        answer = patroni_tls.get_json(lab, db, "cluster")
         if isinstance(answer, dict) and isinstance(answer.get("members"), list):
             return answer
     return None

@@ -4,6 +4,8 @@ Nothing here knows about SSH: the caller passes ``run``, a coroutine that runs
 one shell command on a database's box and returns what it printed (the
 monitor's probe shell, or an action's ``ctx.run``). curl on that box asks
 Patroni, so its REST API need not be reachable from the operator's machine.
+Where Patroni wants TLS or a password, pass `patroni_api(db)`
+(console/probes/patroni_api.py) rather than the bare patroni_url.
 
 Patroni's answer is untrusted: every field is checked, and an answer out of
 shape is a PatroniProbeError that says what is wrong and what to check.
@@ -18,6 +20,7 @@ from typing import TypeVar
 
 from console.errors import Exit, HotspareError
 from console.probes import http
+from console.probes.patroni_api import CHECK, PatroniApi, api_of
 from console.state.patroni import DcsMember, PatroniMember, PatroniView, ScheduledSwitchover
 from console.text import needs_escaping, one_line
 from console.units import size
@@ -30,7 +33,7 @@ CLUSTER_TIMEOUT = 3.0
 """curl's --max-time for ``GET /cluster``, in seconds."""
 MAX_ANSWER = 1_000_000
 
-_CHECK = "check patroni_url in cluster.yaml (Patroni's REST API, as seen from the box)"
+_CHECK = CHECK
 
 
 class PatroniProbeError(HotspareError, RuntimeError):
@@ -49,7 +52,7 @@ def summary(view: PatroniView, width: int = 76) -> str:
     if view.problem is not None:
         return one_line(f"patroni: ✗ {view.problem}", width)
     leaders = view.leaders
-    parts = [_leaders(leaders)]
+    parts = [_leaders(leaders) + _key(view)]
     for m in view.members:
         if m not in leaders:
             lag = size(m.lag) if m.lag is not None else "?"
@@ -70,6 +73,15 @@ def summary(view: PatroniView, width: int = 76) -> str:
     return one_line("patroni: " + " · ".join(parts), width)
 
 
+def _key(view: PatroniView) -> str:
+    """The leader key, only once its holder no longer renews it: " key expires 9s"."""
+    key = view.leader_key
+    late = key.unrenewed(view.loop_wait) if key is not None else None
+    if key is None or late is None:
+        return ""
+    return f" NOT RENEWING its key ({late}s), expires in {key.expires_in}s"
+
+
 def _leaders(leaders: tuple[PatroniMember, ...]) -> str:
     if not leaders:
         return "NO leader"
@@ -82,7 +94,10 @@ def _leaders(leaders: tuple[PatroniMember, ...]) -> str:
 
 
 def no_answer(answer: http.Answer, url: str) -> str | None:
-    """Why Patroni gave no HTTP answer at URL, in an operator's words; None when it did."""
+    """Why Patroni gave no HTTP answer at URL, in an operator's words; None when it did.
+
+    Without the files cluster.yaml names: `PatroniApi.problem` says more (TLS, 401, 403).
+    """
     return answer.problem(url, "Patroni", _CHECK)
 
 
@@ -119,11 +134,13 @@ def parse_cluster(text: str, observed_at: float) -> PatroniView:
     return PatroniView(members, paused, _scheduled(data.get("scheduled_switchover")), observed_at)
 
 
-async def get(run: Run, url: str, timeout: float = CLUSTER_TIMEOUT) -> str:
-    """GET URL from a Patroni, with curl on the box: the body of a 200, else PatroniProbeError
-    saying why (no answer, or Patroni's status and first words)."""
-    answer = await http.fetch(run, http.Request("GET", url, timeout))
-    problem = no_answer(answer, url)
+async def get(run: Run, api: PatroniApi | str, path: str, timeout: float = CLUSTER_TIMEOUT) -> str:
+    """GET PATH from the Patroni at API, with curl on the box: the body of a 200, else
+    PatroniProbeError saying why (no answer, TLS, a refusal, or Patroni's status and words)."""
+    api = api_of(api)
+    url = api.at(path)
+    answer = await http.fetch(run, api.request("GET", path, timeout))
+    problem = api.problem(answer, url)
     if problem is not None:
         raise PatroniProbeError(problem)
     if answer.status != 200:
@@ -134,12 +151,15 @@ async def get(run: Run, url: str, timeout: float = CLUSTER_TIMEOUT) -> str:
     return answer.body
 
 
-async def probe_patroni(run: Run, url: str, now: float, details: bool = False) -> PatroniView:
+async def probe_patroni(
+    run: Run, url: PatroniApi | str, now: float, details: bool = False
+) -> PatroniView:
     """Ask the Patroni at URL for its view of the cluster.
 
     Args:
         run: runs one shell command on the database's box; returns its stdout.
-        url: Patroni's REST API as seen from that box (patroni_url).
+        url: Patroni's REST API as seen from that box: `patroni_api(db)`, or the bare
+            patroni_url of a Patroni that wants no files (TLS, password).
         now: epoch seconds to stamp the view with.
         details: also read its own status (when it last reached the DCS) and the
             DCS settings (ttl, loop_wait): the monitor's view; a plan's checks
@@ -149,17 +169,19 @@ async def probe_patroni(run: Run, url: str, now: float, details: bool = False) -
         PatroniProbeError: no answer, an HTTP error, or an answer out of shape.
             Errors raised by ``run`` (the transport's) pass through unchanged.
     """
-    view = parse_cluster(await get(run, url.rstrip("/") + "/cluster"), now)
+    api = api_of(url)
+    view = parse_cluster(await get(run, api, "cluster"), now)
     if not details:
         return view
     # Its own status (when it last reached the DCS) and the DCS settings: the view
     # stands without them (older Patroni, a slow answer), they only add to it.
-    status = await _extra(run, url.rstrip("/") + "/patroni")
-    config = await _extra(run, url.rstrip("/") + "/config")
+    status = await _extra(run, api, "patroni")
+    config = await _extra(run, api, "config")
     patroni = status.get("patroni")
     return replace(
         view,
         reader=_optional_text(patroni.get("name") if isinstance(patroni, dict) else None),
+        scope=_optional_text(patroni.get("scope") if isinstance(patroni, dict) else None),
         dcs_last_seen=_optional_number(status.get("dcs_last_seen")),
         ttl=_optional_count(config.get("ttl")),
         loop_wait=_optional_count(config.get("loop_wait")),
@@ -199,10 +221,10 @@ async def probe_dcs(run: Run, name: str, url: str) -> DcsMember:
     )
 
 
-async def _extra(run: Run, url: str) -> dict[str, object]:
-    """GET URL's JSON object; {} when it does not answer 200 with one."""
-    answer = await http.fetch(run, http.Request("GET", url, CLUSTER_TIMEOUT))
-    if no_answer(answer, url) is not None or answer.status != 200 or len(answer.body) > MAX_ANSWER:
+async def _extra(run: Run, api: PatroniApi, path: str) -> dict[str, object]:
+    """GET PATH's JSON object; {} when it does not answer 200 with one."""
+    answer = await http.fetch(run, api.request("GET", path, CLUSTER_TIMEOUT))
+    if answer.exit != 0 or answer.status != 200 or len(answer.body) > MAX_ANSWER:
         return {}
     try:
         data = json.loads(answer.body)

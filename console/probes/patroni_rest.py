@@ -15,6 +15,7 @@ from typing import Any
 
 from console.probes import http
 from console.probes.patroni import PatroniProbeError, get
+from console.probes.patroni_api import PatroniApi
 from console.text import needs_escaping, one_line
 
 Run = http.Run
@@ -103,24 +104,26 @@ def parse_history(text: str) -> tuple[HistoryLine, ...]:
     return tuple(_history_line(raw, n) for n, raw in enumerate(data))
 
 
-async def probe_member(run: Run, url: str) -> MemberStatus:
-    """Ask the Patroni at URL (patroni_url) for its own member's status.
+async def probe_member(run: Run, url: PatroniApi | str) -> MemberStatus:
+    """Ask the Patroni at URL (`patroni_api(db)`, or a bare patroni_url) for its own
+    member's status.
 
     Raises:
         PatroniProbeError: no answer, an HTTP error, or an answer out of shape.
             Errors raised by ``run`` (the transport's) pass through unchanged.
     """
-    return parse_member(await get(run, url.rstrip("/") + "/patroni", READ_TIMEOUT))
+    return parse_member(await get(run, url, "patroni", READ_TIMEOUT))
 
 
-async def probe_history(run: Run, url: str) -> tuple[HistoryLine, ...]:
-    """Ask the Patroni at URL (patroni_url) for the cluster's switchover and failover history.
+async def probe_history(run: Run, url: PatroniApi | str) -> tuple[HistoryLine, ...]:
+    """Ask the Patroni at URL (`patroni_api(db)`, or a bare patroni_url) for the cluster's
+    switchover and failover history.
 
     Raises:
         PatroniProbeError: no answer, an HTTP error, or an answer out of shape.
             Errors raised by ``run`` (the transport's) pass through unchanged.
     """
-    return parse_history(await get(run, url.rstrip("/") + "/history", READ_TIMEOUT))
+    return parse_history(await get(run, url, "history", READ_TIMEOUT))
 
 
 def _history_line(raw: object, n: int) -> HistoryLine:

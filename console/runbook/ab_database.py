@@ -23,6 +23,7 @@ from console.errors import ActionError
 from console.inventory import Database, Inventory
 from console.runbook.sides import BASELINE, WRITTEN, counters, pin, side, told, written_since
 from console.state.model import ClusterState
+from console.units import lsn
 
 CATCH_UP = 60.0  # s for B's database to replay what A's wrote
 WRITERS_GONE = 30.0  # s for transactions that wrote on A to end once it is read-only
@@ -30,11 +31,6 @@ _WRITERS = (
     "SELECT count(*) FROM pg_stat_activity "
     "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
 )
-
-
-def _lsn(text: str) -> int:
-    high, _, low = text.partition("/")
-    return (int(high, 16) << 32) + int(low, 16)
 
 
 async def _in_recovery(ctx: Context, db: Database) -> bool:
@@ -64,9 +60,7 @@ def caught_up(a_db: Database, b_db: Database) -> Step:
         async def replayed(ctx: Context) -> Check:
             got = await ctx.sql(b_db, "SELECT pg_last_wal_replay_lsn()::text")
             at = str(got[0][0]) if got and got[0][0] is not None else "0/0"
-            return Check(
-                _lsn(at) >= _lsn(target), f"{b_db.name} replayed to {at}, A is at {target}"
-            )
+            return Check(lsn(at) >= lsn(target), f"{b_db.name} replayed to {at}, A is at {target}")
 
         check = await poll(ctx, replayed, CATCH_UP, every=0.05)
         if not check.ok:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from console.state.patroni_leader import LeaderKey, Takeover
+
 LEADER_ROLES = ("leader", "standby_leader")
 MIN_TTL = 20  # Patroni raises a smaller ttl to this, without saying so in its config
 REPLICA_ROLES = ("replica", "sync_standby", "quorum_standby")
@@ -73,7 +75,9 @@ class PatroniView:
     answered; ``dcs_last_seen`` (epoch seconds) when that Patroni last
     reached the DCS (etcd); ``ttl`` and ``loop_wait`` the DCS settings as
     configured (None when they could not be read), ``failsafe`` Patroni's
-    failsafe_mode; ``dcs`` the etcd members' health as each db box saw it.
+    failsafe_mode; ``dcs`` the etcd members' health as each db box saw it;
+    ``scope`` the cluster's name in Patroni; ``leader_key`` the leader lock as
+    etcd holds it; ``takeover`` the last change of leader the console saw.
     """
 
     members: tuple[PatroniMember, ...]
@@ -87,6 +91,9 @@ class PatroniView:
     loop_wait: int | None = None
     failsafe: bool = False
     dcs: tuple[DcsMember, ...] = ()
+    scope: str | None = None
+    leader_key: LeaderKey | None = None
+    takeover: Takeover | None = None
 
     @property
     def effective_ttl(self) -> int | None:

@@ -67,6 +67,7 @@ def patroni_alarms(
         )
         alarms.append(alarm("patroni-member-missing", "warning", missing, message))
     alarms += _dcs_alarms(view)
+    alarms += _leader_key_alarms(view)
     ttl = view.effective_ttl
     if view.dcs_last_seen is not None and ttl is not None and now - view.dcs_last_seen > ttl:
         who = view.reader or "the Patroni asked"
@@ -102,3 +103,19 @@ def _dcs_alarms(view: PatroniView) -> list[Alarm]:
     )
     message = f"etcd has lost its quorum: {healthy} of {total} members healthy ({said}); {kept}"
     return [alarm("etcd-no-quorum", "critical", names, message)]
+
+
+def _leader_key_alarms(view: PatroniView) -> list[Alarm]:
+    """The leader's lock running out: its Patroni no longer renews it (it died or hangs)."""
+    key = view.leader_key
+    if key is None or key.problem is not None or key.holder is None:
+        return []
+    since = key.unrenewed(view.loop_wait)
+    if since is None:
+        return []
+    message = (
+        f"{key.holder} has not renewed Patroni's leader key for {since} s (it renews every "
+        f"{view.loop_wait or 10} s): the key expires in {key.expires_in} s, then the replicas "
+        f"elect a new leader unless {key.holder}'s Patroni renews it first"
+    )
+    return [alarm("patroni-leader-key-expiring", "warning", [key.holder], message)]

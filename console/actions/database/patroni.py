@@ -11,15 +11,13 @@ starts.
 
 from __future__ import annotations
 
-import json
-
 from console.actions.context import RUN_MARGIN, Context
 from console.actions.plan import Check, Condition, Plan, Step, answered, refused
 from console.actions.site.checks import checked
 from console.errors import ActionError
 from console.inventory import Database, Inventory
-from console.probes import http
-from console.probes.patroni import CLUSTER_TIMEOUT, PatroniProbeError, no_answer, probe_patroni
+from console.probes.patroni import CLUSTER_TIMEOUT, PatroniProbeError, probe_patroni
+from console.probes.patroni_api import patroni_api
 from console.ssh import BoxError
 from console.state.model import ClusterState
 from console.state.patroni import REPLICA_ROLES, PatroniMember, PatroniView
@@ -92,7 +90,7 @@ def conditions(view: PatroniView | None, cfg: Database, switchover: bool) -> lis
             if planned is None
             else f"Patroni has a switchover scheduled at {planned.at} "
             f"({planned.leader or '?'} to {planned.candidate or 'any'}): cancel it with "
-            "`patronictl flush CLUSTER switchover`, or let it run first",
+            "`hotspare patroni cancel-switchover`, or let it run first",
         )
     )
     return conds
@@ -200,16 +198,16 @@ async def read_view(ctx: Context, cfg: Database) -> PatroniView:
         return (await ctx.run(cfg.box, command, CLUSTER_TIMEOUT + RUN_MARGIN)).stdout
 
     try:
-        return await probe_patroni(run, cfg.patroni_url, ctx.clock())
+        return await probe_patroni(run, patroni_api(cfg), ctx.clock())
     except PatroniProbeError as exc:
         raise ActionError(f"{cfg.box}: {exc}") from exc
 
 
 def _ask(cfg: Database, action: str, body: dict[str, str], old: str | None) -> Step:
     """POST /switchover or /failover to the candidate's Patroni, from its own box."""
-    url = f"{(cfg.patroni_url or '').rstrip('/')}/{action}"
-    payload = json.dumps(body, separators=(",", ":"))
-    request = http.Request("POST", url, POST_TIMEOUT, payload, http.JSON)
+    api = patroni_api(cfg)
+    url = api.at(action)
+    request = api.request("POST", action, POST_TIMEOUT, body)
 
     async def pre(ctx: Context) -> Check:
         view = await read_view(ctx, cfg)
@@ -222,7 +220,7 @@ def _ask(cfg: Database, action: str, body: dict[str, str], old: str | None) -> S
     async def ask(ctx: Context) -> Check:
         answer = await ctx.fetch(cfg.box, request)
         said = one_line(answer.body, 160) or "no text"
-        problem = no_answer(answer, url)
+        problem = api.problem(answer, url)
         if answer.exit == 28 or (answer.status == 503 and "status unknown" in said):
             # Patroni took the request but did not see the outcome in its own wait.
             return Check(True, f"no outcome from Patroni in time ({said}); watching")
@@ -248,27 +246,56 @@ def _ask(cfg: Database, action: str, body: dict[str, str], old: str | None) -> S
     )
 
 
+WATCH_EVERY = 0.5
+"""Seconds between reads while watching: one curl on the box's open shell each."""
+
+
+def _streaming(member: str) -> str:
+    """The states of MEMBER's replication connections (member names are safe names)."""
+    return f"SELECT state FROM pg_stat_replication WHERE application_name = '{member}'"
+
+
 def _watch(cfg: Database, old: str | None, switchover: bool) -> Step:
-    """Poll /cluster until CFG leads and, after a switchover, OLD is a replica again."""
+    """Poll /cluster until CFG leads and, after a switchover, OLD streams from it again.
+
+    That OLD streams is read on the new leader itself (its pg_stat_replication, where
+    Patroni names each replica's connection after the member): Patroni's own view says
+    so only at the replica's next loop, up to loop_wait later.
+    """
     name = cfg.name
+    follower = old if switchover else None
 
     async def probe(ctx: Context) -> Check:
         try:
             view = await read_view(ctx, cfg)
         except (ActionError, BoxError) as exc:
             return Check(False, str(exc))  # Patroni may be busy for a moment: ask again
-        return done(view, name, old if switchover else None)
+        leads = done(view, name, None)
+        if not leads.ok or follower is None:
+            return leads
+        from console import dbconn  # psycopg, loaded only to run
 
-    back = f", and {old} is back as a replica, running or streaming" if switchover and old else ""
+        try:
+            rows = await ctx.sql(cfg, _streaming(follower))
+        except (BoxError, *dbconn.FAILURES) as exc:  # the new primary may be busy: ask again
+            return Check(False, f"{name} leads; its replication view: {one_line(str(exc), 80)}")
+        states = [str(r[0]) for r in rows]
+        if "streaming" in states:
+            return Check(True, f"{name} leads; {follower} streams from it")
+        seen = ", ".join(states) or "not connected"
+        return Check(False, f"{name} leads; {follower} is {seen} so far")
+
+    back = f", and {old} streams from it again" if follower else ""
+    sql = f"; then on {name}: {_streaming(follower)}" if follower else ""
     return checked(
         f"Watch Patroni until {name} leads",
-        f"curl on {cfg.box} to Patroni",
-        f"GET {(cfg.patroni_url or '').rstrip('/')}/cluster (every 1 s)",
+        f"curl on {cfg.box} to Patroni" + (f", SQL on {name}" if follower else ""),
+        f"GET {patroni_api(cfg).at('cluster')} (every {WATCH_EVERY:g} s){sql}",
         "Patroni took the request",
         f"within {SETTLE:g} s {name} is the only leader, running{back}",
         probe,
         SETTLE,
-        every=1.0,
+        every=WATCH_EVERY,
     )
 
 

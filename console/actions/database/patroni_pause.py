@@ -9,15 +9,12 @@ already so; then it reads ``/cluster`` until ``pause`` says what was asked.
 
 from __future__ import annotations
 
-import json
-
 from console.actions.context import Context
 from console.actions.database.patroni import read_view
 from console.actions.plan import Check, Condition, Plan, Step, poll, refused
 from console.errors import ActionError
 from console.inventory import Database, Inventory
-from console.probes import http
-from console.probes.patroni import no_answer
+from console.probes.patroni_api import patroni_api
 from console.ssh import BoxError
 from console.state.model import ClusterState
 from console.state.patroni import PatroniView
@@ -123,9 +120,9 @@ def _takes_over(view: PatroniView) -> Condition:
 
 def _set_pause(cfg: Database, pause: bool) -> Step:
     """Read /cluster; PATCH /config with the pause asked unless already so; read it back."""
-    url = f"{(cfg.patroni_url or '').rstrip('/')}/config"
-    body = json.dumps({"pause": pause}, separators=(",", ":"))
-    request = http.Request("PATCH", url, PATCH_TIMEOUT, body, http.JSON)
+    api = patroni_api(cfg)
+    url = api.at("config")
+    request = api.request("PATCH", "config", PATCH_TIMEOUT, {"pause": pause})
     word = "paused" if pause else "not paused"
 
     already: list[bool] = []
@@ -135,7 +132,7 @@ def _set_pause(cfg: Database, pause: bool) -> Step:
         if already[0]:
             return f"already {word}: nothing sent"
         answer = await ctx.fetch(cfg.box, request)
-        problem = no_answer(answer, url)
+        problem = api.problem(answer, url)
         if problem is not None:
             raise ActionError(f"{cfg.box}: {problem}")
         if answer.status != 200:

@@ -21,8 +21,7 @@ from console.actions.plan import Check, Condition, Plan, Step, answered, refused
 from console.actions.site.checks import checked
 from console.errors import ActionError
 from console.inventory import Database, Inventory
-from console.probes import http
-from console.probes.patroni import no_answer
+from console.probes.patroni_api import patroni_api
 from console.probes.patroni_rest import MemberStatus
 from console.ssh import BoxError
 from console.state.model import ClusterState
@@ -89,8 +88,9 @@ def _conditions(view: PatroniView | None, state: ClusterState, cfg: Database) ->
 
 def _ask(cfg: Database, seen: _Seen) -> Step:
     name = cfg.name
-    url = f"{(cfg.patroni_url or '').rstrip('/')}/reinitialize"
-    request = http.Request("POST", url, POST_TIMEOUT, "{}", http.JSON)
+    api = patroni_api(cfg)
+    url = api.at("reinitialize")
+    request = api.request("POST", "reinitialize", POST_TIMEOUT, {})
 
     async def pre(ctx: Context) -> Check:
         seen.before = await read_member(ctx, cfg)
@@ -103,7 +103,7 @@ def _ask(cfg: Database, seen: _Seen) -> Step:
     async def ask(ctx: Context) -> Check:
         answer = await ctx.fetch(cfg.box, request)
         said = one_line(answer.body, 160) or "no text"
-        problem = no_answer(answer, url)
+        problem = api.problem(answer, url)
         if problem is not None:
             return Check(False, problem)
         if answer.status == 200:
@@ -144,7 +144,7 @@ def _watch(cfg: Database, seen: _Seen) -> Step:
     return checked(
         f"Watch until {name} streams again",
         f"curl on {cfg.box} to Patroni",
-        f"GET {(cfg.patroni_url or '').rstrip('/')}/patroni and /cluster (every 1 s)",
+        f"GET {patroni_api(cfg).at('patroni')} and /cluster (every 1 s)",
         "Patroni began the rebuild",
         f"within {SETTLE:g} s {name}'s PostgreSQL runs again, newly started, streaming",
         probe,

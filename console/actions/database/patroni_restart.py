@@ -13,7 +13,6 @@ PostgreSQL restarts.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from console.actions.context import RUN_MARGIN, Context
@@ -24,7 +23,8 @@ from console.actions.site.checks import checked
 from console.errors import ActionError
 from console.inventory import Database, Inventory
 from console.probes import http
-from console.probes.patroni import PatroniProbeError, no_answer
+from console.probes.patroni import PatroniProbeError
+from console.probes.patroni_api import PatroniApi, api_of, patroni_api
 from console.probes.patroni_rest import READ_TIMEOUT, MemberStatus, probe_member
 from console.ssh import BoxError
 from console.state.model import ClusterState
@@ -128,7 +128,7 @@ async def read_member(ctx: Context, cfg: Database) -> MemberStatus:
         return (await ctx.run(cfg.box, command, READ_TIMEOUT + RUN_MARGIN)).stdout
 
     try:
-        return await probe_member(run, cfg.patroni_url or "")
+        return await probe_member(run, patroni_api(cfg))
     except PatroniProbeError as exc:
         raise ActionError(f"{cfg.box}: {exc}") from exc
 
@@ -136,9 +136,9 @@ async def read_member(ctx: Context, cfg: Database) -> MemberStatus:
 def _ask(cfg: Database, body: dict[str, bool], leader: bool, seen: _Seen) -> Step:
     """POST /restart to the member's own Patroni, from its box, having read how it runs."""
     name = cfg.name
-    url = f"{(cfg.patroni_url or '').rstrip('/')}/restart"
-    payload = json.dumps(body, separators=(",", ":"))
-    request = http.Request("POST", url, RESTART_TIMEOUT, payload, http.JSON)
+    api = patroni_api(cfg)
+    url = api.at("restart")
+    request = api.request("POST", "restart", RESTART_TIMEOUT, body)
     as_planned = "the leader" if leader else "a replica"
 
     async def pre(ctx: Context) -> Check:
@@ -151,7 +151,7 @@ def _ask(cfg: Database, body: dict[str, bool], leader: bool, seen: _Seen) -> Ste
         return Check(True, f"{name} {status.state}, PostgreSQL started {status.started or '?'}")
 
     async def ask(ctx: Context) -> Check:
-        check = judge(await ctx.fetch(cfg.box, request), url, bool(body), cfg.box)
+        check = judge(await ctx.fetch(cfg.box, request), url, bool(body), cfg.box, api)
         seen.restarts = check.detail != NOTHING_PENDING
         return check
 
@@ -170,10 +170,12 @@ def _ask(cfg: Database, body: dict[str, bool], leader: bool, seen: _Seen) -> Ste
     )
 
 
-def judge(answer: http.Answer, url: str, pending: bool, box: str) -> Check:
-    """What Patroni's ANSWER to POST /restart at URL (from BOX) says, for the step."""
+def judge(
+    answer: http.Answer, url: str, pending: bool, box: str, api: PatroniApi | None = None
+) -> Check:
+    """What Patroni's ANSWER to POST /restart at URL (from BOX, through API) says, for the step."""
     said = one_line(answer.body, 160) or "no text"
-    problem = no_answer(answer, url)
+    problem = (api or api_of(url)).problem(answer, url)
     if answer.exit == 28:
         return Check(True, f"no answer from Patroni in {RESTART_TIMEOUT:g} s; watching")
     if problem is not None:
@@ -206,7 +208,7 @@ def _watch(cfg: Database, leader: bool, seen: _Seen) -> Step:
     return checked(
         f"Watch until {name}'s PostgreSQL runs again",
         f"curl on {cfg.box} to Patroni",
-        f"GET {(cfg.patroni_url or '').rstrip('/')}/patroni"
+        f"GET {patroni_api(cfg).at('patroni')}"
         + (" and /cluster" if leader else "")
         + " (every 1 s)",
         "Patroni took the request",

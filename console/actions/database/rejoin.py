@@ -23,6 +23,7 @@ from console.actions.site.checks import checked
 from console.errors import ActionError
 from console.inventory import Database, Inventory
 from console.state.model import ClusterState
+from console.units import lsn
 
 STREAM_WAIT = 30.0
 REWIND_TIMEOUT = 1800.0
@@ -110,7 +111,7 @@ def keep_diverged(old: Database, new: Database) -> Step:
                 "from one another: pg_rewind cannot bring it over; rebuild it with pg_basebackup"
             )
         fork = forks[old_tli]
-        first = segment_name(old_tli, server.lsn(fork), size)
+        first = segment_name(old_tli, lsn(fork), size)
         pattern = f"{old_tli:08X}" + "?" * 16
         command = (
             f"mkdir -p {shlex.quote(kept)}/pg_wal && cd {shlex.quote(old.data_dir)}/pg_wal && "
@@ -122,7 +123,7 @@ def keep_diverged(old: Database, new: Database) -> Step:
         if result.exit_status != 0:
             raise ActionError(f"{old.box}: copying WAL aside failed: {result.stderr.strip()[:200]}")
         counted[:] = [int(result.stdout.split()[-1])]
-        past = server.lsn(last) - server.lsn(fork)
+        past = lsn(last) - lsn(fork)
         said = (
             f"{old.name}'s last checkpoint {last} is {past} bytes past the fork at {fork} "
             "(transactions there are not on " + new.name + ")"

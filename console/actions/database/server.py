@@ -78,18 +78,6 @@ def server_log(db: Database) -> str:
     return f"{db.data_dir.rstrip('/').rsplit('/', 1)[0]}/log/postgresql.log"
 
 
-def lsn(text: str) -> int:
-    """A WAL position ('16/B374D848') as a number of bytes.
-
-    Raises:
-        ValueError: TEXT is not a WAL position.
-    """
-    high, sep, low = text.strip().partition("/")
-    if not sep:
-        raise ValueError(f"not a WAL position: {text!r}")
-    return (int(high, 16) << 32) + int(low, 16)
-
-
 def parse_controldata(text: str) -> dict[str, str]:
     """pg_controldata's 'Name:   value' lines as a dict."""
     found = {}

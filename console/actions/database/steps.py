@@ -16,6 +16,7 @@ from console.actions.plan import Check, Step, poll
 from console.actions.site.checks import checked
 from console.errors import ActionError
 from console.inventory import Database
+from console.units import lsn
 
 CATCH_UP = 5.0  # the old primary's walsender sends everything before its shutdown ends
 PROMOTE_WAIT = 30
@@ -46,7 +47,7 @@ def checkpoint(db: Database) -> Step:
 
     async def act(ctx: Context) -> str:
         rows = await ctx.sql(db, "SELECT pg_current_wal_lsn()::text")
-        before[:] = [server.lsn(str(rows[0][0]))]
+        before[:] = [lsn(str(rows[0][0]))]
         started = time.monotonic()
         await ctx.sql(db, "CHECKPOINT")
         return f"checkpoint in {time.monotonic() - started:.2f} s"
@@ -54,7 +55,7 @@ def checkpoint(db: Database) -> Step:
     async def verify(ctx: Context) -> Check:
         rows = await ctx.sql(db, "SELECT redo_lsn::text FROM pg_control_checkpoint()")
         redo = str(rows[0][0])
-        ok = server.lsn(redo) >= before[0]
+        ok = lsn(redo) >= before[0]
         return Check(ok, f"{db.name}'s last checkpoint starts at {redo}")
 
     return Step(
@@ -133,8 +134,8 @@ def caught_up(old: Database, standby: Database, handover: Handover) -> Step:
             return Check(False, f"{standby.name} is out of recovery: nothing may be promoted")
         if replayed is None or handover.shutdown_lsn is None:
             return Check(False, f"{standby.name} has replayed nothing from a primary")
-        edge = server.lsn(handover.shutdown_lsn)
-        ok = server.lsn(str(replayed)) > edge
+        edge = lsn(handover.shutdown_lsn)
+        ok = lsn(str(replayed)) > edge
         return Check(
             ok,
             f"{standby.name} received up to {received} and replayed up to {replayed}, "
