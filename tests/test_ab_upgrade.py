@@ -293,7 +293,7 @@ def _posts(load: Load) -> list[Answer]:
 
 # A step beginning: "  STAGE: 3/10 TITLE" (not "taking over from ... (STAGE: 3/10 ...)").
 STEP = re.compile(r"^  (?!taking over ).+?: \d+/\d+ ")
-STATUS_EVERY = 4  # kills between two `upgrade status` checks (each is a process)
+STATUS_EVERY = 8  # kills between two `upgrade status` checks (each is a process)
 
 
 def _killed_at_every_step(

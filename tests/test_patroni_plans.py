@@ -116,13 +116,16 @@ def test_monitor_marks_an_old_view_with_its_age() -> None:
 # --- the plans ----------------------------------------------------------------------------
 
 
-def test_switchover_plan_posts_to_the_candidates_patroni_then_watches() -> None:
+def test_switchover_plan_posts_to_the_leaders_patroni_then_watches() -> None:
     plan = actions.plan_switchover(INV, state_with(view("healthy")), "db2")
     assert (plan.action, plan.target, plan.refusals, plan.confirm) == ("promote", "db2", (), "db2")
     assert plan.way_back == "hotspare promote db1"
     ask, watch = plan.steps
-    assert ask.where == "curl on db2 to Patroni"
+    # The leader's Patroni acts on it at once; db2's would pass it on through etcd.
+    assert ask.where == "curl on db1 to Patroni"
     assert watch.where == "curl on db2 to Patroni, SQL on db2"
+    failover = actions.plan_failover(INV, state_with(view("healthy")), "db2")
+    assert failover.steps[0].where == "curl on db2 to Patroni"  # the leader may be unwell
     switchover = '{"leader":"db1","candidate":"db2"}'
     assert (
         ask.command
@@ -301,7 +304,7 @@ def test_the_post_reports_patronis_status_and_reason(output: str, ok: bool, says
     said, check = _run_step(plan, 0, ctx)
     assert check.ok is ok
     assert says in check.detail and said == check.detail
-    assert ctx.sent == [("db2", plan.steps[0].command, 35.0)]
+    assert ctx.sent == [("db1", plan.steps[0].command, 35.0)]  # the leader's Patroni
 
 
 def test_the_post_is_checked_again_just_before_on_a_fresh_view() -> None:

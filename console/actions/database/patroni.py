@@ -3,8 +3,9 @@
 Patroni holds the leader lock and does the work: it stops the old leader
 cleanly, promotes the candidate, and makes the old leader follow it again
 (with pg_rewind where its configuration allows). hotspare reads Patroni's
-own view first, asks Patroni with curl from the candidate's box, then
-watches ``/cluster`` until the new leader shows. It never acts on
+own view first, asks Patroni with curl from a database's box (the leader's
+for a switchover, the candidate's for a failover), then watches ``/cluster``
+until the new leader shows. It never acts on
 PostgreSQL directly here: two managers of one cluster is how split brain
 starts.
 """
@@ -161,7 +162,8 @@ def plan_switchover(inv: Inventory, state: ClusterState, candidate: str) -> Plan
         return refused("promote", candidate, conds, refusals)
     old = state.patroni.leaders[0].name
     body = {"leader": old, "candidate": candidate}
-    steps = (_ask(cfg, "switchover", body, old), _watch(cfg, old, switchover=True))
+    ask = _ask(cfg, "switchover", body, old, _via(inv, old, cfg))
+    steps = (ask, _watch(cfg, old, switchover=True))
     summary = (
         f"Patroni hands the leader from {old} to {candidate}: it stops {old} cleanly, "
         f"promotes {candidate} once caught up, and {old} follows it as a replica"
@@ -180,7 +182,8 @@ def plan_failover(inv: Inventory, state: ClusterState, candidate: str) -> Plan:
         return refused("failover", candidate, conds, refusals)
     leaders = state.patroni.leaders
     old = leaders[0].name if leaders else None
-    steps = (_ask(cfg, "failover", {"candidate": candidate}, old), _watch(cfg, old, False))
+    # The candidate's Patroni: a failover is for a leader that may not answer.
+    steps = (_ask(cfg, "failover", {"candidate": candidate}, old, cfg), _watch(cfg, old, False))
     summary = f"Patroni promotes {candidate} now" + (
         f"; {old} is demoted and, once rewound or re-cloned, follows it"
         if old
@@ -203,9 +206,18 @@ async def read_view(ctx: Context, cfg: Database) -> PatroniView:
         raise ActionError(f"{cfg.box}: {exc}") from exc
 
 
-def _ask(cfg: Database, action: str, body: dict[str, str], old: str | None) -> Step:
-    """POST /switchover or /failover to the candidate's Patroni, from its own box."""
-    api = patroni_api(cfg)
+def _via(inv: Inventory, leader: str | None, candidate: Database) -> Database:
+    """Whose Patroni to ask for a switchover: the leader's, which acts on it at once;
+    another member only passes it on through etcd, and the leader takes it up at its
+    next loop, up to loop_wait later. The candidate's when the leader is not in
+    cluster.yaml as Patroni names it."""
+    found = next((d for d in inv.databases if d.name == leader), None)
+    return found if found is not None and found.patroni_url else candidate
+
+
+def _ask(cfg: Database, action: str, body: dict[str, str], old: str | None, via: Database) -> Step:
+    """POST /switchover or /failover to VIA's Patroni, from VIA's box."""
+    api = patroni_api(via)
     url = api.at(action)
     request = api.request("POST", action, POST_TIMEOUT, body)
 
@@ -218,7 +230,7 @@ def _ask(cfg: Database, action: str, body: dict[str, str], old: str | None) -> S
         return Check(not failed, "; ".join(failed) or "Patroni's view still allows it")
 
     async def ask(ctx: Context) -> Check:
-        answer = await ctx.fetch(cfg.box, request)
+        answer = await ctx.fetch(via.box, request)
         said = one_line(answer.body, 160) or "no text"
         problem = api.problem(answer, url)
         if answer.exit == 28 or (answer.status == 503 and "status unknown" in said):
@@ -235,7 +247,7 @@ def _ask(cfg: Database, action: str, body: dict[str, str], old: str | None) -> S
     candidate = body["candidate"]
     return Step(
         title=f"Ask Patroni to {action.replace('over', ' over')} to {candidate}",
-        where=f"curl on {cfg.box} to Patroni",
+        where=f"curl on {via.box} to Patroni",
         command=request.command(),
         expects="Patroni's view still allows it, read again just before"
         + (f" ({old} leads)" if old and action == "switchover" else ""),
