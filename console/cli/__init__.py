@@ -18,6 +18,7 @@ from typing import Any
 from console.cli import (
     actions,
     audit,
+    check,
     clusters,
     completion,
     config,
@@ -53,6 +54,7 @@ def build_parser(extend: Extend | None = None) -> argparse.ArgumentParser:
     config.add_parser(commands)
     status.add_parser(commands, load_inventory)
     events.add_parser(commands, load_inventory)
+    check.add_parser(commands, load_inventory)
     trust.add_parser(commands, load_inventory)
     logs.add_parser(commands, load_inventory)
     groups = actions.add_parsers(commands, load_inventory)

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from console.cli.tables import render
@@ -71,18 +72,22 @@ def _status(args: argparse.Namespace, load: Any) -> int:
         return StatusExit.UNKNOWN
     if args.watch:
         return asyncio.run(_watch(inv, args))
-    state = asyncio.run(_once(inv, args.timeout, json_out=args.json))
+    show = as_json if args.json else render
+    state = asyncio.run(once(inv, args.timeout, lambda s: print(show(s), flush=True)))
     return exit_status(state)
 
 
-async def _once(inv: Inventory, timeout: float, json_out: bool) -> model.ClusterState:
+async def once(
+    inv: Inventory, timeout: float, show: Callable[[model.ClusterState], None]
+) -> model.ClusterState:
+    """Read the site once, giving up on a box after TIMEOUT s; SHOW the snapshot as soon as
+    it is taken (the operator reads while the connections close), then return it."""
     from console.monitor import Monitor  # SSH and PostgreSQL are loaded only to run
 
     monitor = Monitor(inv, probe_timeout=min(timeout, 5.0))
     try:
         state = await monitor.once(deadline=timeout)
-        # The operator reads while the connections close.
-        print(as_json(state) if json_out else render(state), flush=True)
+        show(state)
         return state
     finally:
         await monitor.close()
