@@ -12,6 +12,8 @@ starts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from console.actions.context import RUN_MARGIN, Context
 from console.actions.plan import Check, Condition, Plan, Step, answered, refused
 from console.actions.site.checks import checked
@@ -206,6 +208,16 @@ async def read_view(ctx: Context, cfg: Database) -> PatroniView:
         raise ActionError(f"{cfg.box}: {exc}") from exc
 
 
+async def judged(ctx: Context, cfg: Database, judge: Callable[[PatroniView], Check]) -> Check:
+    """Patroni's view read on CFG's box, as JUDGE sees it; not yet when Patroni does not
+    answer (it may be busy for a moment, and a watch asks again)."""
+    try:
+        view = await read_view(ctx, cfg)
+    except (ActionError, BoxError) as exc:
+        return Check(False, str(exc))
+    return judge(view)
+
+
 def _via(inv: Inventory, leader: str | None, candidate: Database) -> Database:
     """Whose Patroni to ask for a switchover: the leader's, which acts on it at once;
     another member only passes it on through etcd, and the leader takes it up at its
@@ -278,11 +290,7 @@ def _watch(cfg: Database, old: str | None, switchover: bool) -> Step:
     follower = old if switchover else None
 
     async def probe(ctx: Context) -> Check:
-        try:
-            view = await read_view(ctx, cfg)
-        except (ActionError, BoxError) as exc:
-            return Check(False, str(exc))  # Patroni may be busy for a moment: ask again
-        leads = done(view, name, None)
+        leads = await judged(ctx, cfg, lambda view: done(view, name, None))
         if not leads.ok or follower is None:
             return leads
         from console import dbconn  # psycopg, loaded only to run

@@ -10,12 +10,11 @@ already so; then it reads ``/cluster`` until ``pause`` says what was asked.
 from __future__ import annotations
 
 from console.actions.context import Context
-from console.actions.database.patroni import read_view
+from console.actions.database.patroni import judged, read_view
 from console.actions.plan import Check, Condition, Plan, Step, poll, refused
 from console.errors import ActionError
 from console.inventory import Database, Inventory
 from console.probes.patroni_api import patroni_api
-from console.ssh import BoxError
 from console.state.model import ClusterState
 from console.state.patroni import PatroniView
 from console.text import one_line
@@ -143,13 +142,11 @@ def _set_pause(cfg: Database, pause: bool) -> Step:
             )
         return "Patroni answered 200: its configuration in the DCS holds it"
 
+    def says(view: PatroniView) -> Check:
+        return Check(view.paused == pause, f"/cluster says {'' if view.paused else 'not '}paused")
+
     async def shows(ctx: Context) -> Check:
-        try:
-            paused = (await read_view(ctx, cfg)).paused
-        except (ActionError, BoxError) as exc:
-            return Check(False, str(exc))  # Patroni may be busy for a moment: ask again
-        seen = "paused" if paused else "not paused"
-        return Check(paused == pause, f"/cluster says {seen}")
+        return await judged(ctx, cfg, says)
 
     async def verify(ctx: Context) -> Check:
         check = await poll(ctx, shows, SETTLE, every=0.5)

@@ -21,16 +21,21 @@ import shlex
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from console import when
 from console.actions.context import Context
-from console.actions.database.patroni import conditions, managed, plan_switchover, read_view
+from console.actions.database.patroni import (
+    conditions,
+    judged,
+    managed,
+    plan_switchover,
+    read_view,
+)
 from console.actions.database.patroni_pause import asker, current
 from console.actions.plan import Check, Condition, Plan, Step, poll, refused
+from console.actions.site import inputs
 from console.errors import ActionError
 from console.inventory import Database, Inventory
 from console.probes import http
 from console.probes.patroni_api import patroni_api
-from console.ssh import BoxError
 from console.state.model import ClusterState
 from console.state.patroni import PatroniView, ScheduledSwitchover
 from console.text import one_line
@@ -57,20 +62,7 @@ def parse_at(given: str, now: datetime | None = None) -> datetime:
         ActionError: the text is not a time, or the time is now or has passed.
     """
     now = (now or datetime.now(UTC)).astimezone()
-    try:
-        moment = when.parse(given, now, ahead=True)
-    except when.WhenError as exc:
-        raise ActionError(f"--at {exc}") from exc
-    if moment.relative and moment.at == now:
-        raise ActionError(f"--at {given!r} is now; give a time ahead")
-    at = moment.at
-    try:
-        at = at.replace(microsecond=0) + timedelta(seconds=1) if at.microsecond else at
-    except OverflowError as exc:  # the last second of year 9999, rounded up
-        raise ActionError(f"--at {given!r} is after 9999-12-31 23:59:59, the last second") from exc
-    if at <= now:
-        raise ActionError(f"--at {given!r} is {shown(at)}, which has already passed")
-    return at
+    return inputs.ahead("--at", given, now, timedelta(seconds=1), shown)
 
 
 def shown(at: datetime) -> str:
@@ -224,11 +216,7 @@ def _schedule(cfg: Database, old: str, at: datetime) -> Step:
         return f"Patroni answered 202: {said}"
 
     async def shows(ctx: Context) -> Check:
-        try:
-            view = await read_view(ctx, cfg)
-        except (ActionError, BoxError) as exc:
-            return Check(False, str(exc))  # Patroni may be busy for a moment: ask again
-        return scheduled_as_asked(view, old, name, at)
+        return await judged(ctx, cfg, lambda view: scheduled_as_asked(view, old, name, at))
 
     async def verify(ctx: Context) -> Check:
         return await poll(ctx, shows, SETTLE, every=0.5)
@@ -270,14 +258,14 @@ def _cancel(cfg: Database) -> Step:
             )
         return f"Patroni answered 200: {said}"
 
-    async def gone(ctx: Context) -> Check:
-        try:
-            planned = (await read_view(ctx, cfg)).scheduled_switchover
-        except (ActionError, BoxError) as exc:
-            return Check(False, str(exc))  # Patroni may be busy for a moment: ask again
+    def none(view: PatroniView) -> Check:
+        planned = view.scheduled_switchover
         if planned is None:
             return Check(True, "/cluster shows no switchover scheduled")
         return Check(False, f"/cluster still shows a switchover {_described(planned)}")
+
+    async def gone(ctx: Context) -> Check:
+        return await judged(ctx, cfg, none)
 
     async def verify(ctx: Context) -> Check:
         check = await poll(ctx, gone, SETTLE, every=0.5)

@@ -9,6 +9,7 @@ escaped or dropped quietly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -66,24 +67,35 @@ def parse_until(given: str, now: datetime | None = None) -> Until:
         ActionError: the text is not a time, or the time has passed.
     """
     now = (now or datetime.now(UTC)).astimezone()
-    try:
-        moment = when.parse(given, now, ahead=True)
-    except when.WhenError as exc:
-        raise ActionError(f"--until {exc}") from exc
-    if moment.relative and moment.at == now:
-        raise ActionError(f"--until {given!r} is now; give a time ahead")
-    try:
-        at = _minute_up(moment.at)
-    except OverflowError as exc:  # the last minute of year 9999, rounded up
-        raise ActionError(f"--until {given!r} is after 9999-12-31 23:59, the last minute") from exc
-    if at <= now:
-        raise ActionError(f"--until {given!r} is {_show(at, now)}, which has already passed")
+    at = ahead("--until", given, now, timedelta(minutes=1), lambda t: _show(t, now))
     return Until(at, _show(at, now))
 
 
-def _minute_up(at: datetime) -> datetime:
-    if at.second or at.microsecond:
-        return at.replace(second=0, microsecond=0) + timedelta(minutes=1)
+def ahead(
+    option: str, given: str, now: datetime, unit: timedelta, show: Callable[[datetime], str]
+) -> datetime:
+    """GIVEN (OPTION's value) read looking ahead from NOW, rounded up to a whole UNIT (a
+    minute, or a second) and still ahead of NOW; SHOW says a moment in its errors.
+
+    Raises:
+        ActionError: the text is not a time, or the time is now or has passed.
+    """
+    try:
+        moment = when.parse(given, now, ahead=True)
+    except when.WhenError as exc:
+        raise ActionError(f"{option} {exc}") from exc
+    if moment.relative and moment.at == now:
+        raise ActionError(f"{option} {given!r} is now; give a time ahead")
+    at = moment.at
+    minutes = unit >= timedelta(minutes=1)
+    into = timedelta(seconds=at.second if minutes else 0, microseconds=at.microsecond)
+    try:
+        at = at - into + unit if into else at
+    except OverflowError as exc:  # the last minute (second) of year 9999, rounded up
+        last = "23:59, the last minute" if minutes else "23:59:59, the last second"
+        raise ActionError(f"{option} {given!r} is after 9999-12-31 {last}") from exc
+    if at <= now:
+        raise ActionError(f"{option} {given!r} is {show(at)}, which has already passed")
     return at
 
 
