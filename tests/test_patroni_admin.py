@@ -216,6 +216,13 @@ def test_a_restart_posts_then_waits_for_a_new_postmaster() -> None:
 
 def test_a_pending_restart_with_nothing_pending_restarts_nothing_and_says_so() -> None:
     plan = patroni_restart.plan_restart(INV, state_with(HEALTHY), "db2", pending=True)
+    (said,) = [c.detail for c in plan.preconditions if c.what == "only if a restart is pending"]
+    assert "none pending now: most likely nothing is restarted" in said
+    waiting = replace(
+        HEALTHY, members=tuple(replace(m, pending_restart=True) for m in HEALTHY.members)
+    )
+    again = patroni_restart.plan_restart(INV, state_with(waiting), "db2", pending=True)
+    assert any("has one pending now" in c.detail for c in again.preconditions)
     ctx = CannedCtx(
         member_answer(),
         answered(fixture("healthy")),

@@ -111,11 +111,17 @@ def _conditions(
         )
     )
     if pending:
+        seen = (
+            "Patroni's view has one pending now"
+            if me.pending_restart
+            else "Patroni's view has none pending now: most likely nothing is restarted"
+        )
         conds.append(
             Condition(
                 "only if a restart is pending",
                 True,
-                "Patroni restarts it only if a changed setting waits for a restart",
+                f"Patroni restarts it only if a changed setting waits for a restart ({seen}; "
+                "Patroni decides when it is asked)",
             )
         )
     return conds
