@@ -14,6 +14,7 @@ failover` through Patroni brings the leader back, losing nothing.
 from __future__ import annotations
 
 import calendar
+import json
 import time
 from collections.abc import Callable
 from functools import partial
@@ -23,6 +24,7 @@ import pytest
 
 from console.lab import faults, patroni
 from console.lab.layout import LabLayout
+from console.state import codec
 from tests.support.dbwatch import Watch, Writer
 from tests.support.following import pictures, timeline
 from tests.support.labclient import eventually, hotspare
@@ -67,6 +69,9 @@ def test_the_leader_dies_patroni_elects_and_the_console_tells_the_story_in_order
 
     takeover = _takeover(states, new)
     assert takeover is not None and takeover["old"] == old and not takeover["demoted"], takeover
+    # The snapshot that tells it survives the trip a shared monitor or a history makes.
+    told = next(p for p in reversed(states.documents) if p["patroni"]["takeover"])
+    assert json.loads(json.dumps(codec.encode(codec.decode(told)))) == told
     # Within one refresh of Patroni's promotion (its history's timestamp), and the probe's time.
     elected = _epoch(takeover["elected"])
     assert takeover["seen_at"] - elected < 2 * REFRESH + 1.5, (takeover["seen_at"], elected)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -17,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from console.cli.tables import render
 from console.errors import StatusExit
-from console.state import model
+from console.state import codec, model
 
 if TYPE_CHECKING:
     from console.inventory import Inventory
 
-SCHEMA = f"hotspare.status/{model.SCHEMA_VERSION}"
+SCHEMA = codec.SCHEMA
 CLEAR = "\x1b[H\x1b[2J"
 
 
@@ -54,7 +53,7 @@ def as_json(state: model.ClusterState, lines: bool = False) -> str:
 
     LINES: on one line (JSON Lines, for --watch), not indented.
     """
-    document = {"schema": SCHEMA, **dataclasses.asdict(state)}
+    document = codec.encode(state)
     return json.dumps(document) if lines else json.dumps(document, indent=2)
 
 
