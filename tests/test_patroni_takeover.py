@@ -11,7 +11,8 @@ from dataclasses import replace
 
 import pytest
 
-from console.events import changes
+from console.cli.events import as_json, line
+from console.events import Event, changes, standing
 from console.patroni_watch import PatroniWatch
 from console.probes import etcd
 from console.probes.http import Run
@@ -19,6 +20,7 @@ from console.probes.patroni import summary
 from console.state.patroni import DcsMember, PatroniMember, PatroniView
 from console.state.patroni_alarms import patroni_alarms
 from console.state.patroni_leader import LeaderKey, Takeover, forked, told
+from console.state.wording import alarm
 from screens import rows
 from tests.support.patroni_parts import INV, answered, state_with
 from tests.support.verdict_parts import db
@@ -226,3 +228,18 @@ def test_the_panel_says_a_leader_not_renewing_its_key_and_a_member_s_etcd_not_he
     state = state_with(replace(late, dcs=dcs))
     link = {name: rows.db_row(d, state)[5].plain for d in state.databases for name in [d.name]}
     assert link["db2"].startswith("etcd ✗ · ") and "etcd" not in link["db1"], link
+
+
+def test_events_print_one_safe_line_each_and_a_watch_begins_with_the_standing_alarms() -> None:
+    hostile = Event(0.0, "web1\x1b[2J", "said\nALARM fake", "warning")
+    text = line(hostile)
+    assert text.startswith("00:00:00 WARNING web1") and "\n" not in text and "\x1b" not in text
+    assert json.loads(as_json(hostile))["text"] == "said\nALARM fake"  # JSON keeps it exact
+    raised = alarm("node-unhealthy", "warning", ["web2"], "web2: health check answered 503")
+    now = replace(state_with(None), alarms=(raised,))
+    (event,) = standing(now)
+    assert (event.subject, event.text, event.level) == (
+        "web2",
+        "ALARM web2: health check answered 503",
+        "warning",
+    )
