@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 
+from console.actions.context import Context
+from console.actions.plan import Check
 from console.errors import ActionError
 from console.inventory import InventoryError, load
+from console.probes import http
 from console.probes import runbook as probe
 from console.runbook import rolling
-from console.runbook.node import check_release, fill, version_of
+from console.runbook.node import answers, check_release, fill, started_of, version_of
 from console.state.lock import ActionLock
 from console.state.runbook import MAGIC, Mark, Runbook, Stage, from_record, to_record
 from tests.support.verdict_parts import balancer, cluster_state, inventory, node, server
@@ -278,3 +283,35 @@ def test_a_server_kept_out_by_a_paused_runbook_is_planned_not_overdue() -> None:
     assert servers([old], paused) == (("web1 maint",), [])
     planned, alarms = servers([old], held(gone="process 1 on vm has ended"))
     assert planned == () and [a.code for a in alarms] == ["backends-out"]
+
+
+class _Answers:
+    """Just enough of Context for `answers`: health 200, then the version answer given."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+
+    async def fetch(self, box: str, request: http.Request) -> http.Answer:
+        body = self.version if request.url.endswith("version") else "ok"
+        return http.Answer(0, 200, body)
+
+
+def test_a_restart_is_proven_by_a_process_started_after_it_was_asked() -> None:
+    web1 = replace(inventory().web_node("web1"), version_url="http://127.0.0.1:8000/version")
+    asked = [1000.0]  # the box's clock when the restart hook ran
+    before = json.dumps({"release": "v1", "started": 999.5})  # a restart already under way
+    after = json.dumps({"release": "v1", "started": 1000.2})
+
+    def judged(version: str, since: list[float]) -> Check:
+        async def ask() -> Check:
+            return await answers(web1, "v1", since)(cast(Context, _Answers(version)))
+
+        return asyncio.run(ask())
+
+    check = judged(before, asked)
+    assert not check.ok and "started before the restart was asked" in check.detail
+    assert judged(after, asked).ok
+    # No start time in the answer, or no clock read: the release alone proves it, as before.
+    assert judged(json.dumps({"release": "v1"}), asked).ok
+    assert judged(before, []).ok
+    assert started_of(before) == 999.5 and started_of('{"started": true}') is None

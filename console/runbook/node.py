@@ -119,8 +119,25 @@ def _switched(node: WebNode, release: str) -> Probe:
     return probe
 
 
-def answers(node: WebNode, release: str) -> Probe:
-    """Health 200 and, when there is a version URL, that it names RELEASE."""
+def started_of(body: str) -> float | None:
+    """When a version URL's JSON answer says its process started (epoch seconds), if it does."""
+    try:
+        loaded = json.loads(body.strip())
+    except ValueError:
+        return None
+    found = loaded.get("started") if isinstance(loaded, dict) else None
+    if isinstance(found, bool) or not isinstance(found, int | float):
+        return None
+    return float(found)
+
+
+def answers(node: WebNode, release: str, since: list[float] | None = None) -> Probe:
+    """Health 200 and, when there is a version URL, that it names RELEASE; with SINCE (the
+    box's clock when the restart was asked, once noted), that its process started after it.
+
+    Without SINCE, a restart already under way when this one was asked could answer for it
+    (it may resolve `current` after the switch), and the one asked would follow a moment
+    later, under the smoke test's feet."""
     health = http.Request("GET", node.health_url, HTTP_TIME)
     version = http.Request("GET", node.version_url, HTTP_TIME) if node.version_url else None
 
@@ -141,6 +158,13 @@ def answers(node: WebNode, release: str) -> Probe:
         running = version_of(seen.body) if seen.status == 200 else None
         if running != release:
             return Check(False, f"{node.name} answers 200 but runs {running or '?'}, not {release}")
+        started = started_of(seen.body)
+        if since and started is not None and started < since[0]:
+            return Check(
+                False,
+                f"{node.name} runs {release} but started before the restart was asked "
+                f"({since[0] - started:.1f} s before): that restart is still to come",
+            )
         return Check(True, f"{node.name} answers 200 and runs {release}")
 
     return probe
@@ -286,16 +310,20 @@ def plan_node(inv: Inventory, state: ClusterState, args: Mapping[str, Any]) -> P
         )
     )
     timeout = inv.upgrade.check_timeout
+    asked: list[float] = []  # the node's clock just before the restart hook
+    restarted = answers(node, release, asked)
     restart = _hook_step(
         inv,
         node,
         "restart",
         release,
         f"Restart {node.name} on {release}",
-        f"its health URL answers 200 and it runs {release}, within {timeout:g} s",
-        answers(node, release),
+        f"its health URL answers 200 and it runs {release}, started after the hook was run "
+        f"(when the version URL says when it started), within {timeout:g} s",
+        restarted,
     )
-    steps.append(replace(restart, act=_then_poll(restart, answers(node, release), timeout)))
+    noted = _noting_clock(restart, node, asked)
+    steps.append(replace(restart, act=_then_poll(noted, restarted, timeout)))
     tried = smoke(inv, node, box)
     if tried is not None:
         steps.append(tried)
@@ -331,6 +359,22 @@ def plan_out(inv: Inventory, state: ClusterState, args: Mapping[str, Any]) -> Pl
         target=node.name,
         summary=f"return {node.name} to warm spare: out of the balancer, as before the roll",
     )
+
+
+def _noting_clock(step: Step, node: WebNode, asked: list[float]) -> Step:
+    """STEP, its act preceded by a read of NODE's clock into ASKED (the box's own clock:
+    the version URL's start time is the box's too)."""
+    act = step.act
+
+    async def run(ctx: Context) -> str:
+        result = await ctx.run(node.box, "date +%s.%N")
+        try:
+            asked[:] = [float(result.stdout.strip())]
+        except ValueError:
+            asked.clear()  # no clock read: the start time is not compared
+        return await act(ctx)
+
+    return replace(step, act=run)
 
 
 def _then_poll(step: Step, probe: Probe, timeout: float) -> Any:
