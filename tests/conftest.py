@@ -63,9 +63,25 @@ def ab_lab() -> Iterator[LabLayout]:
 
 
 @pytest.fixture(scope="session")
-def patroni_lab() -> Iterator[LabLayout]:
+def patroni_lab_up() -> Iterator[LabLayout]:
     """The Patroni lab on TEST_PATRONI_BLOCK: etcd and Patroni on db1, db2, db3."""
     yield from _up_for_the_session(LabLayout.for_block(TEST_PATRONI_BLOCK, engine="patroni"))
+
+
+@pytest.fixture
+def patroni_lab(patroni_lab_up: LabLayout) -> LabLayout:
+    """The Patroni lab, settled: one leader, the others streaming, nothing scheduled or paused.
+
+    The test before may have moved the leader; its old leader rejoins on
+    Patroni's time, not the test's, so every test waits here for the same start.
+    """
+    from console.lab import patroni
+
+    deadline = time.monotonic() + 90
+    while why := patroni.unsettled(patroni_lab_up):
+        assert time.monotonic() < deadline, f"the Patroni lab did not settle in 90 s: {why}"
+        time.sleep(0.5)
+    return patroni_lab_up
 
 
 @pytest.fixture

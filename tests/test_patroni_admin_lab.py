@@ -88,7 +88,6 @@ def test_history_after_a_switchover_names_the_new_leader(
     patroni_lab: LabLayout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lab = patroni_lab
-    eventually(partial(_all_stream, lab), timeout=60)
     candidate = _replicas(lab)[0]
     code, answer = hotspare(lab, capsys, "promote", candidate, "--confirm", candidate)
     assert code == 0, answer
@@ -107,7 +106,6 @@ def test_reinit_rebuilds_a_replica_from_the_leader_and_refuses_the_leader(
     patroni_lab: LabLayout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lab = patroni_lab
-    eventually(partial(_all_stream, lab), timeout=60)
     leader = eventually(lambda: patroni.leader(lab), timeout=30)
     code, answer = hotspare(lab, capsys, "patroni", "reinit", leader, "--confirm", leader)
     assert (code, answer["outcome"]) == (3, "refused"), answer

@@ -316,6 +316,36 @@ def streaming(lab: LabLayout) -> set[str]:
     }
 
 
+def unsettled(lab: LabLayout) -> list[str]:
+    """What keeps the Patroni lab from its steady state; empty once settled.
+
+    Steady: a leader running, every other member streaming from it, nothing
+    scheduled and not paused. A test that moves the leader leaves the old one
+    rejoining for some seconds; the next test starts from here.
+    """
+    found = cluster(lab)
+    if found is None:
+        return ["no member answers GET /cluster"]
+    why = []
+    members = {str(m.get("name")): m for m in found["members"]}
+    leaders = [name for name, m in members.items() if m.get("role") == "leader"]
+    if len(leaders) != 1 or members[leaders[0]].get("state") != "running":
+        why.append(f"leaders {leaders or 'none'}")
+    for name in lab.db_names:
+        member = members.get(name)
+        if name in leaders:
+            continue
+        if member is None:
+            why.append(f"{name} not a member")
+        elif member.get("state") != "streaming":
+            why.append(f"{name} {member.get('role')} {member.get('state')}")
+    if "scheduled_switchover" in found:
+        why.append(f"switchover scheduled {found['scheduled_switchover']}")
+    if found.get("pause"):
+        why.append("paused")
+    return why
+
+
 def _wait_leader(lab: LabLayout) -> str:
     deadline = time.monotonic() + START_TIMEOUT
     while True:
