@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from console.state.model import Alarm, ClusterState
+from console.state.model import Alarm, ClusterState, Severity
 from console.state.patroni import LEADER_ROLES, REPLICA_ROLES, PatroniMember
 from console.state.patroni_leader import Takeover, forked, told
 
@@ -57,15 +57,56 @@ def standing(state: ClusterState) -> tuple[Event, ...]:
 Change = tuple[str, str, Level]
 
 
-def _alarms(before: ClusterState, after: ClusterState) -> Iterator[Change]:
-    old = {(a.code, a.subject): a for a in before.alarms}
-    new = {(a.code, a.subject): a for a in after.alarms}
+Transition = Literal["raised", "cleared", "severity-changed"]
+AlarmKey = tuple[str, tuple[str, ...]]
+
+
+def alarm_key(alarm: Alarm) -> AlarmKey:
+    """What makes an alarm the same one from snapshot to snapshot: its code and subject.
+
+    Its message may change (a lag that grows) without it being another alarm.
+    """
+    return alarm.code, alarm.subject
+
+
+@dataclass(frozen=True)
+class AlarmChange:
+    """An alarm raised, cleared or changed in severity between two snapshots.
+
+    ``alarm`` is the alarm as it is now (as it last was, for a cleared one);
+    ``previous`` its severity before a severity change, else None.
+    """
+
+    transition: Transition
+    alarm: Alarm
+    previous: Severity | None = None
+
+
+def alarm_changes(before: ClusterState | None, after: ClusterState) -> tuple[AlarmChange, ...]:
+    """The alarm transitions from BEFORE to AFTER: raised and changed first, then cleared.
+
+    Without BEFORE, every alarm of AFTER is raised.
+    """
+    old = {alarm_key(a): a for a in (before.alarms if before is not None else ())}
+    new = {alarm_key(a): a for a in after.alarms}
+    found: list[AlarmChange] = []
     for key, alarm in new.items():
-        if key not in old:
+        was = old.get(key)
+        if was is None:
+            found.append(AlarmChange("raised", alarm))
+        elif was.severity != alarm.severity:
+            found.append(AlarmChange("severity-changed", alarm, was.severity))
+    found.extend(AlarmChange("cleared", a) for key, a in old.items() if key not in new)
+    return tuple(found)
+
+
+def _alarms(before: ClusterState, after: ClusterState) -> Iterator[Change]:
+    for change in alarm_changes(before, after):
+        alarm = change.alarm
+        if change.transition == "raised":
             yield ", ".join(alarm.subject) or "site", f"ALARM {alarm.message}", alarm.severity
-    for key, alarm in old.items():
-        if key not in new:
-            yield ", ".join(alarm.subject) or "site", f"cleared: {_cleared(alarm)}", "info"
+        elif change.transition == "cleared":
+            yield ", ".join(alarm.subject) or "site", f"cleared: {cleared(alarm)}", "info"
 
 
 # What it means when an alarm goes, in words; other alarms repeat what they said.
@@ -82,7 +123,7 @@ _CLEARED = {
 }
 
 
-def _cleared(alarm: Alarm) -> str:
+def cleared(alarm: Alarm) -> str:
     """A cleared ALARM in words: "web2 is healthy again", or "no longer: <its message>"."""
     phrase = _CLEARED.get(alarm.code)
     if phrase is None:

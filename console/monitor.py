@@ -95,6 +95,7 @@ class Monitor:
         self._runbook: Runbook | None = None
         self._runbook_stamp = ""
         self._runbook_broken = ""  # why the record beside the lock is not a runbook
+        self.keepalive = False  # the shared monitor sets it when it runs keepalive
 
     # One refresh --------------------------------------------------------------
 
@@ -320,7 +321,13 @@ class Monitor:
             patroni=patroni,
             action=self._lock,
             runbook=runbook,
+            keepalive=self._keepalive_mode(),
         )
+
+    def _keepalive_mode(self) -> model.KeepaliveMode:
+        if self.keepalive:
+            return "on"
+        return "not running" if self.inv.keepalive.enabled else "off"
 
     def _never(self, box: str) -> str:
         reason = self._records[box].reason

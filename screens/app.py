@@ -37,6 +37,7 @@ from console.inventory import Inventory
 from console.monitor import Monitor
 from console.ssh import BoxLink
 from console.state.model import ClusterState
+from console.trends import Trends
 from screens import keys, palette, switch
 from screens.action import ActionScreen, Runner
 from screens.alarms import AlarmsScreen
@@ -115,6 +116,7 @@ class HotspareApp(App[int]):
         self.monitor = monitor
         self.authority = authority
         self.state: ClusterState | None = None
+        self.trends = Trends()  # fed every snapshot in order; a replay resets and refeeds it
         self.events: deque[Event] = deque(maxlen=1000)
         self.screenshot_dir = screenshot_dir or Path.cwd()
         self._quit_asked = -QUIT_AGAIN  # when q was last pressed while an upgrade ran here
@@ -131,10 +133,14 @@ class HotspareApp(App[int]):
                 yield BalancerPanel()
                 yield NodesPanel()
                 yield ReplicasPanel()
-            yield Timeline(_stamp)
+            yield Timeline(self.stamp)
         yield Input(placeholder="filter by name (escape closes)", id="filter", disabled=True)
         yield Static(id="too-small")
         yield KeyBar(self._hints(), id="keybar")
+
+    def stamp(self, at: float) -> str:
+        """An event's time as the timeline writes it (local; a replay writes UTC)."""
+        return _stamp(at)
 
     def _hints(self) -> list[tuple[str, str]]:
         """The main key bar: help, quit, logs, palette, then the focused panel's keys."""
@@ -184,14 +190,15 @@ class HotspareApp(App[int]):
             gc.freeze()
         events = changes(self.state, message.state)
         self.state = message.state
+        self.trends.add(self.state)
         self._show(self.state)
         self.record(events)
 
     def _show(self, state: ClusterState) -> None:
         self.query_one(Banner).show(state, self.authority.observer)
-        self.query_one(BalancerPanel).update_from(state, self.inv)
-        self.query_one(NodesPanel).update_from(state, self.inv)
-        self.query_one(ReplicasPanel).update_from(state, self.inv)
+        self.query_one(BalancerPanel).update_from(state, self.inv, self.trends)
+        self.query_one(NodesPanel).update_from(state, self.inv, self.trends)
+        self.query_one(ReplicasPanel).update_from(state, self.inv, self.trends)
         for screen in self.screen_stack:
             if isinstance(screen, UpgradeScreen):
                 screen.show(state)

@@ -36,7 +36,7 @@ NONE = "—"
 _EPOCH = frozenset(
     {"observed_at", "last_ok", "last_archived_time", "last_failed_time", "last_replayed_commit"}
 )
-_SECONDS = frozenset({"age", "age_s", "replay_lag_s", "last_change_s"})
+_SECONDS = frozenset({"age", "age_s", "replay_lag_s", "last_change_s", "state_s"})
 _MS = frozenset({"rtt_ms", "health_latency_ms", "check_duration_ms"})
 _BYTES = frozenset({"size", "lag_bytes", "retained_bytes", "lag"})
 _KB = frozenset({"mem_total_kb", "mem_available_kb"})

@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any
 from console import cli
 from console.authority import Authority
 from console.cli import clusters
+from console.cli import replay as replay_cli
 from console.lab.layout import DEFAULT_BLOCK, LabLayout, LayoutError
 from console.lab.procs import LabProcessError
 
 if TYPE_CHECKING:
+    from console.history.replay import Replay
     from console.inventory import Inventory
     from screens.app import HotspareApp
 
@@ -51,6 +53,15 @@ def _extend(parser: argparse.ArgumentParser, commands: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     serve.set_defaults(run=_serve)
+    replay_cli.add_parser(commands, cli.load_inventory, _replay)
+
+
+def _replay(inv: Inventory, cursor: Replay, args: argparse.Namespace) -> int:
+    from screens.replay import ReplayApp
+
+    app = ReplayApp(inv, cursor, high_contrast=args.high_contrast)
+    app.run()
+    return app.return_code or 0
 
 
 def _app(
@@ -58,6 +69,8 @@ def _app(
 ) -> HotspareApp:
     if os.environ.get("SSH_CONNECTION") and "TEXTUAL_FPS" not in os.environ:
         os.environ["TEXTUAL_FPS"] = SSH_FPS  # fewer frames over a remote link
+    from console.daemon.client import SharedFeed, start_monitor
+    from console.events import Event
     from console.feed import Feed  # SSH and PostgreSQL are loaded only to draw
     from console.monitor import Monitor
     from screens.app import HotspareApp
@@ -66,9 +79,12 @@ def _app(
     authority = Authority.decide(args.observe or observe, env.observer_only, env.label)
     # A table redraws whole when one cell changes: one picture per refresh
     # period of the monitor (2 s), not more, keeps an idle console quiet.
+    # The snapshots come from the host's shared monitor (started here if none
+    # runs); this console's own Monitor opens links only for its actions and
+    # logs, and watches by itself only when no shared monitor can be had.
     monitor = Monitor(inv)
-    feed = Feed(monitor, every=monitor.interval)
-    return HotspareApp(
+    feed = SharedFeed(inv, lambda: Feed(monitor, every=monitor.interval), start=start_monitor)
+    app = HotspareApp(
         inv,
         feed,
         authority,
@@ -77,6 +93,8 @@ def _app(
         monitor=monitor,
         others=clusters.others(inv) if switching and not args.one_cluster else (),
     )
+    feed.tell = lambda text, level: app.record([Event(app.clock(), "console", text, level)])
+    return app
 
 
 def _console(args: argparse.Namespace) -> int:

@@ -22,7 +22,9 @@ from console.inventory import Inventory
 from console.probes.patroni import summary as patroni_summary
 from console.state import model
 from console.text import one_line
+from console.trends import Series, Trends, sparkline
 from screens import rows
+from screens.trends import FLOORS, traffic, trend_points
 
 
 class KeyBar(Static):
@@ -81,12 +83,18 @@ class Panel(DataTable[Text]):
     ]
     # Set while update_cell runs: its whole-table repaint is dropped (see refresh).
     _cells_only = False
+    _said: tuple[model.ClusterState, Inventory, Trends | None] | None = None
 
-    def __init__(self, columns: Sequence[str], title: str, id: str) -> None:
+    def __init__(
+        self, columns: Sequence[str], title: str, id: str, trend: str | None = None
+    ) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.border_title = title
         self._heading = title
-        self._columns = tuple(columns)
+        self._base = tuple(columns)
+        self._columns = self._base
+        self._trend = trend  # the trend column's heading, if the panel has one
+        self.points = 0  # points of trend each row shows; 0: no trend column
         self._shown: dict[str, tuple[str, ...]] = {}
         self._total = 0  # rows before the filter, at the last show()
         self.filter = ""
@@ -94,6 +102,43 @@ class Panel(DataTable[Text]):
     def on_mount(self) -> None:
         for name in self._columns:
             self.add_column(name, key=name)
+
+    def update_from(
+        self, state: model.ClusterState, inv: Inventory, trends: Trends | None = None
+    ) -> None:
+        """Show this panel's part of STATE, with TRENDS where the width has room for them."""
+        self._said = (state, inv, trends)
+        self._update(state, inv, trends)
+
+    def _update(self, state: model.ClusterState, inv: Inventory, trends: Trends | None) -> None:
+        """Each panel shows its part of STATE here."""
+
+    def on_resize(self) -> None:
+        # The trends follow the width at once (the first snapshots may come before the layout).
+        if self._said is not None:
+            self._update(*self._said)
+
+    def fit_trend(self, shown: bool = True) -> None:
+        """Add or drop the trend column for the panel's width; a change rebuilds the table."""
+        points = trend_points(self.size.width) if shown and self._trend else 0
+        if points == self.points:
+            return
+        self.points = points
+        self._columns = self._base + ((self._trend,) if points and self._trend else ())
+        self.clear(columns=True)
+        self._shown = {}
+        for name in self._columns:
+            self.add_column(name, key=name)
+
+    def trend_cell(self, series: Series, floor: float) -> rows.Cells:
+        """The cell a row ends with while the trend column shows: SERIES, a block per doubling.
+
+        A fixed scale for every row: the eye compares rows, and jitter within
+        a doubling stays flat (a line that changes is redrawn at each point).
+        """
+        if not self.points:
+            return ()
+        return (Text(sparkline(series, self.points, floor, doubling=True)),)
 
     def show(self, named_rows: Sequence[tuple[str, rows.Cells]]) -> None:
         """Show NAMED_ROWS; only cells whose text or style changed are redrawn."""
@@ -154,9 +199,19 @@ class Panel(DataTable[Text]):
         return Strip(Segment.simplify(map(_row_only, strip)), strip.cell_length)
 
     def subtitle(self, text: str) -> None:
-        """Set the border subtitle; Textual repaints the whole table even for the same text."""
+        """Set the border subtitle, repainting the bottom border alone.
+
+        Textual repaints the whole table for a new subtitle (even the same
+        text): a rate or a trend there rewrote every row at every snapshot.
+        """
         if self.border_subtitle != text:
-            self.border_subtitle = text
+            self._cells_only = True
+            try:
+                self.border_subtitle = text
+            finally:
+                self._cells_only = False
+            # The bottom border, in content coordinates: the line under the last one.
+            self.refresh(Region(-1, self.size.height, self.outer_size.width, 1))
 
     def set_filter(self, text: str) -> None:
         """Show only rows whose name holds TEXT; the title says so while it is set."""
@@ -200,7 +255,7 @@ class BalancerPanel(Panel):
     def __init__(self) -> None:
         super().__init__(rows.SERVER_COLUMNS, "balancer", id="balancer")
 
-    def update_from(self, state: model.ClusterState, inv: Inventory) -> None:
+    def _update(self, state: model.ClusterState, inv: Inventory, trends: Trends | None) -> None:
         lb = state.balancer
         if lb is None:
             self.subtitle("no data yet")
@@ -216,10 +271,11 @@ class BalancerPanel(Panel):
         if fresh is not None and fresh.stale:
             self.subtitle(f"{lb.box}: STALE, last seen {live}{v.backends_up}/{v.backends_total} up")
         else:
-            self.subtitle(
-                f"{lb.box}: {live}{v.backends_up}/{v.backends_total} up, "
-                f"{lb.frontend_request_rate} req/s"
-            )
+            said = f"{lb.box}: {live}{v.backends_up}/{v.backends_total} up, "
+            # The bottom border's room after SAID, inside its corners.
+            room = self.size.width - 3 - len(said)
+            rate = traffic(lb.frontend_request_rate, trends, room, self.size.width)
+            self.subtitle(said + rate)
         self.show(
             [
                 (s.name, rows.server_row(s, fresh, side.get(lb.in_backend(s), "")))
@@ -230,19 +286,23 @@ class BalancerPanel(Panel):
 
 class NodesPanel(Panel):
     def __init__(self) -> None:
-        super().__init__(rows.NODE_COLUMNS, "web nodes", id="nodes")
+        super().__init__(rows.NODE_COLUMNS, "web nodes", id="nodes", trend="health trend")
 
-    def update_from(self, state: model.ClusterState, inv: Inventory) -> None:
+    def _update(self, state: model.ClusterState, inv: Inventory, trends: Trends | None) -> None:
         self.subtitle("scheduler: " + (", ".join(state.verdicts.schedulers) or "NONE"))
+        self.fit_trend(trends is not None)
         known = {n.name: n for n in state.nodes}
         width = len(rows.NODE_COLUMNS)
         self.show(
             [
                 (
                     n.name,
-                    rows.node_row(known[n.name], state.freshness(n.box))
-                    if n.name in known
-                    else rows.unknown_row(n.name, width, state.freshness(n.box)),
+                    (
+                        rows.node_row(known[n.name], state.freshness(n.box))
+                        if n.name in known
+                        else rows.unknown_row(n.name, width, state.freshness(n.box))
+                    )
+                    + self.trend_cell(trends.latency(n.name) if trends else (), FLOORS["latency"]),
                 )
                 for n in inv.web_nodes
             ]
@@ -251,10 +311,11 @@ class NodesPanel(Panel):
 
 class ReplicasPanel(Panel):
     def __init__(self) -> None:
-        super().__init__(rows.DB_COLUMNS, "databases", id="replicas")
+        super().__init__(rows.DB_COLUMNS, "databases", id="replicas", trend="lag trend")
 
-    def update_from(self, state: model.ClusterState, inv: Inventory) -> None:
+    def _update(self, state: model.ClusterState, inv: Inventory, trends: Trends | None) -> None:
         self.subtitle(rows.primaries(state))
+        self.fit_trend(trends is not None)
         # Patroni's own view goes on the top border: one line, names escaped (they are untrusted).
         title = "databases"
         if state.patroni is not None:
@@ -267,9 +328,12 @@ class ReplicasPanel(Panel):
             [
                 (
                     d.name,
-                    rows.db_row(known[d.name], state)
-                    if d.name in known
-                    else rows.unknown_row(d.name, width, state.freshness(d.box)),
+                    (
+                        rows.db_row(known[d.name], state)
+                        if d.name in known
+                        else rows.unknown_row(d.name, width, state.freshness(d.box))
+                    )
+                    + self.trend_cell(trends.lag(d.name) if trends else (), FLOORS["lag"]),
                 )
                 for d in inv.databases
             ]
@@ -295,6 +359,12 @@ class Timeline(Log):
             ]
             self._said.extend(said)
             self.write_lines(self._wrap(said))
+
+    def reset(self, events: Sequence[Event]) -> None:
+        """Show EVENTS instead of every line shown (a replay's cursor went back)."""
+        self._said.clear()
+        self.clear()
+        self.add(events)
 
     def on_resize(self) -> None:
         # Lines were wrapped for the old width: wrap them again, never cut.

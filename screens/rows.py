@@ -151,6 +151,9 @@ def health(node: model.NodeState, fresh: model.BoxFreshness | None) -> tuple[str
     """The node's health in words, and its style: "✓ 5ms", "✗ HTTP 500", "?" (never told)."""
     if node.site_alive is False:
         return "✗ site down", BAD
+    sv = node.supervisor
+    if sv is not None and sv.state is not None and (sv.state != "run" or sv.paused):
+        return ("✗ sv: paused" if sv.state == "run" else f"✗ sv: {sv.state}"), BAD
     if node.health_status == 200:
         return f"✓ {latency(node.health_latency_ms)}", GOOD
     if node.health_status is not None:
@@ -315,6 +318,11 @@ def banner(state: model.ClusterState | None, observer: bool, width: int = 0) -> 
     if state.patroni is not None and state.patroni.paused and state.patroni.problem is None:
         # Maintenance mode: Patroni will not fail over while it lasts.
         text.append("PATRONI PAUSED", f"bold reverse {PLANNED}").append("  ")
+    if state.keepalive == "on":
+        # The monitor may drain and restart a node by itself: everyone watching must know.
+        text.append("KEEPALIVE ON", f"bold reverse {PLANNED}").append("  ")
+    elif state.keepalive == "not running":
+        text.append("KEEPALIVE NOT RUNNING", "bold reverse yellow").append("  ")
     if state.runbook is not None and state.runbook.open:
         text.append(upgrade_banner(state.runbook)).append("  ")
     room = width - text.cell_len if width > 0 else ALARM_ROOM + 30

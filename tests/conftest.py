@@ -35,6 +35,11 @@ os.environ["TZ"] = "UTC"
 time.tzset()
 for name in ("HOTSPARE_CLUSTER", "HOTSPARE_LAB_BLOCK", "PGPASSFILE", "PGPASSWORD"):
     os.environ.pop(name, None)
+# Monitor sockets live under the session's HOME, never the login's runtime dir;
+# and no test meets (or starts) a shared monitor unless it asks for one
+# (tests/test_monitor_daemon.py does).
+os.environ.pop("XDG_RUNTIME_DIR", None)
+os.environ["HOTSPARE_MONITOR"] = "own"
 
 
 def _say(line: str) -> None:
@@ -82,6 +87,14 @@ def patroni_lab(patroni_lab_up: LabLayout) -> LabLayout:
         assert time.monotonic() < deadline, f"the Patroni lab did not settle in 90 s: {why}"
         time.sleep(0.5)
     return patroni_lab_up
+
+
+@pytest.fixture
+def audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The audit log of this test alone ($HOTSPARE_AUDIT), for the actions it runs."""
+    path = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("HOTSPARE_AUDIT", str(path))
+    return path
 
 
 @pytest.fixture

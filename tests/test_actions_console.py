@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from textual.pilot import Pilot
 
 from console.authority import Authority
@@ -23,13 +22,6 @@ from screens.prompt import PromptScreen
 from tests.support.console_parts import RecordingApp
 from tests.support.labclient import haproxy
 from tests.test_actions_nodes import admin
-
-
-@pytest.fixture
-def audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "audit.jsonl"
-    monkeypatch.setenv("HOTSPARE_AUDIT", str(path))
-    return path
 
 
 def live_app(lab: LabLayout, observer: bool = False) -> RecordingApp:

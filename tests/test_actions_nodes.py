@@ -30,20 +30,15 @@ from console.probes.haproxy import admin_state, parse_servers_state, parse_stat
 from console.state.model import ClusterState
 from tests.support import verdict_parts as parts
 from tests.support.fake_haproxy import FMAINT, FakeContext, FakeHAProxy, run_steps
-from tests.support.labclient import eventually, haproxy
+from tests.support.labclient import eventually, haproxy, serving
 from tests.support.loadgen import HeldSessions, Load, failures
 
 
 @pytest.fixture
-def audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "audit.jsonl"
-    monkeypatch.setenv("HOTSPARE_AUDIT", str(path))
-    return path
-
-
-@pytest.fixture
 def ready_again(lab: LabLayout) -> Iterator[None]:
-    """Whatever a test does to web1 and web2, they end READY (web3 stays MAINT, warm)."""
+    """web1 and web2 READY and UP before the test, and READY after it, whatever it does
+    (web3 stays MAINT, warm): a test before may have restarted a site a moment ago."""
+    eventually(lambda: serving(lab, "web1", "web2"), timeout=30)
     yield
     for node in ("web1", "web2"):
         asyncio.run(haproxy(lab, f"set server site/{node} state ready"))

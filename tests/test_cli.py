@@ -53,6 +53,8 @@ def test_lab_status_json_says_what_runs_where(
     status = json.loads(capsys.readouterr().out)
     assert status["schema"] == "hotspare.lab-status/1"
     running = {s["name"]: s["running"] for s in status["services"]}
-    assert running == dict.fromkeys(running, True) and len(running) == 13
+    # sshd per box, the site and its runsv per web node, PostgreSQL per database, HAProxy, SMTP
+    expected = len(lab.boxes) + 2 * len(lab.web_names) + len(lab.db_names) + 2
+    assert running == dict.fromkeys(running, True) and len(running) == expected
     assert status["site_url"] == f"http://{lab.block}.2:8080/"
     assert status["db_uris"]["db2"] == f"postgresql://hotspare@{lab.block}.22:5432/site"

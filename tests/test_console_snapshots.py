@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.support.console_parts import console_app
+from tests.support.trend_parts import busy_minute
 from tests.support.verdict_parts import INV, box, cluster_state
 
 
@@ -30,3 +31,15 @@ def test_a_stale_box_and_an_observer_at_80x24(snap_compare: Any) -> None:
     )
     app, _ = console_app(cluster_state(boxes=boxes), observer=True)
     assert snap_compare(app, terminal_size=(80, 24), run_before=_first_picture)
+
+
+def test_a_minute_of_trends_at_120x30(snap_compare: Any) -> None:
+    """Beyond 80 columns: req/s and 5xx/s under the balancer, latency and lag per row."""
+    app, _ = console_app(*busy_minute())
+
+    async def minute_shown(pilot: Any) -> None:
+        while len(app.trends.requests()) < 30:
+            await pilot.pause(0.02)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(120, 30), run_before=minute_shown)

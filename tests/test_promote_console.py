@@ -18,13 +18,6 @@ from tests.test_actions_console import live_app, until
 pytestmark = pytest.mark.lab
 
 
-@pytest.fixture
-def audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "audit.jsonl"
-    monkeypatch.setenv("HOTSPARE_AUDIT", str(path))
-    return path
-
-
 def test_p_on_the_standby_shows_the_preconditions_asks_its_name_and_switches_over(
     db_lab: LabLayout, audit: Path
 ) -> None:

@@ -16,8 +16,9 @@ from console.errors import ActionError
 from console.inventory import InventoryError, load
 from console.probes import http
 from console.probes import runbook as probe
+from console.probes.node import started_of
 from console.runbook import rolling
-from console.runbook.node import answers, check_release, fill, started_of, version_of
+from console.runbook.node import answers, check_release, fill, version_of
 from console.state.lock import ActionLock
 from console.state.runbook import MAGIC, Mark, Runbook, Stage, from_record, to_record
 from tests.support.verdict_parts import balancer, cluster_state, inventory, node, server

@@ -41,8 +41,18 @@ def default_path(inv: Inventory) -> Path:
     return Path(state) / "hotspare" / f"audit-{safe}-{where}.jsonl"
 
 
+_acting_as: str | None = None
+
+
+def acting_as(role: str) -> None:
+    """Say, in every record and lock of this process, that ROLE acts (keepalive in the monitor)."""
+    global _acting_as
+    _acting_as = role
+
+
 def operator() -> dict[str, str | None]:
-    """Who is acting: the local user, and where they came from over SSH, if they did."""
+    """Who is acting: the local user, where they came from over SSH, and as what if not
+    themselves (keepalive in the shared monitor)."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -52,6 +62,7 @@ def operator() -> dict[str, str | None]:
         "user": user,
         "ssh_client": client.split()[0] if client else None,
         "tty": os.environ.get("SSH_TTY") or None,
+        **({"as": _acting_as} if _acting_as else {}),
     }
 
 

@@ -97,6 +97,15 @@ ACTIONS: tuple[Action, ...] = (
         ),
     ),
     Action(
+        ("restart",),
+        "supervisor",
+        "drain a node, restart its site through its supervisor, prove it healthy, ready it",
+        NODE,
+        "console.actions.supervisor:plan_restart",
+        (TIMEOUT,),
+        key=Key("", "restart"),
+    ),
+    Action(
         ("node", "hot"),
         "roles",
         "log a node as hot, then put it in the balancer once its health check passes",

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Group = Literal["balancer", "roles", "site", "database", "cluster"]
+Group = Literal["balancer", "roles", "site", "database", "cluster", "supervisor"]
 Kind = Literal["flag", "seconds", "int", "time", "moment", "message"]
 
 

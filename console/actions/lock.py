@@ -91,6 +91,8 @@ def who() -> str:
     text = f"{said.get('user') or 'unknown'}@{socket.gethostname()}"
     if said.get("ssh_client"):
         text += f" (from {said['ssh_client']})"
+    if said.get("as"):
+        text += f" as {said['as']}"
     return printable(text)
 
 

@@ -23,16 +23,18 @@ from console.cli import (
     completion,
     config,
     events,
+    history,
     lab,
     logs,
+    monitor,
     patroni,
     status,
     trust,
     upgrade,
 )
-from console.cli.clusters import CLUSTER_ENV, cluster_path
 from console.cli.config import load_inventory
 from console.cli.options import CommandParser, VersionAction, add_global_options, usage_exit
+from console.cluster_file import CLUSTER_ENV, cluster_path
 from console.errors import Exit, HotspareError
 from console.text import shown
 
@@ -55,6 +57,8 @@ def build_parser(extend: Extend | None = None) -> argparse.ArgumentParser:
     status.add_parser(commands, load_inventory)
     events.add_parser(commands, load_inventory)
     check.add_parser(commands, load_inventory)
+    history.add_parser(commands, load_inventory)
+    monitor.add_parser(commands, load_inventory)
     trust.add_parser(commands, load_inventory)
     logs.add_parser(commands, load_inventory)
     groups = actions.add_parsers(commands, load_inventory)

@@ -11,56 +11,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from console import inventory
+from console.cluster_file import (
+    SUFFIX,
+    cluster_path,
+    clusters_dir,
+    is_name,
+    resolve,
+    wanted,
+)
 from console.text import clean, one_line
-
-CLUSTER_ENV = "HOTSPARE_CLUSTER"
-DEFAULT_FILE = "cluster.yaml"
-SUFFIX = ".yaml"
-
-# A bare name as `--cluster` takes it: what a file name in the clusters folder
-# can be, and nothing that reads as a path or a file with its suffix.
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-
-
-def clusters_dir() -> Path:
-    """The folder of named inventories: $XDG_CONFIG_HOME/hotspare/clusters."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "hotspare" / "clusters"
-
-
-def is_name(given: str) -> bool:
-    """Whether GIVEN is a bare cluster name rather than a path to a file."""
-    return bool(_NAME.fullmatch(given)) and not given.endswith((".yaml", ".yml"))
-
-
-def resolve(given: str) -> Path:
-    """The file GIVEN means: an existing file, else a named inventory, else GIVEN as a path."""
-    path = Path(given)
-    if is_name(given) and not path.is_file():
-        return clusters_dir() / f"{given}{SUFFIX}"
-    return path
-
-
-def cluster_path(given: str | None) -> Path:
-    """The inventory to use: --cluster, then $HOTSPARE_CLUSTER, then ./cluster.yaml."""
-    return resolve(given or os.environ.get(CLUSTER_ENV) or DEFAULT_FILE)
 
 
 def missing(given: str | None) -> str | None:
     """What to tell the operator when GIVEN (or $HOTSPARE_CLUSTER) names no inventory."""
-    wanted = given or os.environ.get(CLUSTER_ENV) or DEFAULT_FILE
-    path = resolve(wanted)
-    if not is_name(wanted) or path.exists():
+    asked = wanted(given)
+    path = resolve(asked)
+    if not is_name(asked) or path.exists():
         return None
     return (
-        f"no cluster named {one_line(wanted, 40)!r}: {path} does not exist; "
+        f"no cluster named {one_line(asked, 40)!r}: {path} does not exist; "
         "`hotspare clusters` lists the inventories found"
     )
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import console.cli.clusters as clusters
 from console import inventory
-from console.cli.clusters import cluster_path
+from console.cluster_file import cluster_path
 
 CONFIG_SCHEMA = "hotspare.config/1"
 

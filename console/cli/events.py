@@ -75,13 +75,10 @@ def _events(args: argparse.Namespace, load: Any) -> int:
 
 
 async def _follow(inv: Inventory, args: argparse.Namespace) -> int:
+    from console.cli.status import shared_or_own
     from console.events import changes, standing
-    from console.feed import Feed
-    from console.monitor import Monitor
 
-    monitor = Monitor(inv, interval=args.interval, probe_timeout=min(args.timeout, 5.0))
-    feed = Feed(monitor, every=args.interval, first_deadline=args.timeout)
-    updates = feed.updates()
+    updates = shared_or_own(inv, args.interval, args.timeout).updates()
     before = None
     try:
         async for state in updates:

@@ -13,7 +13,7 @@ import sys
 from typing import Any, NoReturn
 
 import console.cli.completion as completion
-from console.cli.clusters import CLUSTER_ENV
+from console.cluster_file import CLUSTER_ENV
 from console.errors import Exit
 
 PACKAGE = "hotspare"

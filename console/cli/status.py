@@ -19,6 +19,8 @@ from console.errors import StatusExit
 from console.state import codec, model
 
 if TYPE_CHECKING:
+    from console.daemon.client import SharedFeed
+    from console.events import Level
     from console.inventory import Inventory
 
 SCHEMA = codec.SCHEMA
@@ -80,7 +82,20 @@ async def once(
     inv: Inventory, timeout: float, show: Callable[[model.ClusterState], None]
 ) -> model.ClusterState:
     """Read the site once, giving up on a box after TIMEOUT s; SHOW the snapshot as soon as
-    it is taken (the operator reads while the connections close), then return it."""
+    it is taken (the operator reads while the connections close), then return it.
+
+    The shared monitor's latest snapshot answers when one serves this
+    cluster (`hotspare monitor`); otherwise the site is read on connections
+    of this command's own.
+    """
+    from console.daemon import client
+
+    shared, why = await client.latest(inv, wait=timeout)
+    if why:
+        print(f"status: not using the shared monitor: {why}", file=sys.stderr)
+    if shared is not None:
+        show(shared)
+        return shared
     from console.monitor import Monitor  # SSH and PostgreSQL are loaded only to run
 
     monitor = Monitor(inv, probe_timeout=min(timeout, 5.0))
@@ -93,11 +108,7 @@ async def once(
 
 
 async def _watch(inv: Inventory, args: argparse.Namespace) -> int:
-    from console.feed import Feed
-    from console.monitor import Monitor
-
-    monitor = Monitor(inv, interval=args.interval, probe_timeout=min(args.timeout, 5.0))
-    feed = Feed(monitor, every=args.interval, first_deadline=args.timeout)
+    feed = shared_or_own(inv, args.interval, args.timeout)
     # JSON Lines are for programs: one document per line, nothing between them.
     before = "" if args.json else CLEAR if sys.stdout.isatty() else "\n"
     updates = feed.updates()
@@ -111,3 +122,20 @@ async def _watch(inv: Inventory, args: argparse.Namespace) -> int:
     finally:
         await updates.aclose()
     return StatusExit.OK
+
+
+def shared_or_own(inv: Inventory, interval: float, timeout: float) -> SharedFeed:
+    """Snapshots from the shared monitor if one serves INV, else from a Monitor of our own."""
+    from console.daemon.client import SharedFeed
+    from console.feed import Feed
+    from console.monitor import Monitor
+
+    def own() -> Feed:
+        monitor = Monitor(inv, interval=interval, probe_timeout=min(timeout, 5.0))
+        return Feed(monitor, every=interval, first_deadline=timeout)
+
+    def warn(text: str, level: Level) -> None:
+        if level == "warning":
+            print(text, file=sys.stderr, flush=True)
+
+    return SharedFeed(inv, own, tell=warn)

@@ -43,9 +43,10 @@ def header(state: model.ClusterState) -> list[str]:
     alarm_text = f"{alarms} alarm{'s' if alarms != 1 else ''} ({worst})" if alarms else "no alarms"
     env = one_line(state.environment, 20).upper()
     paused = "  PATRONI PAUSED" if state.patroni is not None and state.patroni.paused else ""
+    keepalive = "" if state.keepalive == "off" else f"  KEEPALIVE {state.keepalive.upper()}"
     return [
-        f"{one_line(state.cluster, 24)} [{env}]  {_site_mode(state)}{paused}  {alarm_text}  "
-        f"at {when}"
+        f"{one_line(state.cluster, 24)} [{env}]  {_site_mode(state)}{paused}{keepalive}  "
+        f"{alarm_text}  at {when}"
     ]
 
 
@@ -85,9 +86,13 @@ def balancer(state: model.ClusterState) -> list[str]:
 
 def nodes(state: model.ClusterState) -> list[str]:
     w = _width([n.name for n in state.nodes], 5)
+    # A supervisor's column ("up 12m", "DOWN") takes its room from HEALTH and the log name.
+    supervised = any(n.supervisor is not None for n in state.nodes)
+    hw, lw = (10, 20) if supervised else (13, 24)
+    sv_head = f"{'SV':6} " if supervised else ""
     lines = [
-        f"NODES{' ' * (w - 2)}{'ROLE':5} {'SCHED':5} {'MAIL':4} {'HEALTH':13} {'LOAD':>5} "
-        "LOG / DATA AGE"
+        f"NODES{' ' * (w - 2)}{'ROLE':5} {'SCHED':5} {'MAIL':4} {'HEALTH':{hw}} {sv_head}"
+        f"{'LOAD':>5} LOG / DATA AGE"
     ]
     for n in state.nodes:
         role: str = n.role or "?"
@@ -102,9 +107,11 @@ def nodes(state: model.ClusterState) -> list[str]:
             health = "SITE DOWN"
         load = f"{n.load[0]:.2f}" if n.load else "?"
         log = n.access_logs[0].path.rsplit("/", 1)[-1] if n.access_logs else "-"
+        sv = (n.supervisor.short() if n.supervisor else "-") if supervised else ""
+        sv_cell = f"{sv:6} " if supervised else ""
         lines.append(
-            f"  {one_line(n.name, w):{w}} {role:5} {sched:5} {n.mail or '?':4} {health:13} "
-            f"{load:>5} {one_line(log, 24)} {_fresh(state, n.box)}"
+            f"  {one_line(n.name, w):{w}} {role:5} {sched:5} {n.mail or '?':4} {health:{hw}} "
+            f"{sv_cell}{load:>5} {one_line(log, lw)} {_fresh(state, n.box)}"
         )
     return lines
 

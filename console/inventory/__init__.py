@@ -7,10 +7,24 @@ of plain text. The file format is described in docs/inventory.md.
 
 from .errors import InventoryError, Problem
 from .loader import load
-from .model import Balancer, Box, Database, Environment, Hooks, Inventory, Upgrade, WebNode
+from .model import (
+    AlertHook,
+    Alerts,
+    Balancer,
+    Box,
+    Database,
+    Environment,
+    Hooks,
+    Inventory,
+    Keepalive,
+    Upgrade,
+    WebNode,
+)
 from .summary import summary
 
 __all__ = [
+    "AlertHook",
+    "Alerts",
     "Balancer",
     "Box",
     "Database",
@@ -18,6 +32,7 @@ __all__ = [
     "Hooks",
     "Inventory",
     "InventoryError",
+    "Keepalive",
     "Problem",
     "Upgrade",
     "WebNode",

@@ -9,10 +9,12 @@ from typing import Any
 
 import yaml
 
+from .alerts import read_alerts
 from .boxes import read_boxes
 from .databases import read_databases, read_hooks
 from .errors import InventoryError
 from .fields import colour, flag, name, text
+from .keepalive import read_keepalive
 from .model import Environment, Inventory
 from .sections import Key, as_mapping, merge, read_keys
 from .upgrade import read_upgrade
@@ -41,6 +43,8 @@ _SECTION_NAMES = (
     "databases",
     "hooks",
     "upgrade",
+    "alerts",
+    "keepalive",
 )
 _REQUIRED = ("version", "cluster", "boxes")
 
@@ -92,7 +96,11 @@ def _load(path: Path, rep: Reporter) -> Inventory | None:
     databases = read_databases(rep, top, names, path.parent)
     hooks = read_hooks(rep, top)
     upgrade = read_upgrade(rep, top)
+    alerts = read_alerts(rep, top, path.parent)
+    keepalive = read_keepalive(rep, top)
     if rep or version is None or cluster is None or hooks is None or upgrade is None:
+        return None
+    if alerts is None or keepalive is None:
         return None
     return Inventory(
         path=path,
@@ -105,6 +113,8 @@ def _load(path: Path, rep: Reporter) -> Inventory | None:
         databases=databases,
         hooks=hooks,
         upgrade=upgrade,
+        alerts=alerts,
+        keepalive=keepalive,
     )
 
 

@@ -67,6 +67,19 @@ class Balancer:
 
 
 @dataclass(frozen=True)
+class Supervisor:
+    """The process supervisor that runs a web node's site (``supervisor: runit:DIR``).
+
+    Attributes:
+        kind: the supervisor; "runit" (its `sv` on the box).
+        service: the site's service directory on the box, absolute.
+    """
+
+    kind: str
+    service: str
+
+
+@dataclass(frozen=True)
 class WebNode:
     """One web server behind the balancer.
 
@@ -78,6 +91,7 @@ class WebNode:
     without them can be upgraded, but hotspare cannot show its release.
     ``backend`` is the HAProxy backend its server is in (the balancer's
     backend unless cluster.yaml names another; "" without a balancer).
+    ``supervisor`` runs its site (None: cluster.yaml names none).
     """
 
     name: str
@@ -93,6 +107,7 @@ class WebNode:
     releases: str | None = None
     version_url: str | None = None
     backend: str = ""
+    supervisor: Supervisor | None = None
 
     def access_log_for(self, role: str) -> str:
         """Return the access log path this node writes while in ``role``."""
@@ -176,6 +191,56 @@ class Upgrade:
 
 
 @dataclass(frozen=True)
+class AlertHook:
+    """A command run on the monitor's host for each alarm transition (the ``alerts`` section).
+
+    Attributes:
+        command: the program and its arguments, run without a shell; the
+            alarm goes to its standard input as one JSON document.
+        severities: the alarms it is told about (a transition whose new or
+            previous severity is among them).
+        timeout: seconds it may run before it is killed.
+    """
+
+    command: tuple[str, ...]
+    severities: tuple[str, ...] = ("critical", "warning")
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """Where alarm transitions go, and how often (docs/monitoring.md).
+
+    Attributes:
+        hooks: the commands told of each transition.
+        min_interval: seconds between two calls of a hook about one alarm
+            (its code and subject); what changes meanwhile is told at the end.
+        max_per_minute: calls of all hooks together in any minute: an alarm
+            storm cannot start hundreds of processes.
+    """
+
+    hooks: tuple[AlertHook, ...] = ()
+    min_interval: float = 60.0
+    max_per_minute: int = 20
+
+
+@dataclass(frozen=True)
+class Keepalive:
+    """The monitor's keepalive (the ``keepalive`` section; off unless cluster.yaml turns it on).
+
+    A node whose health check has not answered within ``limit`` seconds for
+    ``probes`` probes in a row is drained and its site restarted through its
+    supervisor, by the shared monitor: one node at a time, never the last
+    one serving, at most once per node in ``min_interval`` seconds.
+    """
+
+    enabled: bool = False
+    limit: float = 2.0
+    probes: int = 3
+    min_interval: float = 900.0
+
+
+@dataclass(frozen=True)
 class Inventory:
     """The whole cluster as described by one cluster.yaml."""
 
@@ -189,6 +254,8 @@ class Inventory:
     databases: tuple[Database, ...]
     hooks: Hooks
     upgrade: Upgrade = Upgrade()
+    alerts: Alerts = Alerts()
+    keepalive: Keepalive = Keepalive()
 
     def box(self, name: str) -> Box:
         """Return the box called ``name``; raise KeyError if there is none."""

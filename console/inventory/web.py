@@ -7,8 +7,10 @@ from dataclasses import replace
 from typing import Any
 
 from .fields import (
+    Bad,
     Check,
     choice,
+    did_you_mean,
     flag,
     haproxy_name,
     http_url,
@@ -17,8 +19,9 @@ from .fields import (
     placeholders,
     remote_path,
     require,
+    text,
 )
-from .model import Balancer, Box, WebNode
+from .model import Balancer, Box, Supervisor, WebNode
 from .sections import Key, Read, box_ref, box_where, entries, merge, origin, read_keys, section
 from .yamltree import Node, Reporter
 
@@ -31,6 +34,11 @@ _ACCESS_LOG_RULE = (
 _ERROR_LOG_RULE = (
     "expected an absolute path containing {node}, e.g. /var/log/site/error.{node}.log: "
     "every server's error log must be unique"
+)
+SUPERVISORS = ("runit",)
+_SUPERVISOR_RULE = (
+    "expected runit:DIR, the supervisor and the site's service directory on the box, "
+    "e.g. runit:/etc/sv/site (hotspare runs `sv status|restart DIR` there)"
 )
 _WARM_SCHEDULER = "a warm node must never run scheduled jobs or send real mail"
 _ONE_SCHEDULER = "exactly one hot web node must have scheduler: true"
@@ -94,7 +102,29 @@ def web_keys(where: str) -> dict[str, Key]:
         "pid_file": Key(optional(path())),
         "releases": Key(optional(path())),
         "version_url": Key(optional(placeholders(_EXPANDED, http_url))),
+        "supervisor": Key(optional(placeholders(_EXPANDED, supervisor(where)))),
     }
+
+
+def supervisor(where: str) -> Check:
+    """``KIND:DIR``: a supervisor hotspare knows and an absolute service directory on a box."""
+
+    def check_supervisor(node: Node) -> str:
+        value = text(node)
+        kind, colon, service = value.partition(":")
+        if not colon:
+            raise Bad(_SUPERVISOR_RULE)
+        if kind not in SUPERVISORS:
+            known = ", ".join(SUPERVISORS)
+            raise Bad(
+                f"expected a supervisor hotspare knows ({known}) before the colon, "
+                f"as in runit:/etc/sv/site" + did_you_mean(kind, SUPERVISORS)
+            )
+        if not service.startswith("/"):
+            raise Bad(f"the service directory must be absolute: this is a path on {where}")
+        return value
+
+    return check_supervisor
 
 
 def read_web_nodes(
@@ -168,6 +198,9 @@ def _build(
     if box not in boxes:
         return None  # the box itself is broken and already reported
     values = _expand(values, node_name, boxes[box].address)
+    if values["supervisor"] is not None:
+        kind, _, service = values["supervisor"].partition(":")
+        values["supervisor"] = Supervisor(kind, service)
     values.update(
         name=node_name,
         box=box,
@@ -190,6 +223,7 @@ def _expand(values: dict[str, Any], node_name: str, address: str) -> dict[str, A
         "role_file",
         "pid_file",
         "releases",
+        "supervisor",
     ):
         value = values[key]
         if value is not None:

@@ -150,6 +150,13 @@ backend {name}
   # The health URL touches the database: an open port is not a live site.
   option httpchk GET /healthz
   http-check expect status 200
+  # A site that hangs (SIGSTOP, a stuck worker) still accepts connections and answers
+  # nothing. A GET waits 3 s for it, then goes to another server, so a visitor never
+  # sees the seconds before the check marks it down (nor keepalive's restart of it).
+  retries 2
+  option redispatch 1
+  retry-on conn-failure empty-response response-timeout
+  http-request set-timeout server 3s if METH_GET
   # A warm spare is `disabled`: with no saved state it starts in MAINT. Once made
   # ready at run time (hotspare node hot) it serves, keeping admin bit 0x04,
   # which HAProxy only uses to tell a changed haproxy.cfg from the saved state.

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 
 from console import node_role
-from console.lab import configs, keys, patroni, pg, procs, releases
+from console.lab import configs, keys, patroni, pg, procs, releases, supervise
 from console.lab.inventory_file import render as render_inventory
 from console.lab.layout import (
     DB_PRIMARY_PORT,
@@ -75,6 +75,7 @@ def services(lab: LabLayout) -> list[tuple[str, str, str]]:
     found += [(f"sshd-{box}", box, f"{lab.address(box)}:{SSH_PORT}") for box in lab.boxes]
     found.append(("haproxy", "lb1", f"{lab.address('lb1')}:{SITE_PORT}"))
     found += [(f"site-{n}", n, f"{lab.address(n)}:{NODE_PORT}") for n in lab.web_names]
+    found += [(f"runsv-{n}", n, "(runit, no port)") for n in lab.web_names]
     found += [(f"postgres-{db}", db, f"{lab.address(db)}:{PG_PORT}") for db in lab.db_names]
     if lab.patroni:
         found += [
@@ -85,14 +86,18 @@ def services(lab: LabLayout) -> list[tuple[str, str, str]]:
 
 
 def _live(lab: LabLayout, name: str, recorded: dict[str, procs.Proc]) -> procs.Proc | None:
-    """NAME's live process: a postmaster by its data directory, the rest by record.
+    """NAME's live process: a postmaster by its data directory, a site by runit's pid, the rest
+    by record.
 
     The console's promote, failover and rejoin restart postmasters with pg_ctl,
-    so the lab's record of one may be stale while it runs.
+    and `hotspare restart` a site through runit, so the lab's record of either
+    may be stale while it runs.
     """
     kind, _, box = name.partition("-")
     if kind == "postgres":
         return pg.postmaster(lab, box)
+    if kind == "site" and name not in recorded:  # a lab from before runit keeps its record
+        return supervise.site_proc(lab, box)
     proc = recorded.get(name)
     return proc if proc is not None and procs.is_alive(proc) else None
 
@@ -205,7 +210,7 @@ def _start_sites(lab: LabLayout) -> None:
             *("--sweep-interval", "3"),
         ]
         log = lab.box_dir(node) / "log" / "site.out"
-        procs.start_once(lab, f"site-{node}", argv, log, env, drop=False)
+        supervise.start(lab, node, argv, log, env)
 
 
 def _start_haproxy(lab: LabLayout) -> None:
@@ -342,6 +347,11 @@ def _down(lab: LabLayout, say: Say, purge: bool) -> LabStatus:
     order += [f"etcd-{db}" for db in lab.db_names if lab.patroni]
     order += [f"sshd-{box}" for box in lab.boxes]
     for name in order + sorted(set(recorded) - set(order)):
+        kind, _, box = name.partition("-")
+        if kind in ("site", "runsv") and name not in recorded:  # the site under runit
+            for said in supervise.stop(lab, box) if kind == "site" else ():
+                say(said)
+            continue
         proc = _live(lab, name, recorded)
         sig = signal.SIGINT if name.startswith("postgres") else signal.SIGTERM  # fast shutdown
         if proc is not None and procs.stop(proc, sig, timeout=30):

@@ -57,6 +57,8 @@ web_defaults:
   pid_file: {root}/boxes/{{node}}/run/site.pid
   releases: {root}/boxes/{{node}}/releases
   version_url: http://{{address}}:{NODE_PORT}/version
+  # runsv runs each site (console/lab/supervise.py); hotspare asks `sv` over SSH.
+  supervisor: runit:{root}/boxes/{{node}}/service/site
 web_nodes:
 {nodes}
 database_defaults:

@@ -3,7 +3,8 @@
 It reads load, memory and disk, whether the site process lives, the health
 URL's status and latency as measured from the box, the node's role file and
 its log files, and, when cluster.yaml names them, the release the site runs
-(its version_url) and the one its releases/current link selects. Everything
+(its version_url), the one its releases/current link selects, and what its
+supervisor says of it (`sv status`, console/state/supervisor.py). Everything
 the box prints is untrusted: it is parsed strictly and a line that does not
 parse is ignored, never raised.
 """
@@ -21,9 +22,11 @@ from console.inventory import WebNode
 from console.probes import http
 from console.ssh.remote import ProbeShell
 from console.state.model import LogFile, NodeState
+from console.state.supervisor import SupervisorState, parse_sv_status
 
 HEALTH_TIMEOUT = 2.0
 VERSION_TIMEOUT = 1.0
+SV_TIMEOUT = 2  # whole seconds, for timeout(1)
 MAX_VERSION_BYTES = 4096
 MAX_RELEASE_CHARS = 40
 
@@ -50,7 +53,20 @@ elif [ -d "/proc/$(cat "$p")" ]; then echo "site alive"; else echo "site dead"; 
 if [ -r {q(node.role_file)} ]; then echo "role $(base64 < {q(node.role_file)} | tr -d '\\n')"; \
 else echo "role missing"; fi
 for f in {logs}; do [ -f "$f" ] && echo "log $(stat -c '%Y %s' "$f") $f"; done
-{release_lines(node)}true"""
+{release_lines(node)}{supervisor_lines(node)}true"""
+
+
+def supervisor_lines(node: WebNode) -> str:
+    """The script's lines that ask the supervisor (base64'd) and read the run script's count."""
+    if node.supervisor is None:
+        return ""
+    service = shlex.quote(node.supervisor.service)
+    restarts = shlex.quote(str(PurePosixPath(node.supervisor.service) / "restarts"))
+    return (
+        f'if command -v sv >/dev/null; then echo "sv $(timeout {SV_TIMEOUT} sv status {service} '
+        "2>&1 | head -c 400 | base64 | tr -d '\\n')\"; else echo 'sv missing'; fi\n"
+        f'echo "svrestarts $(head -c 20 {restarts} 2>/dev/null | tr -dc 0-9)"\n'
+    )
 
 
 def release_lines(node: WebNode) -> str:
@@ -117,12 +133,29 @@ def parse(text: str, node: WebNode, observed_at: float) -> NodeState:
         selected_release=_selected_release(_decoded(fields.get("selected")))
         if node.releases
         else None,
+        supervisor=_supervisor(fields, node),
     )
 
 
 async def probe_node(shell: ProbeShell, node: WebNode, now: float, timeout: float) -> NodeState:
     """Run the probe for NODE on its box's shell and parse the answer."""
     return parse(await shell.ask(script(node), timeout), node, now)
+
+
+def _supervisor(fields: dict[str, list[str]], node: WebNode) -> SupervisorState | None:
+    """The supervisor's view, when cluster.yaml names a supervisor for NODE."""
+    if node.supervisor is None:
+        return None
+    service = node.supervisor.service
+    restarts = _int(fields.get("svrestarts"))
+    said = fields.get("sv")
+    if said == ["missing"]:
+        problem = "no `sv` program on the box (install runit)"
+        return SupervisorState(node.supervisor.kind, service, None, problem=problem)
+    text = _decoded(said)
+    if text is None:
+        return SupervisorState(node.supervisor.kind, service, None, problem="no answer from sv")
+    return parse_sv_status(text, service, restarts)
 
 
 def _word(fields: dict[str, list[str]], key: str) -> str | None:
@@ -205,6 +238,22 @@ def _running_release(answer: str | None) -> str | None:
     if isinstance(value, dict) and isinstance(value.get("release"), str):
         return release_name(value["release"])
     return None
+
+
+def started_of(body: str) -> float | None:
+    """When a version_url's JSON answer says its process started (epoch seconds), if it does.
+
+    A restart is proven by a process started after it was asked for: the
+    rolling upgrade's and `hotspare restart`'s hook path both read this.
+    """
+    try:
+        loaded = json.loads(body.strip())
+    except ValueError:
+        return None
+    found = loaded.get("started") if isinstance(loaded, dict) else None
+    if isinstance(found, bool) or not isinstance(found, int | float):
+        return None
+    return float(found)
 
 
 def _selected_release(target: str | None) -> str | None:

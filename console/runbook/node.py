@@ -40,6 +40,7 @@ from console.actions.roles.hot_warm import health_up
 from console.errors import ActionError
 from console.inventory import Inventory, WebNode
 from console.probes import http
+from console.probes.node import started_of
 from console.state.model import ClusterState
 from console.text import one_line, printable
 
@@ -117,18 +118,6 @@ def _switched(node: WebNode, release: str) -> Probe:
         return Check(found == release, f"{link} points at {printable(found)}")
 
     return probe
-
-
-def started_of(body: str) -> float | None:
-    """When a version URL's JSON answer says its process started (epoch seconds), if it does."""
-    try:
-        loaded = json.loads(body.strip())
-    except ValueError:
-        return None
-    found = loaded.get("started") if isinstance(loaded, dict) else None
-    if isinstance(found, bool) or not isinstance(found, int | float):
-        return None
-    return float(found)
 
 
 def answers(node: WebNode, release: str, since: list[float] | None = None) -> Probe:

@@ -21,8 +21,11 @@ from console.state.balancer import BalancerState, SiteMode
 from console.state.lock import ActionLock
 from console.state.patroni import PatroniView
 from console.state.runbook import Runbook
+from console.state.supervisor import SupervisorState
 
 SCHEMA_VERSION = 1
+
+KeepaliveMode = Literal["off", "on", "not running"]
 
 DbRole = Literal["primary", "standby"]
 Severity = Literal["critical", "warning"]
@@ -81,6 +84,8 @@ class NodeState:
     database is the role file's pin: the one PostgreSQL server (HOST:PORT)
     the site must use instead of its DSN's hosts; "" when the file pins
     nothing, None when the role file could not be read.
+    supervisor is what the node's process supervisor says of the site
+    (console/state/supervisor.py); None when cluster.yaml names none.
     """
 
     name: str
@@ -105,6 +110,7 @@ class NodeState:
     release: str | None = None
     selected_release: str | None = None
     database: str | None = None
+    supervisor: SupervisorState | None = None
 
 
 def unknown_node(
@@ -288,6 +294,10 @@ class ClusterState:
     Patroni manages the databases; None otherwise. ``action`` is the
     cluster's action lock: the action running or interrupted, or None.
     ``runbook`` is the last runbook (an upgrade), whatever its state, or None.
+    ``keepalive`` is "on" when this snapshot's monitor runs keepalive (the
+    shared monitor, as cluster.yaml asks), "not running" when cluster.yaml
+    turns it on but this snapshot was taken by a console or command of its
+    own (no keepalive acts through it), "off" when cluster.yaml leaves it off.
     """
 
     cluster: str
@@ -303,6 +313,7 @@ class ClusterState:
     patroni: PatroniView | None = None
     action: ActionLock | None = None
     runbook: Runbook | None = None
+    keepalive: KeepaliveMode = "off"
 
     def freshness(self, box: str) -> BoxFreshness | None:
         """The freshness record of BOX, if the snapshot has one."""

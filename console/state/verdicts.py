@@ -21,6 +21,7 @@ from console.state import database_alarms, planned
 from console.state.balancer import BalancerState, Server
 from console.state.lock import ActionLock
 from console.state.model import Alarm, BoxFreshness, DatabaseState, NodeState, Severity, Verdicts
+from console.state.supervisor_alarms import supervisor_alarms
 from console.state.wording import alarm as _alarm
 from console.state.wording import joined as _and
 
@@ -194,6 +195,7 @@ def _node_alarms(inv: Inventory, fresh: list[NodeState]) -> list[Alarm]:
             alarms.append(_alarm("role-differs", "warning", subject, message))
         if _role(node) == "hot" and _unhealthy(node):
             alarms.append(_alarm("node-unhealthy", "warning", subject, _unhealthy(node)))
+        alarms += supervisor_alarms(node)
     return alarms
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -50,6 +51,15 @@ async def haproxy(lab: LabLayout, command: str) -> str:
         answer = await reader.read()
         writer.close()
     return str(answer)
+
+
+def serving(lab: LabLayout, *nodes: str) -> bool:
+    """Whether HAProxy has every one of NODES READY (admin) and UP (its check) in `site`."""
+    lines = asyncio.run(haproxy(lab, "show stat")).splitlines()
+    header = lines[0].lstrip("# ").split(",")
+    rows = [dict(zip(header, line.split(","), strict=False)) for line in lines[1:] if line]
+    seen = {r["svname"]: r["status"] for r in rows if r.get("pxname") == "site"}
+    return all(seen.get(node) == "UP" for node in nodes)
 
 
 def db(lab: LabLayout, member: str, dbname: str = "site") -> psycopg.Connection[Any]:
