@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 SLOW_CLIENT = 4 * 1024 * 1024  # bytes waiting for one client before it is dropped
 DIGEST_EVERY = 10.0  # seconds between two looks at cluster.yaml
 REQUEST_WAIT = 2.0  # seconds a client has to say what it wants
+SHUTDOWN_WAIT = 15.0  # seconds the monitor may take to close its links once told to stop
 
 # What `hotspare status` prints for a snapshot (as JSON or not), and its exit status.
 StatusPrinter = Callable[["ClusterState", bool], tuple[int, str]]
@@ -160,6 +162,7 @@ class MonitorServer:
             server.close()
             if self.keepalive is not None:
                 await self.keepalive.close()  # a restart under way ends (its steps are bounded)
+            _exit_if_stuck(self.socket_path, self.say)
             if scraped is not None:
                 scraped.close()
             for writer in list(self.clients):
@@ -316,6 +319,25 @@ class MonitorServer:
             code, output = self._printed[as_json]
             answer = {"exit": code, "output": output}
         return (json.dumps(answer) + "\n").encode()
+
+
+def _exit_if_stuck(socket_path: Path, say: Callable[[str], None]) -> None:
+    """Leave the process at SHUTDOWN_WAIT s from now if the orderly stop has not ended it.
+
+    Closing a box's links may wait on a box that does not answer (one seen
+    once, after the monitor itself had been stopped with SIGSTOP); a monitor
+    told to stop must stop all the same, freeing its lock for the next one.
+    It starts once a keepalive restart under way has ended (its steps are bounded).
+    """
+
+    def cut() -> None:
+        time.sleep(SHUTDOWN_WAIT)
+        say(f"the orderly stop took over {SHUTDOWN_WAIT:g} s: leaving now")
+        with contextlib.suppress(OSError):
+            socket_path.unlink()
+        os._exit(0)
+
+    threading.Thread(target=cut, name="stop-watchdog", daemon=True).start()
 
 
 def _keepalive_said(inv: Inventory) -> str:

@@ -63,5 +63,5 @@ class SharedMonitor:
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGCONT)  # a test may have stopped it
             self.process.terminate()
-            self.process.wait(timeout=20)
+            self.process.wait(timeout=30)  # it leaves by itself after 15 s at most
         assert not single.is_held(self.socket), "the lock outlived the monitor"
