@@ -183,6 +183,8 @@ class HotspareApp(App[int]):
             self.post_message(self.StateUpdated(state))
 
     def on_hotspare_app_state_updated(self, message: StateUpdated) -> None:
+        if not self.query(Banner):
+            return  # a snapshot still queued as the console closes: its panels are gone
         if self.state is None:
             # Everything made to start the console lives as long as it: out of
             # the collector's reach, its full collections stay short (measured

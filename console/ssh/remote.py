@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import asyncssh
 
-from console.ssh.errors import RemoteFailed, RemoteTimeout
+from console.ssh.errors import BoxError, RemoteFailed, RemoteTimeout
 
 # sshd allows 10 sessions per connection by default (MaxSessions); keep
 # room for the probe shell and a file transfer.
@@ -42,17 +42,36 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-async def _first_line_pgid(box: str, process: asyncssh.SSHClientProcess[bytes]) -> int:
+async def _first_line_pgid(
+    box: str, conn: asyncssh.SSHClientConnection, process: asyncssh.SSHClientProcess[bytes]
+) -> int:
     """Read the `echo $$` a wrapped command starts with: its process group."""
     try:
-        line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT)
-        return int(line)
+        return await _read_pgid(process)
     except (TimeoutError, ValueError, asyncssh.Error) as exc:
         process.close()
         raise RemoteFailed(box, "the remote command did not start") from exc
     except asyncio.CancelledError:
-        process.close()  # its session at least is given back
+        # Cancelled before its group was known, the command may run already:
+        # closing the channel would leave it there, so learn the group and kill it.
+        await asyncio.shield(_reap_unstarted(conn, process))
         raise
+
+
+async def _read_pgid(process: asyncssh.SSHClientProcess[bytes]) -> int:
+    return int(await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT))
+
+
+async def _reap_unstarted(
+    conn: asyncssh.SSHClientConnection, process: asyncssh.SSHClientProcess[bytes]
+) -> None:
+    try:
+        pgid = await _read_pgid(process)
+    except (TimeoutError, ValueError, asyncssh.Error, OSError):
+        pgid = None
+    process.close()  # its session at least is given back
+    if pgid is not None:
+        await kill_group(conn, pgid)
 
 
 def wrapped(command: str) -> str:
@@ -110,7 +129,7 @@ class ProbeShell:
             process = await conn.create_process(wrapped("exec sh 2>/dev/null"), encoding=None)
         except (OSError, asyncssh.Error) as exc:
             raise RemoteFailed(box, f"cannot start the probe shell: {exc}") from exc
-        return cls(box, conn, process, await _first_line_pgid(box, process))
+        return cls(box, conn, process, await _first_line_pgid(box, conn, process))
 
     async def ask(self, script: str, timeout: float) -> str:
         """Run SCRIPT in the shell and return its output.
@@ -182,6 +201,29 @@ async def _open_session(
         SessionTimeout: the box opened none in time.
         RemoteFailed: the box refused one.
     """
+    opening = asyncio.ensure_future(_open_within(box, conn, command))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        # The box may start the command before its answer arrives: once it
+        # opens, it is reaped, so a cancelled command never runs on.
+        await asyncio.shield(_reap_when_open(conn, opening))
+        raise
+
+
+async def _reap_when_open(
+    conn: asyncssh.SSHClientConnection, opening: asyncio.Future[asyncssh.SSHClientProcess[bytes]]
+) -> None:
+    try:
+        process = await opening  # bounded by START_TIMEOUT
+    except (BoxError, asyncio.CancelledError):  # it never opened
+        return
+    await _reap_unstarted(conn, process)
+
+
+async def _open_within(
+    box: str, conn: asyncssh.SSHClientConnection, command: str
+) -> asyncssh.SSHClientProcess[bytes]:
     try:
         async with asyncio.timeout(START_TIMEOUT):
             return await _open_retrying(box, conn, command)
@@ -228,7 +270,7 @@ async def run(
     """
     async with sessions:
         process = await _open_session(box, conn, command)
-        pgid = await _first_line_pgid(box, process)
+        pgid = await _first_line_pgid(box, conn, process)
         try:
             completed = await asyncio.wait_for(process.wait(), timeout)
         except TimeoutError as exc:
@@ -304,7 +346,7 @@ async def open_stream(
     await sessions.acquire()
     try:
         process = await _open_session(box, conn, command)
-        pgid = await _first_line_pgid(box, process)
+        pgid = await _first_line_pgid(box, conn, process)
     except BaseException:
         sessions.release()
         raise
